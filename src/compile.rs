@@ -1,0 +1,206 @@
+//! The pipeline: load → merge → read → validate → lower → render, for each environment. Pure: input
+//! comes through a [`World`], output is returned as text.
+
+use std::collections::HashMap;
+
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::node::Node;
+use crate::render::{Files, kustomization, unit_text};
+use crate::source::{Origin, Sources};
+use crate::world::World;
+use crate::{load, lower, merge, spec, validate};
+
+pub const SPEC_FILE: &str = "platform.toml";
+pub const ENV_DIR: &str = "environments";
+
+/// The result of compiling some environments of one project.
+#[derive(Debug, Default)]
+pub struct Compilation {
+    pub sources: Sources,
+    /// Rendered files per environment, for the environments that compiled.
+    pub outputs: Vec<(String, Files)>,
+    /// Every finding, each reported once even when several environments share it.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error)
+    }
+}
+
+/// What to compile.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    All,
+    One(String),
+}
+
+/// The environments a project declares: the `.toml` files in `environments/`, sorted.
+pub fn environments(world: &dyn World) -> Vec<String> {
+    world
+        .list(ENV_DIR)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| name.strip_suffix(".toml").map(str::to_string))
+        .collect()
+}
+
+pub fn compile(world: &dyn World, spec_file: &str, selection: &Selection) -> Compilation {
+    let mut out = Compilation::default();
+    let mut diags = Diagnostics::default();
+    let available = environments(world);
+    let chosen: Vec<String> = match selection {
+        Selection::All => available.clone(),
+        Selection::One(env) => vec![env.clone()],
+    };
+    if chosen.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                "P0005",
+                format!("no environments: `{ENV_DIR}/` has no `.toml` files"),
+            )
+            .help(format!(
+                "add an overlay such as `{ENV_DIR}/dev.toml` with an `[environment]` table"
+            )),
+        );
+    }
+    let base = load_file(world, spec_file, &mut out.sources, &mut diags);
+    let mut per_env: Vec<(String, Diagnostics)> = Vec::new();
+    if let Some(base) = base {
+        for env in &chosen {
+            let mut env_diags = Diagnostics::default();
+            if let Some(files) = compile_env(
+                world,
+                &base,
+                env,
+                &available,
+                &mut out.sources,
+                &mut env_diags,
+            ) {
+                out.outputs.push((env.clone(), files));
+            }
+            per_env.push((env.clone(), env_diags));
+        }
+    }
+    out.diagnostics = diags.into_sorted();
+    out.diagnostics.extend(merge_shared(per_env));
+    out
+}
+
+fn load_file(
+    world: &dyn World,
+    path: &str,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Option<Node> {
+    let bytes = match world.read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            diags.push(
+                Diagnostic::error("P0005", format!("cannot read `{path}`: {err}"))
+                    .help("run plat in the project folder, or name the spec with `--spec FILE`"),
+            );
+            return None;
+        }
+    };
+    let file = load::decode_text(path, bytes, sources, diags)?;
+    load::parse(file, sources, diags)
+}
+
+fn compile_env(
+    world: &dyn World,
+    base: &Node,
+    env: &str,
+    available: &[String],
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Option<Files> {
+    if !available.iter().any(|a| a == env) {
+        let mut d = Diagnostic::error(
+            "P0005",
+            format!("no environment `{env}`: `{ENV_DIR}/{env}.toml` does not exist"),
+        );
+        d = match did_you_mean(env, available.iter().map(String::as_str)) {
+            Some(close) => d.help(format!("did you mean `{close}`?")),
+            None => d.help(format!("environments: {}", available.join(", "))),
+        };
+        diags.push(d);
+        return None;
+    }
+    let overlay = load_file(world, &format!("{ENV_DIR}/{env}.toml"), sources, diags)?;
+    let mut root = base.clone();
+    merge::apply_overlay(&mut root, overlay, diags);
+    if diags.has_errors() {
+        return None;
+    }
+    let spec = spec::read_spec(&root, env, diags)?;
+    drop(root);
+    validate::validate(&spec, diags);
+    if diags.has_errors() {
+        return None;
+    }
+    let files = lower_and_render(&spec, sources, diags);
+    (!diags.has_errors()).then_some(files)
+}
+
+/// Lowers and renders unit by unit, checking that no two objects share a kind and name.
+fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostics) -> Files {
+    let mut files = Vec::new();
+    let mut seen: HashMap<(String, String), Origin> = HashMap::new();
+    lower::lower(spec, sources, &mut |unit| {
+        for object in &unit.objects {
+            let key = (object.kind().to_string(), object.name().to_string());
+            if let Some(first) = seen.get(&key) {
+                diags.push(
+                    Diagnostic::error("P0208", format!("two objects are both {} `{}`", key.0, key.1))
+                        .at(object.origin, "this entry produces it")
+                        .also(*first, "and so does this one")
+                        .help("rename one of the entries; object names must be unique per kind in a namespace"),
+                );
+            } else {
+                seen.insert(key, object.origin);
+            }
+        }
+        files.push((format!("kubernetes/{}", unit.file), unit_text(&unit)));
+    });
+    let resources: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+    files.push(("kustomization.yaml".to_string(), kustomization(&resources)));
+    Files { files }
+}
+
+/// A problem in the base spec shows up in every environment; report it once and say where it applies.
+fn merge_shared(per_env: Vec<(String, Diagnostics)>) -> Vec<Diagnostic> {
+    let total = per_env.len();
+    let mut merged: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    for (env, diags) in per_env {
+        for d in diags.into_sorted() {
+            let same = |m: &(Diagnostic, Vec<String>)| {
+                m.0.code == d.code
+                    && m.0.message == d.message
+                    && m.0.primary.as_ref().map(|l| l.origin)
+                        == d.primary.as_ref().map(|l| l.origin)
+            };
+            match merged.iter_mut().find(|m| same(m)) {
+                Some(m) => m.1.push(env.clone()),
+                None => merged.push((d, vec![env.clone()])),
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(d, envs)| {
+            if total > 1 && envs.len() < total {
+                d.note(format!(
+                    "in environment{} {}",
+                    if envs.len() > 1 { "s" } else { "" },
+                    envs.join(", ")
+                ))
+            } else {
+                d
+            }
+        })
+        .collect()
+}

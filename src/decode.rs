@@ -1,0 +1,350 @@
+//! The decoding toolkit: reads typed values out of located nodes, reporting wrong types, missing keys
+//! and unknown keys (with did-you-mean) into the diagnostics sink instead of stopping at the first.
+
+use std::ops::Deref;
+
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::node::{Node, Table, Value};
+use crate::source::Origin;
+
+/// A decoded value with the place that set it, and the base value an overlay replaced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub origin: Origin,
+    pub replaced: Option<Origin>,
+}
+
+impl<T> Deref for Located<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> Located<T> {
+    /// A diagnostic at this value, with a secondary label at the base value when an overlay set it.
+    pub fn diagnostic(&self, mut d: Diagnostic, label: impl Into<String>) -> Diagnostic {
+        d = d.at(self.origin, label);
+        if let Some(base) = self.replaced {
+            d = d.also(base, "the base value, replaced by the overlay");
+        }
+        d
+    }
+}
+
+/// A named entry of a collection such as `[services.<name>]`.
+#[derive(Clone, Debug)]
+pub struct Named<T> {
+    pub name: String,
+    pub origin: Origin,
+    pub value: T,
+}
+
+/// Something that can be read from a node.
+pub trait Decode: Sized {
+    /// What the value should be, for messages: "a string", "a positive integer".
+    const EXPECTED: &'static str;
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self>;
+}
+
+pub fn type_error(node: &Node, path: &str, expected: &str) -> Diagnostic {
+    let d = Diagnostic::error(
+        "P0102",
+        format!(
+            "`{path}` must be {expected}, not {}",
+            node.value.type_name()
+        ),
+    )
+    .at(node.origin, format!("expected {expected}"));
+    match node.replaced {
+        Some(base) => d.also(base, "the base value, replaced by the overlay"),
+        None => d,
+    }
+}
+
+pub fn invalid_value(node: &Node, path: &str, problem: &str, help: &str) -> Diagnostic {
+    let d = Diagnostic::error("P0104", format!("`{path}`: {problem}"))
+        .at(node.origin, problem.to_string())
+        .help(help.to_string());
+    match node.replaced {
+        Some(base) => d.also(base, "the base value, replaced by the overlay"),
+        None => d,
+    }
+}
+
+impl Decode for String {
+    const EXPECTED: &'static str = "a string";
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        match &node.value {
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                diags.push(type_error(node, path, Self::EXPECTED));
+                None
+            }
+        }
+    }
+}
+
+impl Decode for bool {
+    const EXPECTED: &'static str = "a boolean";
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                diags.push(type_error(node, path, Self::EXPECTED));
+                None
+            }
+        }
+    }
+}
+
+impl Decode for i64 {
+    const EXPECTED: &'static str = "an integer";
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        match &node.value {
+            Value::Integer(i) => Some(*i),
+            _ => {
+                diags.push(type_error(node, path, Self::EXPECTED));
+                None
+            }
+        }
+    }
+}
+
+impl Decode for f64 {
+    const EXPECTED: &'static str = "a number";
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        match &node.value {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Float(f) if f.is_finite() => Some(*f),
+            Value::Float(_) => {
+                diags.push(invalid_value(
+                    node,
+                    path,
+                    "not a finite number",
+                    "write a plain number",
+                ));
+                None
+            }
+            _ => {
+                diags.push(type_error(node, path, Self::EXPECTED));
+                None
+            }
+        }
+    }
+}
+
+impl<T: Decode> Decode for Vec<Located<T>> {
+    const EXPECTED: &'static str = "an array";
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        let Value::Array(items) = &node.value else {
+            diags.push(type_error(node, path, Self::EXPECTED));
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match T::decode(item, &format!("{path}[{i}]"), diags) {
+                Some(value) => out.push(Located {
+                    value,
+                    origin: item.origin,
+                    replaced: item.replaced,
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+/// An integer in a range; the range is part of the type's use, so it is checked by [`Fields::int`].
+pub fn int_in(node: &Node, path: &str, min: i64, max: i64, diags: &mut Diagnostics) -> Option<i64> {
+    let value = i64::decode(node, path, diags)?;
+    if value < min || value > max {
+        let problem = if max == i64::MAX {
+            format!("must be at least {min}, found {value}")
+        } else {
+            format!("must be between {min} and {max}, found {value}")
+        };
+        diags.push(invalid_value(
+            node,
+            path,
+            &problem,
+            "change the value to one in range",
+        ));
+        return None;
+    }
+    Some(value)
+}
+
+/// Reads the keys of one table, remembering which were asked for so that the rest can be reported
+/// as unknown.
+pub struct Fields<'n> {
+    node: &'n Node,
+    table: &'n Table,
+    pub path: String,
+    known: Vec<&'static str>,
+    failed: bool,
+}
+
+impl<'n> Fields<'n> {
+    pub fn open(node: &'n Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        match &node.value {
+            Value::Table(table) => Some(Fields {
+                node,
+                table,
+                path: path.to_string(),
+                known: Vec::new(),
+                failed: false,
+            }),
+            _ => {
+                diags.push(type_error(node, path, "a table"));
+                None
+            }
+        }
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.node.origin
+    }
+
+    pub fn child_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// The raw node of a key, marking it known.
+    pub fn node(&mut self, key: &'static str) -> Option<&'n Node> {
+        self.known.push(key);
+        self.table.get(key)
+    }
+
+    /// An optional key.
+    pub fn opt<T: Decode>(
+        &mut self,
+        key: &'static str,
+        diags: &mut Diagnostics,
+    ) -> Option<Located<T>> {
+        let node = self.node(key)?;
+        let path = self.child_path(key);
+        match T::decode(node, &path, diags) {
+            Some(value) => Some(Located {
+                value,
+                origin: node.origin,
+                replaced: node.replaced,
+            }),
+            None => {
+                self.failed = true;
+                None
+            }
+        }
+    }
+
+    /// A required key: missing is reported at the table.
+    pub fn req<T: Decode>(
+        &mut self,
+        key: &'static str,
+        diags: &mut Diagnostics,
+    ) -> Option<Located<T>> {
+        if self.table.get(key).is_none() {
+            self.known.push(key);
+            self.missing(key, T::EXPECTED, diags);
+            return None;
+        }
+        self.opt(key, diags)
+    }
+
+    /// An optional key with a default.
+    pub fn or<T: Decode>(&mut self, key: &'static str, default: T, diags: &mut Diagnostics) -> T {
+        self.opt(key, diags).map_or(default, |v| v.value)
+    }
+
+    /// An integer in `min..=max`.
+    pub fn int(
+        &mut self,
+        key: &'static str,
+        min: i64,
+        max: i64,
+        diags: &mut Diagnostics,
+    ) -> Option<Located<i64>> {
+        let node = self.node(key)?;
+        let path = self.child_path(key);
+        match int_in(node, &path, min, max, diags) {
+            Some(value) => Some(Located {
+                value,
+                origin: node.origin,
+                replaced: node.replaced,
+            }),
+            None => {
+                self.failed = true;
+                None
+            }
+        }
+    }
+
+    /// A table of named entries, each decoded by `entry`.
+    pub fn named<T>(
+        &mut self,
+        key: &'static str,
+        diags: &mut Diagnostics,
+        mut entry: impl FnMut(&Node, &str, &mut Diagnostics) -> Option<T>,
+    ) -> Vec<Named<T>> {
+        let Some(node) = self.node(key) else {
+            return Vec::new();
+        };
+        let path = self.child_path(key);
+        let Value::Table(table) = &node.value else {
+            diags.push(type_error(node, &path, "a table of named entries"));
+            self.failed = true;
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(table.entries.len());
+        for (name, value) in &table.entries {
+            let entry_path = format!("{path}.{}", name.name);
+            match entry(value, &entry_path, diags) {
+                Some(value) => out.push(Named {
+                    name: name.name.clone(),
+                    origin: name.origin,
+                    value,
+                }),
+                None => self.failed = true,
+            }
+        }
+        out
+    }
+
+    pub fn missing(&mut self, key: &str, expected: &str, diags: &mut Diagnostics) {
+        self.failed = true;
+        diags.push(
+            Diagnostic::error("P0103", format!("`{}` is missing", self.child_path(key)))
+                .at(self.node.origin, format!("this table needs `{key}`"))
+                .help(format!("add `{key} = …` ({expected})")),
+        );
+    }
+
+    /// Reports keys nobody asked for. Returns false when anything in this table failed to decode.
+    pub fn finish(self, diags: &mut Diagnostics) -> bool {
+        let mut ok = !self.failed;
+        for (key, _) in &self.table.entries {
+            if self.known.contains(&key.name.as_str()) {
+                continue;
+            }
+            ok = false;
+            let mut d = Diagnostic::error(
+                "P0101",
+                format!("unknown key `{}`", self.child_path(&key.name)),
+            )
+            .at(key.origin, "not a key plat knows here");
+            d = match did_you_mean(&key.name, self.known.iter().copied()) {
+                Some(close) => d.help(format!("did you mean `{close}`?")),
+                None => d.help(format!("known keys here: {}", self.known.join(", "))),
+            };
+            diags.push(d);
+        }
+        ok
+    }
+}

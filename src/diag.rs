@@ -1,0 +1,290 @@
+//! Diagnostics: every problem plat finds carries a stable code, a message, the location of the value that
+//! caused it (with secondary locations, possibly in other files), and help. They accumulate in a
+//! [`Diagnostics`] sink so that one run reports every error at once.
+
+use std::fmt;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+
+use crate::source::{Origin, Sources};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// A located message attached to a diagnostic.
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub origin: Origin,
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub primary: Option<Label>,
+    pub secondary: Vec<Label>,
+    pub help: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, origin: Origin, text: impl Into<String>) -> Self {
+        self.primary = Some(Label {
+            origin,
+            text: text.into(),
+        });
+        self
+    }
+
+    pub fn also(mut self, origin: Origin, text: impl Into<String>) -> Self {
+        self.secondary.push(Label {
+            origin,
+            text: text.into(),
+        });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+/// The sink that every stage reports into.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.items.push(diagnostic);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
+    /// Sorted by file and position so that output is stable whatever order the stages found them in.
+    pub fn into_sorted(mut self) -> Vec<Diagnostic> {
+        self.items.sort_by_key(|d| {
+            let at = d.primary.as_ref().map(|l| (l.origin.file, l.origin.start));
+            (at.is_none(), at, d.code)
+        });
+        self.items
+    }
+}
+
+/// Renders diagnostics as people read them: code, message, the source line with the value underlined,
+/// secondary labels, help and notes. No colour, so that the text is the same everywhere.
+pub fn render_human(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .with_links(false);
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let view = View::of(sources, diagnostic);
+        if handler.render_report(&mut out, &view).is_err() {
+            out.push_str(&render_short(sources, diagnostic));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One line per diagnostic: `file:line:col: error[CODE]: message`.
+pub fn render_short(sources: &Sources, diagnostic: &Diagnostic) -> String {
+    let level = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let location = diagnostic
+        .primary
+        .as_ref()
+        .map(|l| format!("{}: ", sources.locate(l.origin)))
+        .unwrap_or_default();
+    format!(
+        "{location}{level}[{}]: {}\n",
+        diagnostic.code, diagnostic.message
+    )
+}
+
+/// Adapts one diagnostic to miette. Labels in the primary file are drawn together; a label in another file
+/// (a base value that an overlay replaced) becomes a related report with its own source.
+struct View {
+    message: String,
+    code: &'static str,
+    severity: Severity,
+    help: Option<String>,
+    source: Option<NamedSource<String>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<View>,
+}
+
+impl View {
+    fn of(sources: &Sources, diagnostic: &Diagnostic) -> Self {
+        let mut message = diagnostic.message.clone();
+        for note in &diagnostic.notes {
+            message.push_str("\n  note: ");
+            message.push_str(note);
+        }
+        let mut view = View {
+            message,
+            code: diagnostic.code,
+            severity: diagnostic.severity,
+            help: diagnostic.help.clone(),
+            source: None,
+            labels: Vec::new(),
+            related: Vec::new(),
+        };
+        let Some(primary) = &diagnostic.primary else {
+            return view;
+        };
+        let file = sources.get(primary.origin.file);
+        view.source = Some(NamedSource::new(&file.name, file.text.clone()));
+        view.labels.push(LabeledSpan::new_primary_with_span(
+            Some(primary.text.clone()),
+            span_of(primary.origin),
+        ));
+        for label in &diagnostic.secondary {
+            if label.origin.file == primary.origin.file {
+                view.labels.push(LabeledSpan::new_with_span(
+                    Some(label.text.clone()),
+                    span_of(label.origin),
+                ));
+            } else {
+                view.related.push(View::secondary(sources, label));
+            }
+        }
+        view
+    }
+
+    fn secondary(sources: &Sources, label: &Label) -> Self {
+        let file = sources.get(label.origin.file);
+        View {
+            message: label.text.clone(),
+            code: "",
+            severity: Severity::Warning,
+            help: None,
+            source: Some(NamedSource::new(&file.name, file.text.clone())),
+            labels: vec![LabeledSpan::new_primary_with_span(
+                Some(label.text.clone()),
+                span_of(label.origin),
+            )],
+            related: Vec::new(),
+        }
+    }
+}
+
+fn span_of(origin: Origin) -> SourceSpan {
+    SourceSpan::new(
+        (origin.start as usize).into(),
+        (origin.end - origin.start) as usize,
+    )
+}
+
+impl fmt::Debug for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for View {}
+
+impl miette::Diagnostic for View {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        (!self.code.is_empty()).then(|| Box::new(self.code) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error if !self.code.is_empty() => miette::Severity::Error,
+            Severity::Error => miette::Severity::Advice,
+            Severity::Warning if self.code.is_empty() => miette::Severity::Advice,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        (!self.labels.is_empty()).then(|| Box::new(self.labels.iter().cloned()) as Box<_>)
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        (!self.related.is_empty())
+            .then(|| Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)) as Box<_>)
+    }
+}
+
+/// Finds the closest candidate to a misspelt name, for did-you-mean help.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,123 @@
+//! Stage 7, emit: the edge that writes `generated/` (all or nothing) and compares it with a fresh
+//! render for `plat check`.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use similar::TextDiff;
+
+use crate::render::Files;
+
+/// Replaces `out/<env>/` for each rendered environment. Everything is first written to a staging
+/// folder next to the target; only when all of it is written are the folders swapped in, so a failure
+/// leaves `generated/` as it was.
+pub fn write_all(out: &Path, outputs: &[(String, Files)]) -> io::Result<()> {
+    fs::create_dir_all(out)?;
+    let staging = out.join(format!(".plat-staging-{}", std::process::id()));
+    let result = stage_and_swap(out, &staging, outputs);
+    let _ = fs::remove_dir_all(&staging);
+    result
+}
+
+fn stage_and_swap(out: &Path, staging: &Path, outputs: &[(String, Files)]) -> io::Result<()> {
+    if staging.exists() {
+        fs::remove_dir_all(staging)?;
+    }
+    for (env, files) in outputs {
+        let dir = staging.join(env);
+        for (path, text) in &files.files {
+            let target = dir.join(path);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(&target, text)?;
+        }
+    }
+    for (env, _) in outputs {
+        let target = out.join(env);
+        let old = staging.join(format!(".old-{env}"));
+        if target.exists() {
+            fs::rename(&target, &old)?;
+        }
+        if let Err(err) = fs::rename(staging.join(env), &target) {
+            // Put the previous output back before reporting.
+            if old.exists() {
+                let _ = fs::rename(&old, &target);
+            }
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// How the files on disk differ from a fresh render.
+#[derive(Debug, Default)]
+pub struct Staleness {
+    pub missing: Vec<String>,
+    pub extra: Vec<String>,
+    /// Path and unified diff (on disk → rendered).
+    pub changed: Vec<(String, String)>,
+}
+
+impl Staleness {
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Compares `out/<env>/` with the rendered files.
+pub fn compare(out: &Path, env: &str, files: &Files) -> io::Result<Staleness> {
+    let dir = out.join(env);
+    let mut report = Staleness::default();
+    let on_disk = list_files(&dir)?;
+    for (path, text) in &files.files {
+        match fs::read(dir.join(path)) {
+            Ok(bytes) if bytes == text.as_bytes() => {}
+            Ok(bytes) => {
+                let old = String::from_utf8_lossy(&bytes);
+                let diff = TextDiff::from_lines(old.as_ref(), text.as_str())
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(
+                        &format!("generated/{env}/{path} (on disk)"),
+                        &format!("generated/{env}/{path} (rendered)"),
+                    )
+                    .to_string();
+                report.changed.push((path.clone(), diff));
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => report.missing.push(path.clone()),
+            Err(err) => return Err(err),
+        }
+    }
+    for path in on_disk {
+        if files.get(&path).is_none() {
+            report.extra.push(path);
+        }
+    }
+    Ok(report)
+}
+
+/// Files below `dir`, as `/`-separated relative paths, sorted. A missing folder has none.
+fn list_files(dir: &Path) -> io::Result<Vec<String>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(io::Error::other)?;
+        if entry.file_type().is_file() {
+            let relative: PathBuf = entry
+                .path()
+                .strip_prefix(dir)
+                .map_err(io::Error::other)?
+                .to_path_buf();
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push(parts.join("/"));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,22 @@
+//! plat: a declarative infrastructure compiler. One typed platform spec plus one overlay per
+//! environment compile into Kubernetes manifests under `generated/<env>/`.
+//!
+//! The stages, in order (see `docs/architecture.md`): [`load`] → [`merge`] → [`spec`] (read) →
+//! [`validate`] → [`lower`] → [`render`] → [`emit`]. Everything up to `render` is pure; input comes
+//! through a [`world::World`] and `emit` is the only stage that writes.
+
+pub mod cli;
+pub mod compile;
+pub mod decode;
+pub mod diag;
+pub mod emit;
+pub mod load;
+pub mod lower;
+pub mod merge;
+pub mod node;
+pub mod render;
+pub mod source;
+pub mod spec;
+pub mod validate;
+pub mod world;
+pub mod yaml;

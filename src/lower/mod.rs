@@ -1,0 +1,127 @@
+//! Stage 5, lower: the typed spec to Kubernetes objects, grouped into the files they are written to.
+//!
+//! Lowering streams: each group of objects (a service, a tenant, a data store) is handed to a sink as
+//! soon as it is built, so that a 10,000-tenant platform never holds every object in memory at once.
+
+pub mod config;
+mod datastores;
+mod labels;
+mod network;
+mod platform;
+mod services;
+mod tenants;
+mod workload;
+
+use serde_json::{Map, Value, json};
+
+use crate::source::{Origin, Sources};
+use crate::spec::Spec;
+
+pub use labels::Labels;
+
+/// One Kubernetes object and the spec location that produced it.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub value: Value,
+    pub origin: Origin,
+}
+
+impl Object {
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or("")
+    }
+
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or("")
+    }
+}
+
+/// The objects written to one file under `kubernetes/`.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    /// Path relative to `generated/<env>/kubernetes/`, e.g. `services/api-gateway.yaml`.
+    pub file: String,
+    pub objects: Vec<Object>,
+}
+
+/// What every lowering function needs: the spec, the sources (to name spec locations), the namespace.
+pub struct Ctx<'a> {
+    pub spec: &'a Spec,
+    pub sources: &'a Sources,
+    pub namespace: &'a str,
+    config_hash: String,
+}
+
+impl<'a> Ctx<'a> {
+    /// `metadata` with name, namespace, labels and the annotation naming the spec location.
+    pub fn metadata(&self, name: &str, labels: &Labels, source: &str, origin: Origin) -> Value {
+        json!({
+            "name": name,
+            "namespace": self.namespace,
+            "labels": labels.to_json(),
+            "annotations": { SOURCE_ANNOTATION: self.source_of(source, origin) },
+        })
+    }
+
+    /// `file#key.path`: the spec file that declared the entry and the key path inside it. Line numbers
+    /// are left out on purpose: they move with every edit and would churn every object.
+    pub fn source_of(&self, key_path: &str, origin: Origin) -> String {
+        format!("{}#{key_path}", self.sources.file_name(origin.file))
+    }
+
+    pub fn object(&self, value: Value, origin: Origin) -> Object {
+        Object { value, origin }
+    }
+}
+
+pub const SOURCE_ANNOTATION: &str = "plat.dev/source";
+
+/// Lowers the spec, handing each unit to `sink` in a stable order.
+pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn FnMut(Unit)) {
+    let config = config::platform_config(spec);
+    let ctx = Ctx {
+        spec,
+        sources,
+        namespace: &spec.environment.namespace,
+        config_hash: fnv1a_hex(&config),
+    };
+    sink(platform::namespace(&ctx));
+    sink(config::config_unit(&ctx, config));
+    if let Some(unit) = platform::secrets(&ctx) {
+        sink(unit);
+    }
+    if let Some(unit) = platform::ingress(&ctx) {
+        sink(unit);
+    }
+    sink(network::baseline(&ctx));
+    for service in &spec.services {
+        sink(services::service_unit(&ctx, service));
+    }
+    for unit in datastores::units(&ctx) {
+        sink(unit);
+    }
+    for tenant in &spec.tenants {
+        sink(tenants::tenant_unit(&ctx, tenant));
+    }
+}
+
+/// A short stable hash (FNV-1a, 64 bit) for checksum annotations; not for security.
+pub fn fnv1a_hex(items: &[(String, String)]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in items {
+        for byte in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// Builds a JSON object from pairs, skipping `None` values: keeps optional fields out of manifests.
+pub fn obj(pairs: impl IntoIterator<Item = (&'static str, Option<Value>)>) -> Value {
+    let map: Map<String, Value> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    Value::Object(map)
+}
