@@ -150,8 +150,9 @@ fn check_services(spec: &Spec, diags: &mut Diagnostics) {
                 diags.push(s.replicas.diagnostic(d, "replicas"));
             }
         }
-        if s.next_image.is_some() && spec.release.strategy != Strategy::BlueGreen {
-            let image = s.next_image.as_ref().expect("checked");
+        if let Some(image) = &s.next_image
+            && spec.release.strategy != Strategy::BlueGreen
+        {
             diags.push(image.diagnostic(
                 Diagnostic::warning("P0211", format!("service `{}` has a next_image but the release strategy is rolling", service.name))
                     .help("next_image is deployed to the inactive colour of a blue-green release; set `release.strategy = \"blue-green\"` or remove it"),

@@ -124,16 +124,26 @@ fn to_peer(peer: &Peer) -> Value {
     json!({ "to": [{ "podSelector": peer.selector }], "ports": tcp(&peer.ports) })
 }
 
+/// What a policy selects and allows.
+struct Rules {
+    selector: Value,
+    ingress: Vec<Value>,
+    egress: Vec<Value>,
+}
+
 fn policy(
     ctx: &Ctx<'_>,
     name: &str,
     labels: &Labels,
     source: &str,
     origin: Origin,
-    selector: Value,
-    ingress: Vec<Value>,
-    egress: Vec<Value>,
+    rules: Rules,
 ) -> Value {
+    let Rules {
+        selector,
+        ingress,
+        egress,
+    } = rules;
     json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -232,9 +242,11 @@ pub fn service_policy(
         labels,
         &format!("services.{name}.talks_to"),
         origin,
-        selector,
-        ingress,
-        egress_to(ctx, &service.talks_to),
+        Rules {
+            selector,
+            ingress,
+            egress: egress_to(ctx, &service.talks_to),
+        },
     )
 }
 
@@ -264,9 +276,11 @@ pub fn tenant_policy(
         labels,
         &format!("tenants.{tenant}"),
         origin,
-        selector,
-        ingress,
-        egress_to(ctx, &astrbot.talks_to),
+        Rules {
+            selector,
+            ingress,
+            egress: egress_to(ctx, &astrbot.talks_to),
+        },
     )
 }
 
@@ -326,9 +340,11 @@ pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
         p.labels,
         p.target,
         p.origin,
-        own.selector.clone(),
-        ingress,
-        egress,
+        Rules {
+            selector: own.selector.clone(),
+            ingress,
+            egress,
+        },
     )
 }
 

@@ -1,0 +1,201 @@
+//! The command line as users and CI run it: exit codes, staleness, and all-or-nothing writes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PLAT: &str = env!("CARGO_BIN_EXE_plat");
+
+/// A copy of the repository's spec in a fresh folder of its own.
+fn project(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("environments")).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::copy(repo.join("platform.toml"), dir.join("platform.toml")).unwrap();
+    for entry in fs::read_dir(repo.join("environments")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(
+            entry.path(),
+            dir.join("environments").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn plat(dir: &Path, args: &[&str]) -> Output {
+    Command::new(PLAT)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("plat exited by a signal")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every file below a folder with its bytes, for before/after comparisons.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().to_path_buf(), fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn render_then_check_is_clean() {
+    let dir = project("clean");
+    let render = plat(&dir, &["render", "--all"]);
+    assert_eq!(code(&render), 0, "{}", text(&render.stderr));
+    assert!(text(&render.stdout).contains("rendered prod:"));
+    let check = plat(&dir, &["check", "--all"]);
+    assert_eq!(
+        code(&check),
+        0,
+        "{}{}",
+        text(&check.stdout),
+        text(&check.stderr)
+    );
+    assert!(text(&check.stdout).contains("prod: up to date"));
+}
+
+#[test]
+fn check_reports_stale_output_with_a_diff() {
+    let dir = project("stale");
+    assert_eq!(code(&plat(&dir, &["render"])), 0);
+    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
+    fs::write(
+        dir.join("platform.toml"),
+        spec.replace("LOG_LEVEL = \"INFO\"", "LOG_LEVEL = \"WARNING\""),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("generated/prod/kubernetes/extra.yaml"),
+        "kind: Stray\n",
+    )
+    .unwrap();
+    let check = plat(&dir, &["check", "--env", "prod"]);
+    let out = text(&check.stdout);
+    assert_eq!(code(&check), 1, "{out}");
+    assert!(out.contains("prod: generated/ is stale"), "{out}");
+    assert!(
+        out.contains("-  LOG_LEVEL: INFO\n+  LOG_LEVEL: WARNING"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not produced by the spec: generated/prod/kubernetes/extra.yaml"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_failed_render_leaves_generated_untouched() {
+    let dir = project("failed");
+    assert_eq!(code(&plat(&dir, &["render"])), 0);
+    let before = snapshot(&dir.join("generated"));
+    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
+    fs::write(
+        dir.join("platform.toml"),
+        spec.replace(
+            "replicas = 3\nsize = \"2C4G\"\ncomponent",
+            "replicas = 0\nsize = \"2C4G\"\ncomponent",
+        ),
+    )
+    .unwrap();
+    let render = plat(&dir, &["render"]);
+    assert_eq!(code(&render), 1);
+    let err = text(&render.stderr);
+    assert!(
+        err.contains("P0104") && err.contains("platform.toml:"),
+        "{err}"
+    );
+    assert!(err.contains("nothing written"), "{err}");
+    assert_eq!(snapshot(&dir.join("generated")), before);
+}
+
+#[test]
+fn broken_spec_is_a_finding_for_check() {
+    let dir = project("broken");
+    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
+    fs::write(
+        dir.join("platform.toml"),
+        spec.replace(
+            "[services.auth-service]",
+            "[services.auth-service]\nreplicaz = 2",
+        ),
+    )
+    .unwrap();
+    let check = plat(&dir, &["check"]);
+    assert_eq!(code(&check), 1);
+    let err = text(&check.stderr);
+    assert!(
+        err.contains("P0101") && err.contains("did you mean `replicas`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let dir = project("usage");
+    assert_eq!(code(&plat(&dir, &["render", "--bogus"])), 2);
+    assert_eq!(code(&plat(&dir, &["frobnicate"])), 2);
+    assert_eq!(code(&plat(&dir, &["render", "--env", "dev", "--all"])), 2);
+    let help = plat(&dir, &["--help"]);
+    assert_eq!(code(&help), 0);
+    assert!(
+        text(&help.stdout)
+            .contains("Exit codes: 0 clean, 1 findings or stale output, 2 usage or internal error")
+    );
+}
+
+#[test]
+fn unwritable_output_is_an_internal_error() {
+    let dir = project("unwritable");
+    fs::write(dir.join("blocker"), "a file where a folder should be").unwrap();
+    let render = plat(&dir, &["render", "--out", "blocker/generated"]);
+    assert_eq!(code(&render), 2, "{}", text(&render.stderr));
+}
+
+#[test]
+fn unknown_environment_suggests_the_closest() {
+    let dir = project("unknown-env");
+    let render = plat(&dir, &["render", "--env", "prdo"]);
+    assert_eq!(code(&render), 1);
+    assert!(text(&render.stderr).contains("did you mean `prod`?"));
+}
+
+#[test]
+fn rendering_twice_is_byte_identical() {
+    let dir = project("twice");
+    assert_eq!(code(&plat(&dir, &["render"])), 0);
+    let first = snapshot(&dir.join("generated"));
+    assert_eq!(code(&plat(&dir, &["render"])), 0);
+    assert_eq!(snapshot(&dir.join("generated")), first);
+}
+
+/// The committed `generated/` must be what the committed spec renders to.
+#[test]
+fn committed_generated_is_up_to_date() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let check = plat(repo, &["check", "--all"]);
+    assert_eq!(
+        code(&check),
+        0,
+        "{}{}",
+        text(&check.stdout),
+        text(&check.stderr)
+    );
+}
