@@ -168,7 +168,12 @@ struct View {
 
 impl View {
     fn of(sources: &Sources, diagnostic: &Diagnostic) -> Self {
-        let mut message = diagnostic.message.clone();
+        let level = match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        // The code goes in the headline, as compilers print it, rather than on a line of its own.
+        let mut message = format!("{level}[{}]: {}", diagnostic.code, diagnostic.message);
         for note in &diagnostic.notes {
             message.push_str("\n  note: ");
             message.push_str(note);
@@ -243,10 +248,6 @@ impl fmt::Display for View {
 impl std::error::Error for View {}
 
 impl miette::Diagnostic for View {
-    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        (!self.code.is_empty()).then(|| Box::new(self.code) as Box<dyn fmt::Display>)
-    }
-
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.severity {
             Severity::Error if !self.code.is_empty() => miette::Severity::Error,

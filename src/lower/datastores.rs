@@ -251,10 +251,12 @@ fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
         ],
         "defaultMode": 0o440,
     });
+    let mut metadata = ctx.metadata(name, &labels, "minio", origin);
+    super::workload::waive_digest_check(&mut metadata, &[&minio.image]);
     let statefulset = json!({
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": ctx.metadata(name, &labels, "minio", origin),
+        "metadata": metadata,
         "spec": {
             "serviceName": headless,
             "replicas": replicas,

@@ -223,6 +223,7 @@ fn deployment(
         volumes(ctx, &service.secrets),
     );
     let mut metadata = ctx.metadata(&rollout.name, &labels, source, origin);
+    super::workload::waive_digest_check(&mut metadata, &[rollout.image]);
     if let Some(description) = &service.description {
         metadata["annotations"]["plat.dev/description"] = json!(description);
     }

@@ -76,10 +76,12 @@ pub fn tenant_unit(ctx: &Ctx<'_>, entry: &Named<Tenant>) -> Unit {
         container(ctx, &c),
         volumes(ctx, &astrbot.secrets),
     );
+    let mut metadata = ctx.metadata(&name, &labels, &source, origin);
+    super::workload::waive_digest_check(&mut metadata, &[&astrbot.image]);
     let deployment = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": ctx.metadata(&name, &labels, &source, origin),
+        "metadata": metadata,
         "spec": {
             "replicas": 1,
             "revisionHistoryLimit": ctx.spec.defaults.revision_history,

@@ -1,0 +1,408 @@
+//! Scale benchmark: how long a full render of one environment takes, and how much memory it needs, as
+//! the number of tenants grows.
+//!
+//! Run with `cargo run --release --example bench [-- SIZES...]` (default sizes: 100 1000 10000).
+//!
+//! For each size N the spec is the repository's own `platform.toml` with its `[tenants.*]` tables
+//! replaced by N generated tenants (and `astrbot.max_instances` raised so the ceiling check passes),
+//! written to `target/bench/<N>/` next to a copy of `environments/prod.toml`. Each measurement runs in
+//! a fresh child process (this executable in its hidden `child` mode) so that the peak RSS the kernel
+//! reports belongs to that size alone. See `docs/benchmark.md`.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use plat::compile::{Selection, compile};
+use plat::emit::write_all;
+use plat::world::FsWorld;
+
+const DEFAULT_SIZES: [usize; 3] = [100, 1_000, 10_000];
+const RUNS: usize = 3;
+const ENV: &str = "prod";
+
+/// The targets: a 10,000-tenant render within 0.5 s and 150 MB, and time per tenant at 10,000 within
+/// 2x of that at 1,000 (no worse than linear growth, beyond noise).
+const TARGET_TENANTS: usize = 10_000;
+const TARGET_SECONDS: f64 = 0.5;
+const TARGET_PEAK_MB: f64 = 150.0;
+const LINEARITY_BASE: usize = 1_000;
+const LINEARITY_FACTOR: f64 = 2.0;
+
+/// The line the child prints its measurement on, so that the parent can find it among other output.
+const RESULT_TAG: &str = "bench-result";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("child") => match args.get(1) {
+            Some(dir) => child(Path::new(dir)),
+            None => Err("usage: bench child <dir>".into()),
+        },
+        _ => parent(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bench: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------ child
+
+/// One measurement of one render, as the child reports it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Measurement {
+    compile_seconds: f64,
+    write_seconds: f64,
+    peak_kb: u64,
+    objects: usize,
+    files: usize,
+    bytes: usize,
+}
+
+impl Measurement {
+    fn seconds(&self) -> f64 {
+        self.compile_seconds + self.write_seconds
+    }
+
+    fn to_line(self) -> String {
+        format!(
+            "{RESULT_TAG} compile={} write={} peak_kb={} objects={} files={} bytes={}",
+            self.compile_seconds,
+            self.write_seconds,
+            self.peak_kb,
+            self.objects,
+            self.files,
+            self.bytes
+        )
+    }
+
+    fn parse(line: &str) -> Option<Measurement> {
+        let mut m = Measurement::default();
+        for field in line.strip_prefix(RESULT_TAG)?.split_whitespace() {
+            let (key, value) = field.split_once('=')?;
+            match key {
+                "compile" => m.compile_seconds = value.parse().ok()?,
+                "write" => m.write_seconds = value.parse().ok()?,
+                "peak_kb" => m.peak_kb = value.parse().ok()?,
+                "objects" => m.objects = value.parse().ok()?,
+                "files" => m.files = value.parse().ok()?,
+                "bytes" => m.bytes = value.parse().ok()?,
+                _ => return None,
+            }
+        }
+        Some(m)
+    }
+}
+
+/// Renders `prod` of the project in `dir` into `dir/generated/`, exactly as `plat render` would, and
+/// prints the measurement.
+fn child(dir: &Path) -> Result<(), String> {
+    let start = Instant::now();
+    let compilation = compile(
+        &FsWorld::new(dir),
+        "platform.toml",
+        &Selection::One(ENV.into()),
+    );
+    if compilation.has_errors() {
+        let text = plat::diag::render_human(&compilation.sources, &compilation.diagnostics);
+        return Err(format!("the generated spec does not compile:\n{text}"));
+    }
+    let compiled = Instant::now();
+    write_all(&dir.join("generated"), &compilation.outputs)
+        .map_err(|err| format!("cannot write {}: {err}", dir.display()))?;
+    let written = Instant::now();
+
+    let files = || compilation.outputs.iter().flat_map(|(_, f)| &f.files);
+    let measurement = Measurement {
+        compile_seconds: (compiled - start).as_secs_f64(),
+        write_seconds: (written - compiled).as_secs_f64(),
+        peak_kb: peak_rss_kb()?,
+        objects: files().map(|(_, text)| count_documents(text)).sum(),
+        files: files().count(),
+        bytes: files().map(|(_, text)| text.len()).sum(),
+    };
+    println!("{}", measurement.to_line());
+    Ok(())
+}
+
+/// The process's peak resident set size (`VmHWM`), in kB, as Linux reports it.
+fn peak_rss_kb() -> Result<u64, String> {
+    let status = fs::read_to_string("/proc/self/status")
+        .map_err(|err| format!("cannot read /proc/self/status: {err}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM in /proc/self/status".into())
+}
+
+/// Objects in a multi-document YAML file; a kustomization has no separators and counts as none.
+fn count_documents(text: &str) -> usize {
+    text.lines().filter(|line| *line == "---").count()
+}
+
+// ----------------------------------------------------------------------------------------- parent
+
+/// The measurements of one size.
+struct Row {
+    tenants: usize,
+    /// The run with the median total time; its phases and counts are the ones reported.
+    median: Measurement,
+    peak_kb: u64,
+}
+
+impl Row {
+    fn us_per_tenant(&self) -> f64 {
+        self.median.seconds() * 1e6 / self.tenants as f64
+    }
+
+    fn peak_mb(&self) -> f64 {
+        self.peak_kb as f64 * 1024.0 / 1e6
+    }
+}
+
+fn parent(args: &[String]) -> Result<(), String> {
+    let sizes = parse_sizes(args)?;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe =
+        std::env::current_exe().map_err(|err| format!("cannot find this executable: {err}"))?;
+    if cfg!(debug_assertions) {
+        eprintln!("bench: warning: a debug build; run with `cargo run --release --example bench`");
+    }
+    let mut rows = Vec::new();
+    for &tenants in &sizes {
+        let dir = repo.join("target").join("bench").join(tenants.to_string());
+        prepare(repo, &dir, tenants)?;
+        let runs = (0..RUNS)
+            .map(|_| run_child(&exe, &dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        let row = summarize(tenants, runs);
+        eprintln!(
+            "bench: {tenants} tenants: {:.3} s, {:.1} MB peak",
+            row.median.seconds(),
+            row.peak_mb()
+        );
+        rows.push(row);
+    }
+    print!("{}", table(&rows));
+    print!("{}", verdicts(&rows));
+    Ok(())
+}
+
+fn parse_sizes(args: &[String]) -> Result<Vec<usize>, String> {
+    if args.is_empty() {
+        return Ok(DEFAULT_SIZES.to_vec());
+    }
+    args.iter()
+        .map(|a| match a.replace('_', "").parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "`{a}` is not a tenant count; usage: bench [SIZES...]"
+            )),
+        })
+        .collect()
+}
+
+/// Writes the project for `tenants` tenants into `dir`.
+fn prepare(repo: &Path, dir: &Path, tenants: usize) -> Result<(), String> {
+    let io = |what: &Path| {
+        let what = what.display().to_string();
+        move |err: std::io::Error| format!("{what}: {err}")
+    };
+    let base = repo.join("platform.toml");
+    let text = fs::read_to_string(&base).map_err(io(&base))?;
+    let spec = scaled_spec(&text, tenants)?;
+    let envs = dir.join("environments");
+    fs::create_dir_all(&envs).map_err(io(&envs))?;
+    fs::write(dir.join("platform.toml"), spec).map_err(io(dir))?;
+    let overlay = repo.join("environments").join(format!("{ENV}.toml"));
+    fs::copy(&overlay, envs.join(format!("{ENV}.toml"))).map_err(io(&overlay))?;
+    Ok(())
+}
+
+/// Each run writes into an empty `generated/`, so that no run pays for deleting the previous one's
+/// files (`write_all` swaps the old folder out and removes it).
+fn clear_output(dir: &Path) -> Result<(), String> {
+    let out = dir.join("generated");
+    match fs::remove_dir_all(&out) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("{}: {err}", out.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn run_child(exe: &Path, dir: &Path) -> Result<Measurement, String> {
+    clear_output(dir)?;
+    let output = Command::new(exe)
+        .arg("child")
+        .arg(dir)
+        .output()
+        .map_err(|err| format!("cannot start {}: {err}", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "the child for {} failed ({}):\n{}{}",
+            dir.display(),
+            output.status,
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    stdout
+        .lines()
+        .find_map(Measurement::parse)
+        .ok_or_else(|| format!("the child printed no measurement:\n{stdout}"))
+}
+
+/// The median run by total time, and the largest peak RSS of all runs.
+fn summarize(tenants: usize, mut runs: Vec<Measurement>) -> Row {
+    let peak_kb = runs.iter().map(|m| m.peak_kb).max().unwrap_or(0);
+    runs.sort_by(|a, b| a.seconds().total_cmp(&b.seconds()));
+    Row {
+        tenants,
+        median: runs[runs.len() / 2],
+        peak_kb,
+    }
+}
+
+// ------------------------------------------------------------------------------- the scaled spec
+
+/// The base spec with its tenants replaced by `tenants` generated ones and the AstrBot ceiling raised
+/// to fit them. Line-based on purpose: the rest of the text stays byte for byte the repository's.
+fn scaled_spec(base: &str, tenants: usize) -> Result<String, String> {
+    let mut out = String::with_capacity(base.len() + tenants * 80);
+    let mut table = "";
+    let mut raised = false;
+    for line in base.lines() {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            table = header.split(']').next().unwrap_or("");
+        }
+        if table.starts_with("tenants.") {
+            continue;
+        }
+        if table == "astrbot" && trimmed.starts_with("max_instances") {
+            let current = trimmed
+                .split(['=', '#'])
+                .nth(1)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| format!("cannot read `{trimmed}`"))?;
+            let _ = writeln!(out, "max_instances = {}", current.max(tenants));
+            raised = true;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !raised {
+        return Err("the base platform.toml has no `astrbot.max_instances`".into());
+    }
+    append_tenants(&mut out, tenants);
+    Ok(out)
+}
+
+/// Tenants shaped like the repository's: a display name, a mix of plans, every tenth on a larger size.
+fn append_tenants(out: &mut String, tenants: usize) {
+    const PLANS: [&str; 3] = ["standard", "pro", "enterprise"];
+    for i in 0..tenants {
+        let _ = writeln!(out, "\n[tenants.t{i:05}]");
+        let _ = writeln!(out, "display_name = \"Tenant {i}\"");
+        let _ = writeln!(out, "plan = \"{}\"", PLANS[i % PLANS.len()]);
+        if i % 10 == 9 {
+            let _ = writeln!(out, "size = \"2C4G\"");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------- report
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:>8} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "tenants",
+        "files",
+        "objects",
+        "MB written",
+        "median s",
+        "compile s",
+        "write s",
+        "peak MB",
+        "µs/tenant"
+    );
+    for row in rows {
+        let m = &row.median;
+        let _ = writeln!(
+            out,
+            "{:>8} {:>8} {:>9} {:>10.1} {:>9.3} {:>9.3} {:>9.3} {:>8.1} {:>10.1}",
+            row.tenants,
+            m.files,
+            m.objects,
+            m.bytes as f64 / 1e6,
+            m.seconds(),
+            m.compile_seconds,
+            m.write_seconds,
+            row.peak_mb(),
+            row.us_per_tenant()
+        );
+    }
+    out
+}
+
+fn verdicts(rows: &[Row]) -> String {
+    let find = |n: usize| rows.iter().find(|r| r.tenants == n);
+    let mut out = String::from("\n");
+    match find(TARGET_TENANTS) {
+        Some(row) => {
+            let _ = writeln!(
+                out,
+                "{} time: {:.3} s for {TARGET_TENANTS} tenants (target ≤ {TARGET_SECONDS} s)",
+                verdict(row.median.seconds() <= TARGET_SECONDS),
+                row.median.seconds()
+            );
+            let _ = writeln!(
+                out,
+                "{} memory: {:.1} MB peak for {TARGET_TENANTS} tenants (target ≤ {TARGET_PEAK_MB} MB)",
+                verdict(row.peak_mb() <= TARGET_PEAK_MB),
+                row.peak_mb()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "SKIPPED time and memory: {TARGET_TENANTS} tenants were not measured"
+            );
+        }
+    }
+    match (find(LINEARITY_BASE), find(TARGET_TENANTS)) {
+        (Some(base), Some(big)) => {
+            let ratio = big.us_per_tenant() / base.us_per_tenant();
+            let _ = writeln!(
+                out,
+                "{} linearity: {:.1} µs/tenant at {TARGET_TENANTS} is {ratio:.2}x the {:.1} at {LINEARITY_BASE} (target ≤ {LINEARITY_FACTOR}x)",
+                verdict(ratio <= LINEARITY_FACTOR),
+                big.us_per_tenant(),
+                base.us_per_tenant()
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "SKIPPED linearity: needs {LINEARITY_BASE} and {TARGET_TENANTS} tenants"
+            );
+        }
+    }
+    out
+}
+
+fn verdict(held: bool) -> &'static str {
+    if held { "OK    " } else { "MISSED" }
+}

@@ -1,0 +1,221 @@
+//! The real tools as oracles on the committed `generated/` of every environment: `kubectl kustomize`,
+//! `kubernetes-validate` (strict, against the upstream schemas of a pinned Kubernetes version) and
+//! `checkov`. A missing tool fails the test with the command that installs it; nothing is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The oldest Kubernetes version plat supports; manifests must validate against its schemas.
+const KUBERNETES_VERSION: &str = "1.33.0";
+
+/// Custom resources whose schemas kubernetes-validate does not ship. Their operators' CRD schemas are
+/// checked elsewhere; here the validator must name no other kind it cannot find.
+const CUSTOM_KINDS: &[&str] = &[
+    "ExternalSecret",
+    "Cluster",
+    "ScheduledBackup",
+    "RedisCluster",
+];
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Finds a tool on PATH or in the oracle virtualenv that `.ci/install-oracles.sh` creates.
+fn tool(name: &str) -> PathBuf {
+    let venv = std::env::var("PLAT_ORACLE_VENV").unwrap_or_else(|_| "/opt/plat-oracles".into());
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.push(Path::new(&venv).join("bin"));
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` is not installed: run `bash .ci/install-oracles.sh` (or scripts/test.sh)"
+            )
+        })
+}
+
+fn environments() -> Vec<String> {
+    let mut envs: Vec<String> = std::fs::read_dir(repo().join("generated"))
+        .expect("generated/ exists; run `plat render`")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    envs.sort();
+    assert!(
+        envs.len() >= 5,
+        "expected the five environments, found {envs:?}"
+    );
+    envs
+}
+
+fn manifests(env: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> =
+        walkdir::WalkDir::new(repo().join("generated").join(env).join("kubernetes"))
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect();
+    files.sort();
+    files
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("the tool runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Counts documents that are objects (`kind:` at the top level) in the rendered files.
+fn object_count(env: &str) -> usize {
+    manifests(env)
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("kind: "))
+                .count()
+        })
+        .sum()
+}
+
+#[test]
+fn kustomize_builds_every_environment_with_every_object() {
+    let kubectl = tool("kubectl");
+    for env in environments() {
+        let output = run(Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(repo().join("generated").join(&env)));
+        assert!(
+            output.status.success(),
+            "kubectl kustomize generated/{env}: {}",
+            text(&output)
+        );
+        let built = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.starts_with("kind: "))
+            .count();
+        assert_eq!(
+            built,
+            object_count(&env),
+            "kustomize output of {env} has a different object count"
+        );
+    }
+}
+
+#[test]
+fn every_manifest_passes_strict_upstream_schema_validation() {
+    let validator = tool("kubernetes-validate");
+    for env in environments() {
+        let output = run(Command::new(&validator)
+            .args(["--strict", "--quiet", "-k", KUBERNETES_VERSION])
+            .args(manifests(&env)));
+        let report = text(&output);
+        assert!(
+            output.status.success(),
+            "kubernetes-validate on {env}:\n{report}"
+        );
+        for line in report.lines().filter(|l| !l.trim().is_empty()) {
+            let known = CUSTOM_KINDS
+                .iter()
+                .any(|k| line.contains(&format!("Couldn't find schema for kind {k} ")));
+            assert!(known, "kubernetes-validate on {env} said: {line}");
+        }
+    }
+}
+
+/// The validator is strict: a field Kubernetes does not know fails it. Without this, the test above
+/// could pass on a validator that accepts anything.
+#[test]
+fn the_schema_validator_rejects_an_unknown_field() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oracles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  prots: []\n",
+    )
+    .unwrap();
+    let output = run(Command::new(tool("kubernetes-validate"))
+        .args(["--strict", "--quiet", "-k", KUBERNETES_VERSION])
+        .arg(&bad));
+    assert!(
+        !output.status.success(),
+        "an unknown field must fail: {}",
+        text(&output)
+    );
+}
+
+#[test]
+fn checkov_finds_no_failed_check_and_every_skip_has_a_reason() {
+    let checkov = tool("checkov");
+    for env in environments() {
+        let output = run(Command::new(&checkov)
+            .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
+            .args([
+                "--framework",
+                "kubernetes",
+                "--output",
+                "json",
+                "--quiet",
+                "--soft-fail",
+                "-d",
+            ])
+            .arg(repo().join("generated").join(&env).join("kubernetes")));
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "checkov output for {env} is not JSON ({e}): {}",
+                    text(&output)
+                )
+            });
+        let summary = &report["summary"];
+        assert_eq!(
+            summary["failed"],
+            0,
+            "checkov failed checks in {env}: {}",
+            failed_checks(&report)
+        );
+        assert_eq!(
+            summary["parsing_errors"], 0,
+            "checkov could not parse {env}"
+        );
+        assert!(
+            summary["passed"].as_u64().unwrap() > 100,
+            "checkov ran too few checks on {env}: {summary}"
+        );
+        for skipped in report["results"]["skipped_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let reason = skipped["check_result"]["suppress_comment"]
+                .as_str()
+                .unwrap_or("");
+            assert!(
+                reason.len() > 20,
+                "skip without a reason in {env}: {skipped}"
+            );
+        }
+    }
+}
+
+fn failed_checks(report: &serde_json::Value) -> String {
+    report["results"]["failed_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {}", c["check_id"], c["resource"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
