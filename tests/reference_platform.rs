@@ -1,0 +1,175 @@
+//! What the reference platform compiles to, checked by meaning rather than by bytes (the bytes are
+//! checked by `plat check` against the committed `generated/`).
+
+use serde_json::Value;
+
+use plat::compile::{Selection, compile};
+use plat::world::FsWorld;
+
+/// Every object of one environment.
+fn objects(env: &str) -> Vec<Value> {
+    let compilation = compile(
+        &FsWorld::new(env!("CARGO_MANIFEST_DIR")),
+        "platform.toml",
+        &Selection::One(env.into()),
+    );
+    assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+    let (_, files) = &compilation.outputs[0];
+    files
+        .files
+        .iter()
+        .filter(|(path, _)| path.starts_with("kubernetes/"))
+        .flat_map(|(_, text)| plat::yaml::parse_yaml_stream(text).unwrap())
+        .collect()
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+fn egress_selectors(policy: &Value) -> Vec<String> {
+    policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| {
+            rule["to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|to| to["podSelector"].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn network_policies_follow_the_topology() {
+    let objects = objects("prod");
+    let session = find(&objects, "NetworkPolicy", "session-service");
+    assert_eq!(
+        egress_selectors(session),
+        vec![r#"{"matchLabels":{"cnpg.io/cluster":"postgresql-cluster"}}"#]
+    );
+    let message = find(&objects, "NetworkPolicy", "message-service");
+    assert!(egress_selectors(message)[0].contains("redis-cluster-leader"));
+    let auth = find(&objects, "NetworkPolicy", "auth-service");
+    assert_eq!(
+        auth["spec"]["egress"],
+        serde_json::json!([]),
+        "auth-service talks to nobody"
+    );
+    let gateway = find(&objects, "NetworkPolicy", "api-gateway");
+    assert!(
+        gateway.to_string().contains("ingress-nginx"),
+        "the ingress controller reaches the gateway"
+    );
+    // A tenant is reached only by the services that talk to `astrbot`, and reaches only MinIO.
+    let tenant = find(&objects, "NetworkPolicy", "astrbot-acme");
+    let from: Vec<String> = tenant["spec"]["ingress"][0]["from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(
+        from,
+        vec![r#"{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"tenant-service"}}}"#]
+    );
+    assert!(egress_selectors(tenant)[0].contains("minio"));
+    let deny = find(&objects, "NetworkPolicy", "default-deny-all");
+    assert_eq!(deny["spec"]["podSelector"], serde_json::json!({}));
+}
+
+#[test]
+fn configuration_is_derived_from_the_data_stores() {
+    let objects = objects("prod");
+    let config = &find(&objects, "ConfigMap", "saas-platform-config")["data"];
+    assert_eq!(
+        config["DB_HOST"],
+        "postgresql-cluster-rw.production.svc.cluster.local"
+    );
+    assert_eq!(
+        config["REDIS_HOST"],
+        "redis-cluster-leader.production.svc.cluster.local"
+    );
+    assert_eq!(config["MAX_ASTRBOT_INSTANCES"], "1000");
+    assert_eq!(config["API_RATE_LIMIT"], "1000");
+    assert_eq!(config["TRACE_SAMPLING_RATE"], "0.1");
+}
+
+#[test]
+fn no_secret_values_are_emitted() {
+    for env in ["dev", "test", "staging", "prod", "dr"] {
+        let objects = objects(env);
+        assert!(
+            objects.iter().all(|o| o["kind"] != "Secret"),
+            "{env} emits a Secret"
+        );
+        for secret in objects.iter().filter(|o| o["kind"] == "ExternalSecret") {
+            for item in secret["spec"]["data"].as_array().unwrap() {
+                assert!(
+                    item["remoteRef"]["key"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("saas-platform/")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn blue_green_runs_the_active_colour_and_scales_the_other_to_zero() {
+    let objects = objects("prod");
+    let blue = find(&objects, "Deployment", "tenant-service-blue");
+    let green = find(&objects, "Deployment", "tenant-service-green");
+    assert_eq!(blue["spec"]["replicas"], 2);
+    assert_eq!(green["spec"]["replicas"], 0);
+    let service = find(&objects, "Service", "tenant-service");
+    assert_eq!(service["spec"]["selector"]["plat.dev/color"], "blue");
+    let preview = find(&objects, "Service", "tenant-service-preview");
+    assert_eq!(preview["spec"]["selector"]["plat.dev/color"], "green");
+    // The autoscaler owns the gateway's replica count and targets the active colour.
+    let hpa = find(&objects, "HorizontalPodAutoscaler", "api-gateway");
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "api-gateway-blue");
+    assert!(
+        find(&objects, "Deployment", "api-gateway-blue")["spec"]
+            .get("replicas")
+            .is_none()
+    );
+}
+
+#[test]
+fn every_object_names_the_spec_entry_that_produced_it() {
+    for object in objects("dev") {
+        let source = object["metadata"]["annotations"]["plat.dev/source"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            source.starts_with("platform.toml#") || source.starts_with("environments/dev.toml#"),
+            "{} {} has source {source:?}",
+            object["kind"],
+            object["metadata"]["name"]
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "plat"
+        );
+    }
+}
+
+#[test]
+fn backups_use_the_cloudnativepg_six_field_schedule() {
+    let objects = objects("prod");
+    let backup = find(&objects, "ScheduledBackup", "postgresql-cluster-nightly");
+    assert_eq!(backup["spec"]["schedule"], "0 0 2 * * *");
+    let cluster = find(&objects, "Cluster", "postgresql-cluster");
+    assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "7d");
+    assert_eq!(
+        cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"],
+        "s3://saas-platform-backups/postgresql"
+    );
+}
