@@ -146,28 +146,50 @@ fn compile_env(
     (!diags.has_errors()).then_some(files)
 }
 
-/// Lowers and renders unit by unit, checking that no two objects share a kind and name.
-fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostics) -> Files {
-    let mut files = Vec::new();
-    let mut seen: HashMap<(String, String), Origin> = HashMap::new();
-    lower::lower(spec, sources, &mut |unit| {
+/// Collects rendered files, checking that no two objects share a kind and name.
+struct Renderer<'d> {
+    files: Vec<(String, String)>,
+    manifests: Vec<String>,
+    seen: HashMap<(String, String), Origin>,
+    diags: &'d mut Diagnostics,
+}
+
+impl lower::Sink for Renderer<'_> {
+    fn manifests(&mut self, unit: lower::Unit) {
         for object in &unit.objects {
             let key = (object.kind().to_string(), object.name().to_string());
-            if let Some(first) = seen.get(&key) {
-                diags.push(
+            if let Some(first) = self.seen.get(&key) {
+                self.diags.push(
                     Diagnostic::error("P0208", format!("two objects are both {} `{}`", key.0, key.1))
                         .at(object.origin, "this entry produces it")
                         .also(*first, "and so does this one")
                         .help("rename one of the entries; object names must be unique per kind in a namespace"),
                 );
             } else {
-                seen.insert(key, object.origin);
+                self.seen.insert(key, object.origin);
             }
         }
-        files.push((format!("kubernetes/{}", unit.file), unit_text(&unit)));
-    });
-    let resources: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
-    files.push(("kustomization.yaml".to_string(), kustomization(&resources)));
+        let path = format!("kubernetes/{}", unit.file);
+        self.manifests.push(path.clone());
+        self.files.push((path, unit_text(&unit)));
+    }
+
+    fn file(&mut self, path: String, text: String) {
+        self.files.push((path, text));
+    }
+}
+
+/// Lowers and renders unit by unit; the kustomization lists every manifest file.
+fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostics) -> Files {
+    let mut renderer = Renderer {
+        files: Vec::new(),
+        manifests: Vec::new(),
+        seen: HashMap::new(),
+        diags,
+    };
+    lower::lower(spec, sources, &mut renderer);
+    let mut files = renderer.files;
+    files.push(("kustomization.yaml".to_string(), kustomization(&renderer.manifests)));
     Files { files }
 }
 

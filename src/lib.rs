@@ -6,6 +6,7 @@
 //! through a [`world::World`] and `emit` is the only stage that writes.
 
 pub mod cli;
+pub mod cluster;
 pub mod compile;
 pub mod decode;
 pub mod diag;
@@ -14,6 +15,7 @@ pub mod load;
 pub mod lower;
 pub mod merge;
 pub mod node;
+pub mod observe;
 pub mod render;
 pub mod source;
 pub mod spec;

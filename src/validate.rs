@@ -16,6 +16,7 @@ pub fn validate(spec: &Spec, diags: &mut Diagnostics) {
     check_tenants(spec, diags);
     check_config_keys(spec, diags);
     check_data_stores(spec, diags);
+    crate::observe::check(spec, diags);
 }
 
 fn check_sizes(spec: &Spec, diags: &mut Diagnostics) {

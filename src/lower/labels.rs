@@ -5,6 +5,8 @@ use serde_json::{Map, Value};
 #[derive(Clone, Debug, Default)]
 pub struct Labels {
     pairs: Vec<(&'static str, String)>,
+    /// Labels named by the spec rather than by plat.
+    extra: Vec<(String, String)>,
 }
 
 impl Labels {
@@ -34,6 +36,13 @@ impl Labels {
         self
     }
 
+    /// Adds a label whose key comes from the spec.
+    pub fn with_owned(mut self, key: &str, value: &str) -> Self {
+        self.extra.retain(|(k, _)| k != key);
+        self.extra.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// The immutable subset used in selectors: name and instance (and any extra keys given).
     pub fn selector(&self, extra: &[&str]) -> Labels {
         let keep = |k: &str| {
@@ -46,15 +55,14 @@ impl Labels {
                 .filter(|(k, _)| keep(k))
                 .cloned()
                 .collect(),
+            extra: Vec::new(),
         }
     }
 
     pub fn to_json(&self) -> Value {
-        let map: Map<String, Value> = self
-            .pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
-            .collect();
+        let plat = self.pairs.iter().map(|(k, v)| (k.to_string(), v));
+        let extra = self.extra.iter().map(|(k, v)| (k.clone(), v));
+        let map: Map<String, Value> = plat.chain(extra).map(|(k, v)| (k, Value::String(v.clone()))).collect();
         Value::Object(map)
     }
 }

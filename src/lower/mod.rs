@@ -76,8 +76,16 @@ impl<'a> Ctx<'a> {
 
 pub const SOURCE_ANNOTATION: &str = "plat.dev/source";
 
+/// Where lowering hands its results: Kubernetes objects by file, and other files (Prometheus rules,
+/// Alertmanager configuration, dashboards, Fluentd configuration) as text.
+pub trait Sink {
+    fn manifests(&mut self, unit: Unit);
+    /// A file at `path` relative to `generated/<env>/`.
+    fn file(&mut self, path: String, text: String);
+}
+
 /// Lowers the spec, handing each unit to `sink` in a stable order.
-pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn FnMut(Unit)) {
+pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn Sink) {
     let config = config::platform_config(spec);
     let ctx = Ctx {
         spec,
@@ -85,24 +93,25 @@ pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn FnMut(Unit)) {
         namespace: &spec.environment.namespace,
         config_hash: fnv1a_hex(&config),
     };
-    sink(platform::namespace(&ctx));
-    sink(config::config_unit(&ctx, config));
+    sink.manifests(platform::namespace(&ctx));
+    sink.manifests(config::config_unit(&ctx, config));
     if let Some(unit) = platform::secrets(&ctx) {
-        sink(unit);
+        sink.manifests(unit);
     }
     if let Some(unit) = platform::ingress(&ctx) {
-        sink(unit);
+        sink.manifests(unit);
     }
-    sink(network::baseline(&ctx));
+    sink.manifests(network::baseline(&ctx));
     for service in &spec.services {
-        sink(services::service_unit(&ctx, service));
+        sink.manifests(services::service_unit(&ctx, service));
     }
     for unit in datastores::units(&ctx) {
-        sink(unit);
+        sink.manifests(unit);
     }
     for tenant in &spec.tenants {
-        sink(tenants::tenant_unit(&ctx, tenant));
+        sink.manifests(tenants::tenant_unit(&ctx, tenant));
     }
+    crate::observe::lower(&ctx, sink);
 }
 
 /// A short stable hash (FNV-1a, 64 bit) for checksum annotations; not for security.

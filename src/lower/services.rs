@@ -9,9 +9,15 @@ use super::workload::{
 };
 use super::{Ctx, Labels, Object, Unit, obj};
 use crate::decode::Named;
+use crate::observe::metrics::JOB_LABEL;
 use crate::spec::{Color, Service, Strategy};
 
 pub const COLOR_LABEL: &str = "plat.dev/color";
+
+/// Whether `[metrics] exposed_by` names the workload.
+pub fn exposes_metrics(ctx: &Ctx<'_>, workload: &str) -> bool {
+    ctx.spec.observe.metrics.exposed_by.iter().any(|w| w.as_str() == workload)
+}
 
 pub fn port_of(ctx: &Ctx<'_>, service: &Service) -> i64 {
     if service.port > 0 {
@@ -79,12 +85,19 @@ pub fn service_unit(ctx: &Ctx<'_>, entry: &Named<Service>) -> Unit {
         }
         s.to_json()
     };
+    // The main Service carries the job label its ServiceMonitor selects; the preview Service does not,
+    // so each pod is scraped once.
+    let service_labels = if exposes_metrics(ctx, name) {
+        base_labels.clone().with(JOB_LABEL, name)
+    } else {
+        base_labels.clone()
+    };
     push(
         &mut objects,
         cluster_ip_service(
             ctx,
             name,
-            &base_labels,
+            &service_labels,
             selector(active_color),
             port,
             &source,

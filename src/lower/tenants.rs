@@ -10,6 +10,7 @@ use super::workload::{
 };
 use super::{Ctx, Labels, Unit};
 use crate::decode::Named;
+use crate::observe::metrics::{ASTRBOT_JOB, JOB_LABEL};
 use crate::spec::Tenant;
 use crate::validate::TENANT_PREFIX;
 
@@ -92,6 +93,11 @@ pub fn tenant_unit(ctx: &Ctx<'_>, entry: &Named<Tenant>) -> Unit {
         },
     });
     let selector: Value = labels.selector(&[]).to_json();
+    let service_labels = if super::services::exposes_metrics(ctx, crate::validate::ASTRBOT_TARGET) {
+        labels.clone().with(JOB_LABEL, ASTRBOT_JOB)
+    } else {
+        labels.clone()
+    };
     let objects = vec![
         ctx.object(config_map, origin),
         ctx.object(
@@ -100,7 +106,7 @@ pub fn tenant_unit(ctx: &Ctx<'_>, entry: &Named<Tenant>) -> Unit {
         ),
         ctx.object(deployment, origin),
         ctx.object(
-            cluster_ip_service(ctx, &name, &labels, selector, port, &source, origin),
+            cluster_ip_service(ctx, &name, &service_labels, selector, port, &source, origin),
             origin,
         ),
         ctx.object(tenant_policy(ctx, &name, tenant, &labels, origin), origin),

@@ -27,6 +27,7 @@ pub struct Spec {
     pub minio: Option<Minio>,
     pub astrbot: Option<AstrBot>,
     pub tenants: Vec<Named<Tenant>>,
+    pub observe: crate::observe::Observability,
 }
 
 #[derive(Clone, Debug)]

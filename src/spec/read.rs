@@ -37,6 +37,7 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     let minio = f.node("minio").map(|n| minio(n, diags));
     let astrbot = f.node("astrbot").map(|n| astrbot(n, diags));
     let tenants = f.named("tenants", diags, tenant);
+    let observe = crate::observe::read(&mut f, diags);
     let ok = f.finish(diags);
     if !ok || diags.has_errors() {
         return None;
@@ -57,6 +58,7 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
         minio: minio.flatten(),
         astrbot: astrbot.flatten(),
         tenants,
+        observe: observe?,
     })
 }
 

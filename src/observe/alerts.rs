@@ -1,0 +1,491 @@
+//! `[alerts.<name>]` and `[slos.<name>]`: what should page or warn, as meanings (a latency quantile
+//! above a threshold, an error ratio, memory near its limit, a target down) or as PromQL, and the
+//! service level objectives that become recording rules and multi-window, multi-burn-rate alerts.
+
+use crate::decode::{Fields, Located, Named};
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::lower::{Ctx, Sink};
+use crate::node::Node;
+use crate::spec::{MonitoringLevel, Spec};
+
+use super::AlertInfo;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlertKind {
+    /// The `quantile` of request latency above `threshold` seconds.
+    Latency { quantile: f64 },
+    /// The share of 5xx responses above `threshold`.
+    ErrorRate,
+    /// Container memory (working set) above `threshold` of its limit.
+    Memory,
+    /// A scrape target of the jobs is down.
+    InstanceDown,
+    /// Hand-written PromQL.
+    Custom { expr: Located<String> },
+}
+
+impl AlertKind {
+    pub const NAMES: [&'static str; 5] = ["latency", "error_rate", "memory", "instance_down", "custom"];
+}
+
+#[derive(Clone, Debug)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub threshold: Option<Located<f64>>,
+    pub window: String,
+    pub for_: String,
+    pub severity: Located<String>,
+    pub summary: Option<Located<String>>,
+    pub description: Option<Located<String>>,
+    pub runbook: Option<Located<String>>,
+    /// The jobs the alert watches; empty means every job that exposes the metric it needs.
+    pub jobs: Vec<Located<String>>,
+    /// The lowest monitoring level that gets this alert.
+    pub min_level: MonitoringLevel,
+    pub origin: crate::source::Origin,
+}
+
+/// A service level objective on the ratio of non-5xx requests.
+#[derive(Clone, Debug)]
+pub struct Slo {
+    pub job: Located<String>,
+    pub objective: Located<f64>,
+    pub period: String,
+    pub runbook: Option<Located<String>>,
+    pub min_level: MonitoringLevel,
+    pub origin: crate::source::Origin,
+}
+
+fn level_of(value: Option<Located<String>>, path: &str, diags: &mut Diagnostics) -> Option<MonitoringLevel> {
+    let Some(value) = value else {
+        return Some(MonitoringLevel::Basic);
+    };
+    let level = MonitoringLevel::parse(&value);
+    if level.is_none() {
+        let mut d = Diagnostic::error("P0104", format!("`{path}.min_level` must be one of {}, not `{}`", MonitoringLevel::NAMES.join(", "), value.value));
+        if let Some(close) = did_you_mean(&value, MonitoringLevel::NAMES) {
+            d = d.help(format!("did you mean `{close}`?"));
+        }
+        diags.push(value.diagnostic(d, "unknown level"));
+    }
+    level
+}
+
+pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Alert> {
+    let mut f = Fields::open(node, path, diags)?;
+    let kind = f.req::<String>("kind", diags);
+    let quantile = f.opt::<f64>("quantile", diags);
+    let expr = f.opt::<String>("expr", diags);
+    let threshold = f.opt::<f64>("threshold", diags);
+    let window = f.or("window", "5m".to_string(), diags);
+    let for_ = f.or("for", "0s".to_string(), diags);
+    let severity = f.req::<String>("severity", diags);
+    let summary = f.opt("summary", diags);
+    let description = f.opt("description", diags);
+    let runbook = f.opt("runbook", diags);
+    let jobs = f.opt::<Vec<Located<String>>>("jobs", diags).map_or_else(Vec::new, |v| v.value);
+    let min_level = f.opt::<String>("min_level", diags);
+    f.finish(diags).then_some(())?;
+    let min_level = level_of(min_level, path, diags)?;
+    let kind = kind?;
+    let parsed = match kind.as_str() {
+        "latency" => AlertKind::Latency {
+            quantile: quantile.map_or(0.95, |q| q.value),
+        },
+        "error_rate" => AlertKind::ErrorRate,
+        "memory" => AlertKind::Memory,
+        "instance_down" => AlertKind::InstanceDown,
+        "custom" => match expr {
+            Some(expr) => AlertKind::Custom { expr },
+            None => {
+                diags.push(
+                    Diagnostic::error("P0103", format!("`{path}.expr` is missing"))
+                        .at(node.origin, "a custom alert needs its PromQL")
+                        .help("add `expr = \"…\"`, a PromQL expression that returns the series that fire"),
+                );
+                return None;
+            }
+        },
+        _ => {
+            let mut d = Diagnostic::error("P0104", format!("`{path}.kind` must be one of {}, not `{}`", AlertKind::NAMES.join(", "), kind.value));
+            if let Some(close) = did_you_mean(&kind, AlertKind::NAMES) {
+                d = d.help(format!("did you mean `{close}`?"));
+            }
+            diags.push(kind.diagnostic(d, "unknown alert kind"));
+            return None;
+        }
+    };
+    let needs_threshold = matches!(parsed, AlertKind::Latency { .. } | AlertKind::ErrorRate | AlertKind::Memory);
+    if needs_threshold && threshold.is_none() {
+        diags.push(
+            Diagnostic::error("P0103", format!("`{path}.threshold` is missing"))
+                .at(node.origin, format!("a {} alert needs a threshold", kind.value))
+                .help("latency: seconds; error_rate and memory: a ratio between 0 and 1"),
+        );
+        return None;
+    }
+    Some(Alert {
+        kind: parsed,
+        threshold,
+        window,
+        for_,
+        severity: severity?,
+        summary,
+        description,
+        runbook,
+        jobs,
+        min_level,
+        origin: node.origin,
+    })
+}
+
+pub fn read_slo(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Slo> {
+    let mut f = Fields::open(node, path, diags)?;
+    let job = f.req("job", diags);
+    let objective = f.req::<f64>("objective", diags);
+    let period = f.or("period", "30d".to_string(), diags);
+    let runbook = f.opt("runbook", diags);
+    let min_level = f.opt::<String>("min_level", diags);
+    f.finish(diags).then_some(())?;
+    let min_level = level_of(min_level, path, diags)?;
+    Some(Slo {
+        job: job?,
+        objective: objective?,
+        period,
+        runbook,
+        min_level,
+        origin: node.origin,
+    })
+}
+
+/// The alerts of this environment (those whose `min_level` its monitoring level reaches).
+pub fn active_alerts(spec: &Spec) -> impl Iterator<Item = &Named<Alert>> {
+    let level = super::level(spec);
+    spec.observe.alerts.iter().filter(move |a| a.value.min_level <= level)
+}
+
+pub fn active_slos(spec: &Spec) -> impl Iterator<Item = &Named<Slo>> {
+    let level = super::level(spec);
+    spec.observe.slos.iter().filter(move |s| s.value.min_level <= level)
+}
+
+pub fn catalog(spec: &Spec) -> Vec<AlertInfo> {
+    let mut out: Vec<AlertInfo> = active_alerts(spec)
+        .map(|a| AlertInfo {
+            name: a.name.clone(),
+            labels: vec![("severity".into(), a.value.severity.value.clone())],
+        })
+        .collect();
+    out.extend(slo_alert_catalog(spec));
+    out
+}
+
+/// The alerts the SLOs add: a fast burn pages, a slow burn opens a ticket.
+pub fn slo_alert_catalog(spec: &Spec) -> Vec<AlertInfo> {
+    active_slos(spec)
+        .flat_map(|slo| {
+            [(SLO_FAST_BURN, "critical"), (SLO_SLOW_BURN, "warning")].map(|(name, severity)| AlertInfo {
+                name: name.to_string(),
+                labels: vec![("severity".into(), severity.into()), ("slo".into(), slo.name.clone())],
+            })
+        })
+        .collect()
+}
+
+pub const SLO_FAST_BURN: &str = "SLOErrorBudgetBurnFast";
+pub const SLO_SLOW_BURN: &str = "SLOErrorBudgetBurnSlow";
+pub const SEVERITIES: [&str; 3] = ["critical", "warning", "info"];
+
+/// The metric each built-in alert kind reads, and the label it needs besides `job`.
+fn needs(kind: &AlertKind) -> Option<(&'static str, super::metrics::FamilyKind, Option<&'static str>)> {
+    use super::metrics::FamilyKind::{Counter, Histogram};
+    match kind {
+        AlertKind::Latency { .. } => Some(("http_request_duration_seconds", Histogram, None)),
+        AlertKind::ErrorRate => Some(("http_requests_total", Counter, Some("status"))),
+        _ => None,
+    }
+}
+
+pub fn check(spec: &Spec, diags: &mut Diagnostics) {
+    let jobs: Vec<String> = super::metrics::jobs(spec).into_iter().map(|j| j.name).collect();
+    for alert in &spec.observe.alerts {
+        check_alert(spec, alert, &jobs, diags);
+    }
+    for slo in &spec.observe.slos {
+        check_job_reference(&slo.value.job, &jobs, diags);
+        let objective = &slo.value.objective;
+        if !(objective.value > 0.0 && objective.value < 100.0) {
+            diags.push(objective.diagnostic(
+                Diagnostic::error("P0317", format!("SLO `{}`: the objective must be a percentage between 0 and 100", slo.name))
+                    .help("write the target availability, e.g. 99.9"),
+                "out of range",
+            ));
+        }
+        check_duration(&slo.value.period, slo.value.origin, &format!("slos.{}.period", slo.name), diags);
+        check_family(spec, "http_requests_total", super::metrics::FamilyKind::Counter, Some("status"), slo.value.origin, &slo.name, diags);
+    }
+}
+
+fn check_alert(spec: &Spec, alert: &Named<Alert>, jobs: &[String], diags: &mut Diagnostics) {
+    let a = &alert.value;
+    let name = &alert.name;
+    for (field, value) in [("summary", &a.summary), ("description", &a.description), ("runbook", &a.runbook)] {
+        if value.is_none() {
+            diags.push(
+                Diagnostic::error("P0313", format!("alert `{name}` has no {field}"))
+                    .at(a.origin, format!("add `{field} = …`"))
+                    .help("every alert carries a summary, a description and a runbook link, so that whoever is paged knows what to do"),
+            );
+        }
+    }
+    if !SEVERITIES.contains(&a.severity.as_str()) {
+        let mut d = Diagnostic::error("P0316", format!("alert `{name}`: severity must be one of {}, not `{}`", SEVERITIES.join(", "), a.severity.value));
+        if let Some(close) = did_you_mean(&a.severity, SEVERITIES) {
+            d = d.help(format!("did you mean `{close}`?"));
+        }
+        diags.push(a.severity.diagnostic(d, "unknown severity"));
+    }
+    check_duration(&a.window, a.origin, &format!("alerts.{name}.window"), diags);
+    check_duration(&a.for_, a.origin, &format!("alerts.{name}.for"), diags);
+    check_threshold(alert, diags);
+    for job in &a.jobs {
+        check_job_reference(job, jobs, diags);
+    }
+    if let Some((metric, kind, label)) = needs(&a.kind) {
+        check_family(spec, metric, kind, label, a.origin, name, diags);
+    }
+    if let AlertKind::Custom { expr } = &a.kind {
+        check_custom(expr, name, jobs, spec, diags);
+    }
+}
+
+fn check_threshold(alert: &Named<Alert>, diags: &mut Diagnostics) {
+    let Some(threshold) = &alert.value.threshold else { return };
+    let (ok, what) = match alert.value.kind {
+        AlertKind::Latency { quantile } => (threshold.value > 0.0 && quantile > 0.0 && quantile < 1.0, "a latency in seconds above 0 (and a quantile between 0 and 1)"),
+        AlertKind::ErrorRate | AlertKind::Memory => (threshold.value > 0.0 && threshold.value < 1.0, "a ratio between 0 and 1"),
+        _ => (true, ""),
+    };
+    if !ok {
+        diags.push(threshold.diagnostic(
+            Diagnostic::error("P0317", format!("alert `{}`: the threshold must be {what}", alert.name))
+                .help("0.05 means 5%"),
+            "out of range",
+        ));
+    }
+}
+
+fn check_job_reference(job: &Located<String>, jobs: &[String], diags: &mut Diagnostics) {
+    if jobs.iter().any(|j| j == job.as_str()) {
+        return;
+    }
+    let mut d = Diagnostic::error("P0311", format!("no scrape target produces job `{}`", job.value));
+    d = match did_you_mean(job, jobs.iter().map(String::as_str)) {
+        Some(close) => d.help(format!("did you mean `{close}`?")),
+        None => d.help(format!("jobs come from `metrics.exposed_by`: {}", jobs.join(", "))),
+    };
+    diags.push(job.diagnostic(d, "no such job"));
+}
+
+fn check_family(
+    spec: &Spec,
+    metric: &str,
+    kind: super::metrics::FamilyKind,
+    label: Option<&str>,
+    origin: crate::source::Origin,
+    owner: &str,
+    diags: &mut Diagnostics,
+) {
+    let problem = match super::metrics::family(spec, metric) {
+        None => format!("needs the metric `{metric}`, which `[metrics.families]` does not declare"),
+        Some(f) if f.kind != kind => format!("needs `{metric}` to be a {kind:?}, but it is declared a {:?}", f.kind),
+        Some(f) if label.is_some_and(|l| !f.labels.iter().any(|x| x == l)) => {
+            format!("needs `{metric}` to carry the label `{}`", label.unwrap_or_default())
+        }
+        Some(_) => return,
+    };
+    diags.push(
+        Diagnostic::error("P0312", format!("`{owner}` {problem}"))
+            .at(origin, "declared here")
+            .help(format!("declare `[metrics.families.{metric}]` with the type and labels the services expose")),
+    );
+}
+
+fn check_custom(expr: &Located<String>, name: &str, jobs: &[String], spec: &Spec, diags: &mut Diagnostics) {
+    let parsed = match super::promql::parse(expr) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            let message = err.lines().next().unwrap_or("").to_string();
+            diags.push(expr.diagnostic(
+                Diagnostic::error("P0314", format!("alert `{name}`: the PromQL does not parse: {message}"))
+                    .help("check parentheses, label matchers (`{job=\"x\"}`) and range selectors (`[5m]`)"),
+                "invalid PromQL",
+            ));
+            return;
+        }
+    };
+    for selector in super::promql::selectors(&parsed) {
+        for job in super::promql::named_jobs(&selector) {
+            if !jobs.contains(&job) {
+                let located = Located { value: job.clone(), origin: expr.origin, replaced: expr.replaced };
+                check_job_reference(&located, jobs, diags);
+            }
+        }
+        if let Some(metric) = &selector.metric {
+            let declared = super::metrics::family(spec, base_family(metric)).is_some();
+            let external = EXTERNAL_METRICS.iter().any(|m| metric.starts_with(m));
+            if !declared && !external {
+                diags.push(expr.diagnostic(
+                    Diagnostic::warning("P0315", format!("alert `{name}` reads `{metric}`, which `[metrics.families]` does not declare"))
+                        .help("declare the family, or check the metric name"),
+                    "undeclared metric",
+                ));
+            }
+        }
+    }
+}
+
+/// Metrics Prometheus has without the services declaring them (scrape health, cAdvisor, kubelet).
+const EXTERNAL_METRICS: &[&str] = &["up", "scrape_", "container_", "kube_", "node_", "ALERTS"];
+
+/// `x_bucket`, `x_sum` and `x_count` belong to the histogram `x`.
+fn base_family(metric: &str) -> &str {
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|suffix| metric.strip_suffix(suffix))
+        .unwrap_or(metric)
+}
+
+/// A Prometheus duration: one or more `<number><unit>` with units ms, s, m, h, d, w, y.
+pub fn is_duration(text: &str) -> bool {
+    let mut rest = text;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let unit = ["ms", "s", "m", "h", "d", "w", "y"].into_iter().find(|u| rest.starts_with(u));
+        let Some(unit) = unit else { return false };
+        rest = &rest[unit.len()..];
+    }
+    true
+}
+
+fn check_duration(text: &str, origin: crate::source::Origin, path: &str, diags: &mut Diagnostics) {
+    if !is_duration(text) {
+        diags.push(
+            Diagnostic::error("P0318", format!("`{path}`: `{text}` is not a Prometheus duration"))
+                .at(origin, "in this table")
+                .help("write a number with a unit: 30s, 5m, 1h, 1d"),
+        );
+    }
+}
+
+pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    let groups = rule_groups(ctx.spec);
+    if groups.is_empty() {
+        return;
+    }
+    let file = serde_json::json!({ "groups": groups });
+    let mut text = String::from(crate::render::HEADER);
+    crate::yaml::write_yaml(&mut text, &file);
+    sink.file("prometheus/rules.yaml".into(), text);
+    let spec = ctx.spec;
+    let part_of = spec.platform.name.as_str();
+    let mut labels = crate::lower::Labels::standard(part_of, part_of, "monitoring", part_of, None);
+    for (k, v) in &spec.observe.metrics.selector_labels {
+        labels = labels.with_owned(k, v);
+    }
+    let origin = spec.observe.alerts.first().map_or(spec.platform.name.origin, |a| a.origin);
+    let rule = serde_json::json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": ctx.metadata(part_of, &labels, "alerts", origin),
+        "spec": { "groups": groups },
+    });
+    sink.manifests(crate::lower::Unit {
+        file: "monitoring/prometheus-rules.yaml".into(),
+        objects: vec![ctx.object(rule, origin)],
+    });
+}
+
+/// The rule groups: the alerts, then each SLO's recording rules and burn-rate alerts.
+pub fn rule_groups(spec: &Spec) -> Vec<serde_json::Value> {
+    let mut groups = Vec::new();
+    let alerts: Vec<serde_json::Value> = active_alerts(spec).map(|a| alert_rule(spec, a)).collect();
+    if !alerts.is_empty() {
+        groups.push(serde_json::json!({ "name": format!("{}-alerts", spec.platform.name.value), "rules": alerts }));
+    }
+    for slo in active_slos(spec) {
+        groups.push(super::slo::recording_group(slo));
+        groups.push(super::slo::alert_group(slo));
+    }
+    groups
+}
+
+/// `job="a"` for one job, `job=~"a|b"` for several.
+pub fn job_matcher(jobs: &[String]) -> String {
+    match jobs {
+        [one] => format!("job=\"{one}\""),
+        many => format!("job=~\"{}\"", many.join("|")),
+    }
+}
+
+/// The jobs an alert watches: its own list, or every job that exposes the metric families.
+fn alert_jobs(spec: &Spec, alert: &Alert) -> Vec<String> {
+    if alert.jobs.is_empty() {
+        super::metrics::jobs(spec).into_iter().map(|j| j.name).collect()
+    } else {
+        alert.jobs.iter().map(|j| j.value.clone()).collect()
+    }
+}
+
+/// The PromQL of an alert. Aggregations keep `job` and `service` (the ServiceMonitor's target label)
+/// and sum over instances and status codes before dividing, so one busy instance cannot hide or fake
+/// a platform-wide ratio.
+pub fn expression(spec: &Spec, alert: &Alert) -> String {
+    let jobs = job_matcher(&alert_jobs(spec, alert));
+    let threshold = alert.threshold.as_ref().map_or(0.0, |t| t.value);
+    let w = &alert.window;
+    match &alert.kind {
+        AlertKind::Latency { quantile } => format!(
+            "histogram_quantile({quantile}, sum by (job, service, le) (rate(http_request_duration_seconds_bucket{{{jobs}}}[{w}]))) > {threshold}"
+        ),
+        AlertKind::ErrorRate => format!(
+            "sum by (job, service) (rate(http_requests_total{{{jobs},status=~\"5..\"}}[{w}])) / sum by (job, service) (rate(http_requests_total{{{jobs}}}[{w}])) > {threshold}"
+        ),
+        AlertKind::Memory => {
+            let ns = &spec.environment.namespace.value;
+            let sel = format!("namespace=\"{ns}\",container!=\"\",container!=\"POD\"");
+            // The working set is what the kernel's OOM killer counts; containers without a limit
+            // (limit 0) are left out instead of dividing by zero.
+            format!(
+                "max by (namespace, pod, container) (container_memory_working_set_bytes{{{sel}}}) / max by (namespace, pod, container) (container_spec_memory_limit_bytes{{{sel}}} > 0) > {threshold}"
+            )
+        }
+        AlertKind::InstanceDown => format!("up{{{jobs}}} == 0"),
+        AlertKind::Custom { expr } => expr.value.clone(),
+    }
+}
+
+fn alert_rule(spec: &Spec, alert: &Named<Alert>) -> serde_json::Value {
+    let a = &alert.value;
+    let mut annotations = serde_json::Map::new();
+    for (key, value) in [("summary", &a.summary), ("description", &a.description), ("runbook_url", &a.runbook)] {
+        if let Some(v) = value {
+            annotations.insert(key.into(), serde_json::json!(v.value));
+        }
+    }
+    serde_json::json!({
+        "alert": alert.name,
+        "expr": expression(spec, a),
+        "for": a.for_,
+        "labels": { "severity": a.severity.value },
+        "annotations": annotations,
+    })
+}
+
