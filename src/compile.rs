@@ -8,7 +8,7 @@ use crate::node::Node;
 use crate::render::{Files, kustomization, unit_text};
 use crate::source::{Origin, Sources};
 use crate::world::World;
-use crate::{load, lower, merge, spec, validate};
+use crate::{load, lower, merge, policy, spec, validate, waivers};
 
 pub const SPEC_FILE: &str = "platform.toml";
 pub const ENV_DIR: &str = "environments";
@@ -24,6 +24,13 @@ pub struct Compilation {
 }
 
 impl Compilation {
+    /// Errors or warnings: what makes `plat check` fail (waived findings do not).
+    pub fn has_findings(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity != crate::diag::Severity::Waived)
+    }
+
     pub fn has_errors(&self) -> bool {
         self.diagnostics
             .iter()
@@ -136,13 +143,17 @@ fn compile_env(
     if diags.has_errors() {
         return None;
     }
+    policy::scan_secret_literals(&root, "", diags);
     let spec = spec::read_spec(&root, env, diags)?;
-    drop(root);
     validate::validate(&spec, diags);
+    let mut used = vec![false; spec.waivers.len()];
+    waivers::apply(&spec.waivers, &root, diags, &mut used);
     if diags.has_errors() {
         return None;
     }
     let files = lower_and_render(&spec, sources, diags);
+    waivers::apply(&spec.waivers, &root, diags, &mut used);
+    waivers::report_unused(&spec.waivers, &used, diags);
     (!diags.has_errors()).then_some(files)
 }
 
@@ -151,12 +162,14 @@ struct Renderer<'d> {
     files: Vec<(String, String)>,
     manifests: Vec<String>,
     seen: HashMap<(String, String), Origin>,
+    policy: policy::OutputPolicy,
     diags: &'d mut Diagnostics,
 }
 
 impl lower::Sink for Renderer<'_> {
     fn manifests(&mut self, unit: lower::Unit) {
         for object in &unit.objects {
+            self.policy.check(object, self.diags);
             let key = (object.kind().to_string(), object.name().to_string());
             if let Some(first) = self.seen.get(&key) {
                 self.diags.push(
@@ -185,9 +198,11 @@ fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostic
         files: Vec::new(),
         manifests: Vec::new(),
         seen: HashMap::new(),
+        policy: policy::OutputPolicy::default(),
         diags,
     };
     lower::lower(spec, sources, &mut renderer);
+    renderer.policy.finish(renderer.diags);
     let mut files = renderer.files;
     files.push(("kustomization.yaml".to_string(), kustomization(&renderer.manifests)));
     Files { files }

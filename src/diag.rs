@@ -10,6 +10,8 @@ use crate::source::{Origin, Sources};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// A finding the spec waives at this place, with a reason; shown, never failing.
+    Waived,
     Warning,
     Error,
 }
@@ -73,6 +75,13 @@ impl Diagnostic {
         self
     }
 
+    /// Marks the finding as waived by the spec, keeping the reason for the output.
+    pub fn waive(mut self, reason: &str) -> Self {
+        self.severity = Severity::Waived;
+        self.notes.push(format!("waived: {reason}"));
+        self
+    }
+
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
@@ -106,6 +115,10 @@ impl Diagnostics {
         self.items.iter()
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Diagnostic> {
+        self.items.iter_mut()
+    }
+
     pub fn extend(&mut self, other: Diagnostics) {
         self.items.extend(other.items);
     }
@@ -128,6 +141,10 @@ pub fn render_human(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
         .with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
+        if diagnostic.severity == Severity::Waived {
+            out.push_str(&render_short(sources, diagnostic));
+            continue;
+        }
         let view = View::of(sources, diagnostic);
         if handler.render_report(&mut out, &view).is_err() {
             out.push_str(&render_short(sources, diagnostic));
@@ -139,19 +156,27 @@ pub fn render_human(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
 
 /// One line per diagnostic: `file:line:col: error[CODE]: message`.
 pub fn render_short(sources: &Sources, diagnostic: &Diagnostic) -> String {
-    let level = match diagnostic.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    };
+    let level = diagnostic.severity.as_str();
     let location = diagnostic
         .primary
         .as_ref()
         .map(|l| format!("{}: ", sources.locate(l.origin)))
         .unwrap_or_default();
+    let notes: String = diagnostic.notes.iter().map(|n| format!(" ({n})")).collect();
     format!(
-        "{location}{level}[{}]: {}\n",
+        "{location}{level}[{}]: {}{notes}\n",
         diagnostic.code, diagnostic.message
     )
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Waived => "waived",
+        }
+    }
 }
 
 /// Adapts one diagnostic to miette. Labels in the primary file are drawn together; a label in another file
@@ -168,10 +193,7 @@ struct View {
 
 impl View {
     fn of(sources: &Sources, diagnostic: &Diagnostic) -> Self {
-        let level = match diagnostic.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let level = diagnostic.severity.as_str();
         // The code goes in the headline, as compilers print it, rather than on a line of its own.
         let mut message = format!("{level}[{}]: {}", diagnostic.code, diagnostic.message);
         for note in &diagnostic.notes {
@@ -254,6 +276,7 @@ impl miette::Diagnostic for View {
             Severity::Error => miette::Severity::Advice,
             Severity::Warning if self.code.is_empty() => miette::Severity::Advice,
             Severity::Warning => miette::Severity::Warning,
+            Severity::Waived => miette::Severity::Advice,
         })
     }
 

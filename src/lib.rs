@@ -5,6 +5,7 @@
 //! [`validate`] → [`lower`] → [`render`] → [`emit`]. Everything up to `render` is pure; input comes
 //! through a [`world::World`] and `emit` is the only stage that writes.
 
+pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod compile;
@@ -16,9 +17,12 @@ pub mod lower;
 pub mod merge;
 pub mod node;
 pub mod observe;
+pub mod policy;
 pub mod render;
+pub mod report;
 pub mod source;
 pub mod spec;
 pub mod validate;
+pub mod waivers;
 pub mod world;
 pub mod yaml;

@@ -28,6 +28,7 @@ pub struct Spec {
     pub astrbot: Option<AstrBot>,
     pub tenants: Vec<Named<Tenant>>,
     pub observe: crate::observe::Observability,
+    pub waivers: Vec<Waiver>,
 }
 
 #[derive(Clone, Debug)]
@@ -299,4 +300,14 @@ impl Spec {
             .find(|s| s.name == name)
             .map(|s| &s.value)
     }
+}
+
+/// `[[waivers]]`: one check switched off at one place, with the reason shown in the output.
+#[derive(Clone, Debug)]
+pub struct Waiver {
+    pub check: Located<String>,
+    /// A key path such as `logging` or `services.api-gateway`.
+    pub at: Located<String>,
+    pub reason: String,
+    pub origin: Origin,
 }

@@ -38,6 +38,7 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     let astrbot = f.node("astrbot").map(|n| astrbot(n, diags));
     let tenants = f.named("tenants", diags, tenant);
     let observe = crate::observe::read(&mut f, diags);
+    let waivers = f.opt::<Vec<Located<Waiver>>>("waivers", diags).map_or_else(Vec::new, |w| w.value);
     let ok = f.finish(diags);
     if !ok || diags.has_errors() {
         return None;
@@ -59,6 +60,7 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
         astrbot: astrbot.flatten(),
         tenants,
         observe: observe?,
+        waivers: waivers.into_iter().map(|w| w.value).collect(),
     })
 }
 
@@ -739,4 +741,30 @@ pub fn check_dns_label(name: &Located<String>, path: &str, diags: &mut Diagnosti
         ));
     }
     ok
+}
+
+impl crate::decode::Decode for Waiver {
+    const EXPECTED: &'static str = "a table with check, at and reason";
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        let mut f = Fields::open(node, path, diags)?;
+        let check = f.req("check", diags);
+        let at = f.req("at", diags);
+        let reason = f.req::<String>("reason", diags);
+        f.finish(diags).then_some(())?;
+        let reason = reason?;
+        if reason.value.trim().len() < 10 {
+            diags.push(reason.diagnostic(
+                crate::diag::Diagnostic::error("P0104", format!("`{path}.reason` must say why the check does not apply"))
+                    .help("a waiver is read by reviewers: give the reason in a sentence"),
+                "too short",
+            ));
+            return None;
+        }
+        Some(Waiver {
+            check: check?,
+            at: at?,
+            reason: reason.value,
+            origin: node.origin,
+        })
+    }
 }

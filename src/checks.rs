@@ -1,0 +1,95 @@
+//! The catalogue of checks: every diagnostic code plat reports, with its severity, what it checks, why
+//! it matters and an example that triggers it. `docs/checks.md` is generated from this table (a test
+//! fails when it is stale), and waivers name checks by these codes.
+
+use crate::diag::Severity;
+
+pub struct Check {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub group: &'static str,
+    pub title: &'static str,
+    pub why: &'static str,
+    /// A spec fragment (TOML) that triggers the check.
+    pub example: &'static str,
+}
+
+const E: Severity = Severity::Error;
+const W: Severity = Severity::Warning;
+
+macro_rules! checks {
+    ($($code:literal $sev:ident $group:literal $title:literal $why:literal $example:literal;)*) => {
+        pub const CHECKS: &[Check] = &[$(Check {
+            code: $code, severity: $sev, group: $group, title: $title, why: $why, example: $example,
+        }),*];
+    };
+}
+
+checks! {
+    "P0001" E "input" "TOML syntax error" "A file that does not parse cannot say what the platform is; every syntax error is listed, with recovery." "replicas = = 3";
+    "P0002" E "input" "File is not UTF-8" "TOML is UTF-8; other encodings would silently change names." "(a file saved as Latin-1)";
+    "P0003" E "input" "File too large" "Refuses files over 64 MiB before reading them, so a mistaken path cannot exhaust memory." "(a 100 MiB file)";
+    "P0004" E "input" "Nesting too deep" "Refuses nesting beyond 48 levels so that no input can overflow the stack." "x = [[[[[[ … ]]]]]]";
+    "P0005" E "input" "Missing file or environment" "The spec or the named environment overlay does not exist; suggests the closest environment." "plat render --env prdo";
+    "P0101" E "spec" "Unknown key" "A misspelt key would otherwise be ignored and its intent lost; suggests the closest known key." "[services.api]\nreplicaz = 2";
+    "P0102" E "spec" "Wrong type" "A value of the wrong type cannot mean what was intended." "replicas = \"3\"";
+    "P0103" E "spec" "Missing key" "A required setting has no default that would be right for everyone." "[services.api]\nreplicas = 2   # no image";
+    "P0104" E "spec" "Invalid value" "The value is of the right type but impossible: out of range, unknown choice, bad quantity or schedule." "replicas = 0";
+    "P0105" E "overlay" "Overlay replaces a table by a value" "An overlay may change values inside a table, not turn a table into a value or back." "# overlay\nservices = \"none\"";
+    "P0106" E "overlay" "Removal of an unknown entry" "`[remove]` names an entry the base spec does not have: likely a typo." "[remove]\ntenants = [\"acmee\"]";
+    "P0202" E "spec" "Requests above limits" "Kubernetes rejects a container whose request exceeds its limit." "requests = { cpu = \"2\", memory = \"1Gi\" }\nlimits = { cpu = \"1\", memory = \"1Gi\" }";
+    "P0203" E "spec" "Autoscaling range" "min_replicas above max_replicas cannot scale; replicas outside the range (a warning) is overridden by the autoscaler." "autoscaling = { min_replicas = 5, max_replicas = 2, cpu_percent = 70 }";
+    "P0204" E "spec" "Unknown reference" "A `talks_to`, size, secret key, backend or job that does not exist would produce objects pointing at nothing." "talks_to = [\"sesion-service\"]";
+    "P0205" E "spec" "More tenants than the ceiling" "Each tenant runs an AstrBot instance; the platform is sized for at most `astrbot.max_instances`." "max_instances = 2   # with 3 tenants";
+    "P0206" E "security" "Image not pinned" "`latest` or untagged images change under a running platform; rollbacks stop meaning anything." "image = \"registry/app:latest\"";
+    "P0207" E "spec" "Invalid name" "Names become Kubernetes object names and DNS labels." "[services.Api_Gateway]";
+    "P0208" E "spec" "Duplicate object" "Two spec entries would produce the same Kubernetes object, and one would overwrite the other." "[services.minio]   # collides with the MinIO data store";
+    "P0210" E "spec" "Derived configuration key set by hand" "Connection settings are derived from the data stores so they cannot disagree with what is deployed." "[config]\nDB_HOST = \"db\"";
+    "P0211" W "spec" "next_image without blue-green" "A next image is only deployed as the inactive colour of a blue-green release." "next_image = \"app:1.1.0\"   # with strategy = \"rolling\"";
+    "P0311" E "observability" "Alert selects a job nobody produces" "An alert on a job no scrape target has can never fire." "jobs = [\"astrbot\"]   # the job is astrbot-instance";
+    "P0312" E "observability" "Alert needs an undeclared metric" "The built-in alert kinds read declared metric families with the labels they need." "kind = \"error_rate\"   # without http_requests_total{status}";
+    "P0313" E "observability" "Alert without summary, description or runbook" "Whoever is paged needs to know what broke and what to do." "[alerts.X]\nkind = \"memory\"   # no runbook";
+    "P0314" E "observability" "PromQL does not parse" "A rule Prometheus cannot load disables the whole rule file." "expr = \"sum by (job (up)\"";
+    "P0315" W "observability" "PromQL reads an undeclared metric" "Usually a typo in a metric name; the alert would never fire." "expr = \"rate(http_request_total[5m]) > 1\"";
+    "P0316" E "observability" "Unknown severity" "Routing matches on severity; an unknown one reaches only the default receiver." "severity = \"urgent\"";
+    "P0317" E "observability" "Threshold or objective out of range" "Ratios are between 0 and 1, objectives between 0 and 100 percent." "threshold = 5   # for error_rate";
+    "P0318" E "observability" "Invalid duration" "Prometheus durations are a number and a unit." "for = \"5 minutes\"";
+    "P0401" E "security" "Secret value in the spec" "Secret values belong in the secret store; the spec and generated/ are in git." "[config]\nJWT_SECRET = \"hunter2-hunter2\"";
+    "P0501" E "security" "Pod Security \"restricted\" not met" "The namespace enforces the restricted profile; a workload that does not meet it is refused by the API server." "(a container without allowPrivilegeEscalation: false)";
+    "P0502" E "security" "Workload image not pinned" "Every container image in the output must be pinned, whatever produced it." "(a container image without a tag)";
+    "P0503" E "security" "Container without limits" "Without limits one container can starve its node." "(a container without resources.limits)";
+    "P0504" E "security" "No default-deny NetworkPolicy" "Without it every pod reaches every other; the topology-derived policies only allow." "(workloads in a namespace without default-deny-all)";
+    "P0505" E "security" "Host access" "hostPath, hostNetwork, hostPID and hostIPC break the isolation between pods and nodes." "(a DaemonSet mounting /var/log)";
+    "P0601" E "waivers" "Waiver of an unknown check" "A waiver must name a check in this catalogue." "[[waivers]]\ncheck = \"P9999\"";
+    "P0602" W "waivers" "Waiver matches nothing" "A stale waiver hides nothing today and could hide something tomorrow." "[[waivers]]\ncheck = \"P0505\"\nat = \"services.api-gateway\"";
+}
+
+pub fn find(code: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|c| c.code == code)
+}
+
+/// `docs/checks.md`.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Checks\n\nEvery finding plat reports has a stable code. Errors fail `plat render` and `plat check`; \
+         warnings fail `plat check`. A check can be waived at one place of the spec, with a reason that the \
+         output shows:\n\n```toml\n[[waivers]]\ncheck = \"P0505\"\nat = \"logging\"\nreason = \"Fluentd reads the \
+         nodes' container logs through hostPath /var/log\"\n```\n\nThis page is generated from `src/checks.rs`.\n",
+    );
+    let mut group = "";
+    for check in CHECKS {
+        if check.group != group {
+            group = check.group;
+            out.push_str(&format!("\n## {group}\n"));
+        }
+        out.push_str(&format!(
+            "\n### {} {} ({})\n\n{}\n\n```toml\n{}\n```\n",
+            check.code,
+            check.title,
+            check.severity.as_str(),
+            check.why,
+            check.example
+        ));
+    }
+    out
+}

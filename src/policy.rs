@@ -1,0 +1,236 @@
+//! Security checks on the output and on the spec: every workload meets the Pod Security Standards
+//! "restricted" profile, runs pinned images with limits, lives behind a default-deny NetworkPolicy,
+//! and no secret value is ever written into the spec. The compiler's defaults pass by construction;
+//! these checks keep it that way and catch what a spec or a later change would break.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::lower::Object;
+use crate::node::{Node, Value as NodeValue};
+use crate::validate::is_pinned;
+
+/// Follows one environment's objects as they stream past.
+#[derive(Default)]
+pub struct OutputPolicy {
+    /// Each namespace with workloads, and the spec entry of its first workload.
+    namespaces_with_workloads: BTreeMap<String, crate::source::Origin>,
+    namespaces_denied: BTreeSet<String>,
+}
+
+impl OutputPolicy {
+    pub fn check(&mut self, object: &Object, diags: &mut Diagnostics) {
+        let value = &object.value;
+        let namespace = value["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        if is_default_deny(value) {
+            self.namespaces_denied.insert(namespace.clone());
+        }
+        let Some(pod) = pod_spec(value) else { return };
+        self.namespaces_with_workloads.entry(namespace).or_insert(object.origin);
+        let name = format!("{} `{}`", object.kind(), object.name());
+        check_pod(pod, &name, object, diags);
+    }
+
+    /// Namespace-wide findings, once every object has been seen.
+    pub fn finish(&self, diags: &mut Diagnostics) {
+        for (namespace, origin) in &self.namespaces_with_workloads {
+            if self.namespaces_denied.contains(namespace) {
+                continue;
+            }
+            diags.push(
+                Diagnostic::error(
+                    "P0504",
+                    format!("namespace `{namespace}` runs workloads but has no default-deny NetworkPolicy"),
+                )
+                .at(*origin, "a workload in that namespace")
+                .help("every namespace plat deploys into denies all traffic first and allows what the topology needs"),
+            );
+        }
+    }
+}
+
+fn is_default_deny(value: &Value) -> bool {
+    let types = value["spec"]["policyTypes"].as_array();
+    value["kind"] == "NetworkPolicy"
+        && value["spec"]["podSelector"].as_object().is_some_and(|s| s.is_empty())
+        && types.is_some_and(|t| t.contains(&Value::from("Ingress")) && t.contains(&Value::from("Egress")))
+        && value["spec"].get("ingress").is_none()
+        && value["spec"].get("egress").is_none()
+}
+
+/// The pod spec of a workload object, wherever its kind keeps it.
+pub fn pod_spec(value: &Value) -> Option<&Value> {
+    let spec = &value["spec"];
+    let pod = match value["kind"].as_str()? {
+        "Pod" => spec,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => &spec["template"]["spec"],
+        "CronJob" => &spec["jobTemplate"]["spec"]["template"]["spec"],
+        _ => return None,
+    };
+    pod.is_object().then_some(pod)
+}
+
+fn containers(pod: &Value) -> impl Iterator<Item = &Value> {
+    ["initContainers", "containers"]
+        .into_iter()
+        .filter_map(|k| pod[k].as_array())
+        .flatten()
+}
+
+fn check_pod(pod: &Value, name: &str, object: &Object, diags: &mut Diagnostics) {
+    let pod_security = &pod["securityContext"];
+    for field in ["hostNetwork", "hostPID", "hostIPC"] {
+        if pod[field] == true {
+            diags.push(finding("P0505", object, format!("{name} uses {field}")));
+        }
+    }
+    let host_paths: Vec<&str> = pod["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("hostPath").is_some())
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    if !host_paths.is_empty() {
+        diags.push(finding("P0505", object, format!("{name} mounts host paths ({})", host_paths.join(", "))));
+    }
+    for container in containers(pod) {
+        check_container(container, pod_security, name, object, diags);
+    }
+}
+
+fn check_container(container: &Value, pod_security: &Value, name: &str, object: &Object, diags: &mut Diagnostics) {
+    let c = container["name"].as_str().unwrap_or("?");
+    let sc = &container["securityContext"];
+    let either = |key: &str| if sc.get(key).is_some() { &sc[key] } else { &pod_security[key] };
+    let mut missing = Vec::new();
+    if sc["allowPrivilegeEscalation"] != false {
+        missing.push("allowPrivilegeEscalation: false");
+    }
+    if sc["privileged"] == true {
+        missing.push("privileged: false");
+    }
+    let drops_all = sc["capabilities"]["drop"].as_array().is_some_and(|d| d.contains(&Value::from("ALL")));
+    if !drops_all {
+        missing.push("capabilities.drop: [ALL]");
+    }
+    if either("runAsNonRoot") != true {
+        missing.push("runAsNonRoot: true");
+    }
+    let seccomp = either("seccompProfile")["type"].as_str().unwrap_or("");
+    if seccomp != "RuntimeDefault" && seccomp != "Localhost" {
+        missing.push("seccompProfile.type: RuntimeDefault");
+    }
+    if !missing.is_empty() {
+        diags.push(finding(
+            "P0501",
+            object,
+            format!("{name}, container `{c}`, does not meet Pod Security \"restricted\": needs {}", missing.join(", ")),
+        ));
+    }
+    if !container["image"].as_str().is_some_and(is_pinned) {
+        diags.push(finding("P0502", object, format!("{name}, container `{c}`, runs an image without a pinned tag or digest")));
+    }
+    let limits = &container["resources"]["limits"];
+    if limits.get("cpu").is_none() || limits.get("memory").is_none() {
+        diags.push(finding("P0503", object, format!("{name}, container `{c}`, has no CPU or memory limit")));
+    }
+}
+
+fn finding(code: &'static str, object: &Object, message: String) -> Diagnostic {
+    Diagnostic::error(code, message)
+        .at(object.origin, "the spec entry that produces it")
+        .help("change the spec (or plat's defaults) so the workload is hardened, or waive the check here with a reason: `[[waivers]] check = \"…\", at = \"…\", reason = \"…\"`")
+}
+
+/// Finds values in the spec that look like secrets rather than references to them.
+pub fn scan_secret_literals(node: &Node, path: &str, diags: &mut Diagnostics) {
+    match &node.value {
+        NodeValue::Table(table) => {
+            for (key, child) in &table.entries {
+                let child_path = if path.is_empty() { key.name.clone() } else { format!("{path}.{}", key.name) };
+                scan_secret_literals(child, &child_path, diags);
+            }
+        }
+        NodeValue::Array(items) => {
+            for item in items {
+                scan_secret_literals(item, path, diags);
+            }
+        }
+        NodeValue::String(text) => {
+            if let Some(why) = looks_like_secret(path, text) {
+                diags.push(
+                    Diagnostic::error("P0401", format!("`{path}` looks like a secret value ({why})"))
+                        .at(node.origin, "a literal secret?")
+                        .help("never write secret values into the spec: list the key in `[secrets].keys` and reference it; the value lives in the secret store"),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Recognised credential shapes, then secret-sounding keys with a password-like value.
+fn looks_like_secret(path: &str, text: &str) -> Option<&'static str> {
+    let prefixes = [
+        ("AKIA", "an AWS access key"),
+        ("ghp_", "a GitHub token"),
+        ("github_pat_", "a GitHub token"),
+        ("xoxb-", "a Slack token"),
+        ("xoxp-", "a Slack token"),
+        ("sk-", "an API key"),
+        ("-----BEGIN", "a private key"),
+        ("https://hooks.slack.com/services/T", "a Slack webhook URL"),
+    ];
+    if let Some((_, what)) = prefixes.iter().find(|(p, _)| text.starts_with(p) && text.len() > p.len() + 8) {
+        return Some(what);
+    }
+    if text.starts_with("eyJ") && text.matches('.').count() == 2 && text.len() > 30 {
+        return Some("a JSON web token");
+    }
+    if url_with_password(text) {
+        return Some("a URL with a password");
+    }
+    let key = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
+    let secret_key = ["password", "passwd", "secret", "token", "apikey", "api_key", "private_key", "credential"]
+        .iter()
+        .any(|w| key.contains(w));
+    // Fields such as `tls_secret` or `password_secret_key` name a Secret or a key of one. Configuration
+    // keys are environment variable names, so there `JWT_SECRET` holds a value.
+    let in_config = path.starts_with("config.");
+    let names_a_reference = !in_config
+        && (["_secret", "_secret_key", "_secret_name"].iter().any(|s| key.ends_with(s)) || path.starts_with("secrets."));
+    let reads_as_key_name = text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    (secret_key && !names_a_reference && !reads_as_key_name && text.len() >= 6)
+        .then_some("a secret-sounding key with a literal value")
+}
+
+fn url_with_password(text: &str) -> bool {
+    let Some((_, rest)) = text.split_once("://") else { return false };
+    let authority = rest.split('/').next().unwrap_or("");
+    authority.split_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_secret;
+
+    #[test]
+    fn recognises_secret_values() {
+        assert!(looks_like_secret("config.JWT_SECRET", "s3cr3t-Value!x").is_some());
+        assert!(looks_like_secret("alerting.slack_url", "https://hooks.slack.com/services/T000/B000/XXXXXXXX").is_some());
+        assert!(looks_like_secret("config.DB_URL", "postgres://app:hunter22@db:5432/x").is_some());
+        assert!(looks_like_secret("x.token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789").is_some());
+    }
+
+    #[test]
+    fn leaves_references_alone() {
+        assert!(looks_like_secret("minio.access_key_secret_key", "MINIO_ACCESS_KEY").is_none());
+        assert!(looks_like_secret("redis.password_secret_key", "REDIS_PASSWORD").is_none());
+        assert!(looks_like_secret("secrets.keys", "JWT_SECRET").is_none());
+        assert!(looks_like_secret("ingress.tls_secret", "saas-platform-tls").is_none());
+        assert!(looks_like_secret("config.LOG_LEVEL", "INFO").is_none());
+    }
+}

@@ -1,0 +1,71 @@
+//! `[[waivers]]`: a check switched off at one place of the spec, with a reason. A waived finding is
+//! still shown (as `waived[CODE]`, with the reason) but does not fail the run; a waiver that matches
+//! nothing is reported so that stale waivers do not pile up.
+
+use crate::diag::{Diagnostic, Diagnostics, Severity, did_you_mean};
+use crate::node::{Node, Value};
+use crate::source::Origin;
+use crate::spec::Waiver;
+
+/// Waives the findings each waiver names (same check, located inside the entry at its path) and
+/// marks in `used` the waivers that matched something.
+pub fn apply(waivers: &[Waiver], root: &Node, diags: &mut Diagnostics, used: &mut [bool]) {
+    for (i, waiver) in waivers.iter().enumerate() {
+        let Some(span) = span_of(root, &waiver.at) else { continue };
+        for d in diags.iter_mut() {
+            let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, &span));
+            if d.code == waiver.check.as_str() && d.severity != Severity::Waived && inside {
+                *d = std::mem::replace(d, Diagnostic::error("", "")).waive(&waiver.reason);
+                used[i] = true;
+            }
+        }
+    }
+}
+
+/// Reports waivers that name an unknown check, or matched nothing.
+pub fn report_unused(waivers: &[Waiver], used: &[bool], diags: &mut Diagnostics) {
+    for (i, waiver) in waivers.iter().enumerate() {
+        if crate::checks::find(&waiver.check).is_none() {
+            let mut d = Diagnostic::error("P0601", format!("waiver for unknown check `{}`", waiver.check.value));
+            if let Some(close) = did_you_mean(&waiver.check, crate::checks::CHECKS.iter().map(|c| c.code)) {
+                d = d.help(format!("did you mean `{close}`?"));
+            }
+            diags.push(waiver.check.diagnostic(d, "no such check"));
+        } else if !used[i] {
+            diags.push(waiver.at.diagnostic(
+                Diagnostic::warning("P0602", format!("waiver of {} at `{}` matches no finding", waiver.check.value, waiver.at.value))
+                    .help("remove the waiver, or check its `at` path (a key path such as `logging` or `services.api-gateway`)"),
+                "nothing to waive here",
+            ));
+        }
+    }
+}
+
+/// The span a key path covers: the node's own span, widened to its children's.
+fn span_of(root: &Node, path: &str) -> Option<(Origin, Vec<Origin>)> {
+    let mut node = root;
+    for part in path.split('.') {
+        let Value::Table(table) = &node.value else { return None };
+        node = table.get(part)?;
+    }
+    let mut origins = Vec::new();
+    collect(node, &mut origins);
+    Some((node.origin, origins))
+}
+
+fn collect(node: &Node, out: &mut Vec<Origin>) {
+    out.push(node.origin);
+    match &node.value {
+        Value::Table(t) => t.entries.iter().for_each(|(k, v)| {
+            out.push(k.origin);
+            collect(v, out);
+        }),
+        Value::Array(items) => items.iter().for_each(|i| collect(i, out)),
+        _ => {}
+    }
+}
+
+fn within(origin: Origin, (own, parts): &(Origin, Vec<Origin>)) -> bool {
+    let inside = |o: &Origin| o.file == origin.file && o.start <= origin.start && origin.start <= o.end.max(o.start);
+    inside(own) || parts.iter().any(inside)
+}
