@@ -46,6 +46,14 @@ checks! {
     "P0208" E "spec" "Duplicate object" "Two spec entries would produce the same Kubernetes object, and one would overwrite the other." "[services.minio]   # collides with the MinIO data store";
     "P0210" E "spec" "Derived configuration key set by hand" "Connection settings are derived from the data stores so they cannot disagree with what is deployed." "[config]\nDB_HOST = \"db\"";
     "P0211" W "spec" "next_image without blue-green" "A next image is only deployed as the inactive colour of a blue-green release." "next_image = \"app:1.1.0\"   # with strategy = \"rolling\"";
+    "P0301" E "routing" "Unknown receiver" "A route or the default names a receiver that is not declared; alerts would be dropped by Alertmanager's config check." "[[alerting.routes]]\nreceiver = \"critcal-alerts\"";
+    "P0302" W "routing" "Unused receiver" "A receiver no route uses and that is not the default never gets an alert." "[alerting.receivers.pager]   # no route names it";
+    "P0303" E "routing" "Unreachable route" "Earlier routes without `continue` take every alert this route matches, so it never receives one (the seed's route order does this to AstrBotInstanceDown)." "# critical route first, without continue, then alertname=\"AstrBotInstanceDown\"";
+    "P0304" W "routing" "Route matches no alert" "No alert of this environment carries the labels the route matches; it may be meant for alerts from outside plat." "matchers = [\"team=\\\"payments\\\"\"]";
+    "P0305" E "routing" "Critical alert reaches only the default receiver" "A critical alert must reach someone who acts on it, not only the catch-all." "(a critical alert with no route for severity=\"critical\")";
+    "P0306" E "routing" "Invalid matcher" "Matchers use Alertmanager's syntax, one per string; a bad regex would fail Alertmanager's config load." "matchers = [\"severity=critical, team=x\"]";
+    "P0307" E "routing" "E-mail without SMTP" "An e-mail receiver needs `[alerting.smtp]` to send from." "email = [\"ops@example.com\"]   # no [alerting.smtp]";
+    "P0308" E "routing" "Paging default receiver" "Basic environments drop paging receivers; the default receiver must always exist." "[alerting.receivers.default]\npaging = true";
     "P0311" E "observability" "Alert selects a job nobody produces" "An alert on a job no scrape target has can never fire." "jobs = [\"astrbot\"]   # the job is astrbot-instance";
     "P0312" E "observability" "Alert needs an undeclared metric" "The built-in alert kinds read declared metric families with the labels they need." "kind = \"error_rate\"   # without http_requests_total{status}";
     "P0313" E "observability" "Alert without summary, description or runbook" "Whoever is paged needs to know what broke and what to do." "[alerts.X]\nkind = \"memory\"   # no runbook";

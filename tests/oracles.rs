@@ -15,6 +15,8 @@ const CUSTOM_KINDS: &[&str] = &[
     "Cluster",
     "ScheduledBackup",
     "RedisCluster",
+    "PrometheusRule",
+    "ServiceMonitor",
 ];
 
 fn repo() -> &'static Path {
