@@ -138,6 +138,14 @@ fn compile_env(
         return None;
     }
     let overlay = load_file(world, &format!("{ENV_DIR}/{env}.toml"), sources, diags)?;
+    if !has_table(&overlay, "environment") {
+        diags.push(
+            Diagnostic::error("P0103", format!("`{ENV_DIR}/{env}.toml` has no `[environment]` table"))
+                .at(Origin::new(overlay.origin.file, 0..0), "this overlay")
+                .help("say where the environment runs: `[environment]` with namespace, context and monitoring"),
+        );
+        return None;
+    }
     let mut root = base.clone();
     merge::apply_overlay(&mut root, overlay, diags);
     if diags.has_errors() {
@@ -155,6 +163,10 @@ fn compile_env(
     waivers::apply(&spec.waivers, &root, diags, &mut used);
     waivers::report_unused(&spec.waivers, &used, diags);
     (!diags.has_errors()).then_some(files)
+}
+
+fn has_table(node: &Node, key: &str) -> bool {
+    matches!(&node.value, crate::node::Value::Table(t) if t.get(key).is_some())
 }
 
 /// Collects rendered files, checking that no two objects share a kind and name.

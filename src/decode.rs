@@ -3,8 +3,11 @@
 
 use std::ops::Deref;
 
+use serde_json::{Value as Json, json};
+
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::node::{Node, Table, Value};
+use crate::schema::record::{self, Slot};
 use crate::source::Origin;
 
 /// A decoded value with the place that set it, and the base value an overlay replaced.
@@ -46,6 +49,23 @@ pub trait Decode: Sized {
     /// What the value should be, for messages: "a string", "a positive integer".
     const EXPECTED: &'static str;
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self>;
+
+    /// The value's JSON Schema, for the editor schema (`plat schema`). Tables that `decode` reads with
+    /// [`Fields`] keep the open default: their keys are recorded as `decode` asks for them.
+    fn schema() -> Json {
+        json!({})
+    }
+
+    /// The value as JSON, when it can be shown as a default in the editor schema.
+    fn to_json(&self) -> Option<Json> {
+        None
+    }
+}
+
+/// Records the schema of a node that a reader decodes by hand instead of through [`Fields`]: what the
+/// reader accepts there, for the editor schema. Does nothing unless a schema is being recorded.
+pub fn describe(node: &Node, schema: impl FnOnce() -> Json) {
+    record::describe(node, schema);
 }
 
 pub fn type_error(node: &Node, path: &str, expected: &str) -> Diagnostic {
@@ -75,6 +95,12 @@ pub fn invalid_value(node: &Node, path: &str, problem: &str, help: &str) -> Diag
 
 impl Decode for String {
     const EXPECTED: &'static str = "a string";
+    fn schema() -> Json {
+        json!({ "type": "string" })
+    }
+    fn to_json(&self) -> Option<Json> {
+        Some(json!(self))
+    }
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         match &node.value {
             Value::String(s) => Some(s.clone()),
@@ -88,6 +114,12 @@ impl Decode for String {
 
 impl Decode for bool {
     const EXPECTED: &'static str = "a boolean";
+    fn schema() -> Json {
+        json!({ "type": "boolean" })
+    }
+    fn to_json(&self) -> Option<Json> {
+        Some(json!(self))
+    }
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         match &node.value {
             Value::Bool(b) => Some(*b),
@@ -101,6 +133,12 @@ impl Decode for bool {
 
 impl Decode for i64 {
     const EXPECTED: &'static str = "an integer";
+    fn schema() -> Json {
+        json!({ "type": "integer" })
+    }
+    fn to_json(&self) -> Option<Json> {
+        Some(json!(self))
+    }
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         match &node.value {
             Value::Integer(i) => Some(*i),
@@ -114,6 +152,12 @@ impl Decode for i64 {
 
 impl Decode for f64 {
     const EXPECTED: &'static str = "a number";
+    fn schema() -> Json {
+        json!({ "type": "number" })
+    }
+    fn to_json(&self) -> Option<Json> {
+        Some(json!(self))
+    }
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         match &node.value {
             Value::Integer(i) => Some(*i as f64),
@@ -137,6 +181,9 @@ impl Decode for f64 {
 
 impl<T: Decode> Decode for Vec<Located<T>> {
     const EXPECTED: &'static str = "an array";
+    fn schema() -> Json {
+        json!({ "type": "array", "items": T::schema() })
+    }
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         let Value::Array(items) = &node.value else {
             diags.push(type_error(node, path, Self::EXPECTED));
@@ -160,6 +207,14 @@ impl<T: Decode> Decode for Vec<Located<T>> {
 
 /// An integer in a range; the range is part of the type's use, so it is checked by [`Fields::int`].
 pub fn int_in(node: &Node, path: &str, min: i64, max: i64, diags: &mut Diagnostics) -> Option<i64> {
+    // The loader keeps integers beyond i64 as floats so that they get a range error, not a type error.
+    if let Value::Float(f) = node.value
+        && f.fract() == 0.0
+    {
+        let problem = format!("must be between {min} and {max}, found {f:e}");
+        diags.push(invalid_value(node, path, &problem, "change the value to one in range"));
+        return None;
+    }
     let value = i64::decode(node, path, diags)?;
     if value < min || value > max {
         let problem = if max == i64::MAX {
@@ -178,6 +233,14 @@ pub fn int_in(node: &Node, path: &str, min: i64, max: i64, diags: &mut Diagnosti
     Some(value)
 }
 
+fn integer_schema(min: i64, max: i64) -> Json {
+    let mut schema = json!({ "type": "integer", "minimum": min });
+    if max != i64::MAX {
+        schema["maximum"] = json!(max);
+    }
+    schema
+}
+
 /// Reads the keys of one table, remembering which were asked for so that the rest can be reported
 /// as unknown.
 pub struct Fields<'n> {
@@ -186,6 +249,8 @@ pub struct Fields<'n> {
     pub path: String,
     known: Vec<&'static str>,
     failed: bool,
+    /// Where this table sits in the schema being recorded; `None` unless recording (`plat schema`).
+    schema: Option<Slot>,
 }
 
 impl<'n> Fields<'n> {
@@ -197,6 +262,7 @@ impl<'n> Fields<'n> {
                 path: path.to_string(),
                 known: Vec::new(),
                 failed: false,
+                schema: record::open(node, path),
             }),
             _ => {
                 diags.push(type_error(node, path, "a table"));
@@ -217,10 +283,36 @@ impl<'n> Fields<'n> {
         }
     }
 
-    /// The raw node of a key, marking it known.
+    /// The raw node of a key, marking it known. The reader that decodes it tells the schema what it is
+    /// (by opening it with [`Fields::open`], or with [`describe`]).
     pub fn node(&mut self, key: &'static str) -> Option<&'n Node> {
+        let node = self.lookup(key);
+        self.record(key, || json!({}), node);
+        node
+    }
+
+    /// The raw node of a key the table must have; the caller reports it missing in its own words.
+    pub fn need(&mut self, key: &'static str) -> Option<&'n Node> {
+        self.record_required(key);
+        self.node(key)
+    }
+
+    fn lookup(&mut self, key: &'static str) -> Option<&'n Node> {
         self.known.push(key);
         self.table.get(key)
+    }
+
+    /// `schema` is a closure so that reading without recording builds no JSON.
+    fn record(&self, key: &str, schema: impl FnOnce() -> Json, node: Option<&Node>) {
+        if let Some(table) = &self.schema {
+            record::property(table, key, schema(), node);
+        }
+    }
+
+    fn record_required(&self, key: &str) {
+        if let Some(table) = &self.schema {
+            record::required(table, key);
+        }
     }
 
     /// An optional key.
@@ -229,7 +321,10 @@ impl<'n> Fields<'n> {
         key: &'static str,
         diags: &mut Diagnostics,
     ) -> Option<Located<T>> {
-        let node = self.node(key)?;
+        let node = self.lookup(key);
+        // Before decoding: a table inside (`[[waivers]]`) finds its place in the schema through `node`.
+        self.record(key, T::schema, node);
+        let node = node?;
         let path = self.child_path(key);
         match T::decode(node, &path, diags) {
             Some(value) => Some(Located {
@@ -250,7 +345,9 @@ impl<'n> Fields<'n> {
         key: &'static str,
         diags: &mut Diagnostics,
     ) -> Option<Located<T>> {
+        self.record_required(key);
         if self.table.get(key).is_none() {
+            self.record(key, T::schema, None);
             self.known.push(key);
             self.missing(key, T::EXPECTED, diags);
             return None;
@@ -260,7 +357,35 @@ impl<'n> Fields<'n> {
 
     /// An optional key with a default.
     pub fn or<T: Decode>(&mut self, key: &'static str, default: T, diags: &mut Diagnostics) -> T {
+        if self.schema.is_some()
+            && let Some(value) = default.to_json()
+        {
+            self.record(key, || json!({ "default": value }), None);
+        }
         self.opt(key, diags).map_or(default, |v| v.value)
+    }
+
+    /// An optional string that must be one of `names`. The reader still checks the value and reports
+    /// it in its own words; `names` are the values it accepts, which the editor schema offers.
+    pub fn choice(
+        &mut self,
+        key: &'static str,
+        names: &[&str],
+        diags: &mut Diagnostics,
+    ) -> Option<Located<String>> {
+        self.record(key, || json!({ "type": "string", "enum": names }), None);
+        self.opt(key, diags)
+    }
+
+    /// A required string that must be one of `names` (see [`Fields::choice`]).
+    pub fn req_choice(
+        &mut self,
+        key: &'static str,
+        names: &[&str],
+        diags: &mut Diagnostics,
+    ) -> Option<Located<String>> {
+        self.record(key, || json!({ "type": "string", "enum": names }), None);
+        self.req(key, diags)
     }
 
     /// An integer in `min..=max`.
@@ -271,7 +396,9 @@ impl<'n> Fields<'n> {
         max: i64,
         diags: &mut Diagnostics,
     ) -> Option<Located<i64>> {
-        let node = self.node(key)?;
+        let node = self.lookup(key);
+        self.record(key, || integer_schema(min, max), node);
+        let node = node?;
         let path = self.child_path(key);
         match int_in(node, &path, min, max, diags) {
             Some(value) => Some(Located {
@@ -293,7 +420,11 @@ impl<'n> Fields<'n> {
         diags: &mut Diagnostics,
         mut entry: impl FnMut(&Node, &str, &mut Diagnostics) -> Option<T>,
     ) -> Vec<Named<T>> {
-        let Some(node) = self.node(key) else {
+        let node = self.lookup(key);
+        if let Some(table) = &self.schema {
+            record::entries(table, key, json!({}), node);
+        }
+        let Some(node) = node else {
             return Vec::new();
         };
         let path = self.child_path(key);
@@ -317,6 +448,14 @@ impl<'n> Fields<'n> {
         out
     }
 
+    /// A table of named entries that are each a `T`, such as `sidecar_labels = { name = "value" }`.
+    pub fn named_of<T: Decode>(&mut self, key: &'static str, diags: &mut Diagnostics) -> Vec<Named<T>> {
+        if let Some(table) = &self.schema {
+            record::entries(table, key, T::schema(), None);
+        }
+        self.named(key, diags, T::decode)
+    }
+
     pub fn missing(&mut self, key: &str, expected: &str, diags: &mut Diagnostics) {
         self.failed = true;
         diags.push(
@@ -328,6 +467,9 @@ impl<'n> Fields<'n> {
 
     /// Reports keys nobody asked for. Returns false when anything in this table failed to decode.
     pub fn finish(self, diags: &mut Diagnostics) -> bool {
+        if let Some(table) = &self.schema {
+            record::close(table);
+        }
         let mut ok = !self.failed;
         for (key, _) in &self.table.entries {
             if self.known.contains(&key.name.as_str()) {

@@ -171,11 +171,23 @@ fn too_deep(text: &str) -> Option<usize> {
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            // Dotted keys nest tables too: `a.b.c = 1` is three levels deep.
+            b'.' if dotted_key_depth(bytes, i) > MAX_DEPTH => return Some(i),
             _ => {}
         }
         i += 1;
     }
     None
+}
+
+/// How many dots a bare dotted key has from the start of its line up to `at`.
+fn dotted_key_depth(bytes: &[u8], at: usize) -> usize {
+    let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let before = &bytes[line_start..at];
+    if before.contains(&b'=') || before.contains(&b'"') || before.contains(&b'\'') {
+        return 0;
+    }
+    before.iter().filter(|&&b| b == b'.').count() + 1
 }
 
 fn skip_to_eol(bytes: &[u8], start: usize) -> usize {

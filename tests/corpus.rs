@@ -148,8 +148,9 @@ fn corpus_cases_render_their_expected_diagnostics() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// A cheap fuzz: every prefix of every input file, cut every `CUT_STEP` bytes (cuts may split a
-/// UTF-8 character or a TOML token), must compile to diagnostics, never to a panic.
+/// A cheap fuzz: every prefix of every input file (the overlays and `platform.toml`), cut every
+/// `CUT_STEP` bytes so that cuts split UTF-8 characters and TOML tokens, must compile and render its
+/// diagnostics without panicking.
 #[test]
 fn truncated_inputs_never_panic() {
     let mut panics = Vec::new();
@@ -157,7 +158,11 @@ fn truncated_inputs_never_panic() {
         for (path, bytes) in &case.files {
             for cut in (0..bytes.len()).step_by(CUT_STEP) {
                 let world = case.world_with(Some((path, &bytes[..cut])));
-                if catch_unwind(AssertUnwindSafe(|| case.compile(&world))).is_err() {
+                let run = || {
+                    let compilation = case.compile(&world);
+                    render_human(&compilation.sources, &compilation.diagnostics)
+                };
+                if catch_unwind(AssertUnwindSafe(run)).is_err() {
                     panics.push(format!("case `{}`: {path} cut at byte {cut}", case.name));
                 }
             }
