@@ -62,6 +62,13 @@ checks! {
     "P0316" E "observability" "Unknown severity" "Routing matches on severity; an unknown one reaches only the default receiver." "severity = \"urgent\"";
     "P0317" E "observability" "Threshold or objective out of range" "Ratios are between 0 and 1, objectives between 0 and 100 percent." "threshold = 5   # for error_rate";
     "P0318" E "observability" "Invalid duration" "Prometheus durations are a number and a unit." "for = \"5 minutes\"";
+    "P0321" E "observability" "Dashboard PromQL does not parse" "Grafana would show an error instead of the panel." "expr = 'sum(rate(http_requests_total[5m])'   # in [dashboards.panels.x]";
+    "P0322" E "observability" "Dashboard queries an undeclared metric" "Usually a typo or a renamed metric: the panel would stay empty." "expr = 'sum(rate(http_request_total[5m]))'";
+    "P0323" E "observability" "Dashboard selects a job nobody produces" "A job no scrape target has makes an empty panel." "expr = 'up{job=\"wroker\"}'";
+    "P0324" E "observability" "Two dashboards share a uid" "Grafana keeps one dashboard per uid; the other is silently replaced." "[dashboards.overview]\nuid = \"hello-web\"   # the dashboard of job web";
+    "P0325" E "observability" "Two dashboards share a title in a folder" "Grafana refuses a second dashboard of the same title in a folder." "title = \"hello / worker\"   # the dashboard of job worker";
+    "P0326" E "observability" "Built-in panels read a family of the wrong type" "The built-in PromQL assumes a counter for requests and a histogram for latency." "[dashboards]\nlatency = \"http_requests_total\"";
+    "P0327" E "observability" "Dashboard uses a label its metric does not carry" "Matching or grouping by a missing label selects nothing or merges every series into one." "expr = 'sum by (tenant) (rate(http_requests_total[5m]))'";
     "P0401" E "security" "Secret value in the spec" "Secret values belong in the secret store; the spec and generated/ are in git." "[config]\nJWT_SECRET = \"hunter2-hunter2\"";
     "P0501" E "security" "Pod Security \"restricted\" not met" "The namespace enforces the restricted profile; a workload that does not meet it is refused by the API server." "(a container without allowPrivilegeEscalation: false)";
     "P0502" E "security" "Workload image not pinned" "Every container image in the output must be pinned, whatever produced it." "(a container image without a tag)";

@@ -73,7 +73,7 @@ fn level_of(value: Option<Located<String>>, path: &str, diags: &mut Diagnostics)
 
 pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Alert> {
     let mut f = Fields::open(node, path, diags)?;
-    let kind = f.req::<String>("kind", diags);
+    let kind = f.req_choice("kind", &AlertKind::NAMES, diags);
     let quantile = f.opt::<f64>("quantile", diags);
     let expr = f.opt::<String>("expr", diags);
     let threshold = f.opt::<f64>("threshold", diags);
@@ -84,7 +84,7 @@ pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Al
     let description = f.opt("description", diags);
     let runbook = f.opt("runbook", diags);
     let jobs = f.opt::<Vec<Located<String>>>("jobs", diags).map_or_else(Vec::new, |v| v.value);
-    let min_level = f.opt::<String>("min_level", diags);
+    let min_level = f.choice("min_level", &MonitoringLevel::NAMES, diags);
     f.finish(diags).then_some(())?;
     let min_level = level_of(min_level, path, diags)?;
     let kind = kind?;
@@ -145,7 +145,7 @@ pub fn read_slo(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Slo>
     let objective = f.req::<f64>("objective", diags);
     let period = f.or("period", "30d".to_string(), diags);
     let runbook = f.opt("runbook", diags);
-    let min_level = f.opt::<String>("min_level", diags);
+    let min_level = f.choice("min_level", &MonitoringLevel::NAMES, diags);
     f.finish(diags).then_some(())?;
     let min_level = level_of(min_level, path, diags)?;
     Some(Slo {
@@ -333,7 +333,7 @@ fn check_custom(expr: &Located<String>, name: &str, jobs: &[String], spec: &Spec
         }
         if let Some(metric) = &selector.metric {
             let declared = super::metrics::family(spec, base_family(metric)).is_some();
-            let external = EXTERNAL_METRICS.iter().any(|m| metric.starts_with(m));
+            let external = super::dashboards::is_platform_metric(metric);
             if !declared && !external {
                 diags.push(expr.diagnostic(
                     Diagnostic::warning("P0315", format!("alert `{name}` reads `{metric}`, which `[metrics.families]` does not declare"))
@@ -345,8 +345,6 @@ fn check_custom(expr: &Located<String>, name: &str, jobs: &[String], spec: &Spec
     }
 }
 
-/// Metrics Prometheus has without the services declaring them (scrape health, cAdvisor, kubelet).
-const EXTERNAL_METRICS: &[&str] = &["up", "scrape_", "container_", "kube_", "node_", "ALERTS"];
 
 /// `x_bucket`, `x_sum` and `x_count` belong to the histogram `x`.
 fn base_family(metric: &str) -> &str {
