@@ -11,8 +11,9 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use plat::compile::{Selection, compile};
@@ -59,6 +60,9 @@ fn main() -> ExitCode {
 struct Measurement {
     compile_seconds: f64,
     write_seconds: f64,
+    /// User plus system CPU time of the whole child; far below the wall time when the machine is busy
+    /// with other work or the render waits for the disk.
+    cpu_seconds: f64,
     peak_kb: u64,
     objects: usize,
     files: usize,
@@ -72,9 +76,10 @@ impl Measurement {
 
     fn to_line(self) -> String {
         format!(
-            "{RESULT_TAG} compile={} write={} peak_kb={} objects={} files={} bytes={}",
+            "{RESULT_TAG} compile={} write={} cpu={} peak_kb={} objects={} files={} bytes={}",
             self.compile_seconds,
             self.write_seconds,
+            self.cpu_seconds,
             self.peak_kb,
             self.objects,
             self.files,
@@ -89,6 +94,7 @@ impl Measurement {
             match key {
                 "compile" => m.compile_seconds = value.parse().ok()?,
                 "write" => m.write_seconds = value.parse().ok()?,
+                "cpu" => m.cpu_seconds = value.parse().ok()?,
                 "peak_kb" => m.peak_kb = value.parse().ok()?,
                 "objects" => m.objects = value.parse().ok()?,
                 "files" => m.files = value.parse().ok()?,
@@ -122,6 +128,7 @@ fn child(dir: &Path) -> Result<(), String> {
     let measurement = Measurement {
         compile_seconds: (compiled - start).as_secs_f64(),
         write_seconds: (written - compiled).as_secs_f64(),
+        cpu_seconds: cpu_seconds()?,
         peak_kb: peak_rss_kb()?,
         objects: files().map(|(_, text)| count_documents(text)).sum(),
         files: files().count(),
@@ -140,6 +147,26 @@ fn peak_rss_kb() -> Result<u64, String> {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| "no VmHWM in /proc/self/status".into())
+}
+
+/// The process's user plus system CPU time, from `/proc/self/stat` (fields 14 and 15, in clock ticks
+/// of 1/100 s on Linux).
+fn cpu_seconds() -> Result<f64, String> {
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = fs::read_to_string("/proc/self/stat")
+        .map_err(|err| format!("cannot read /proc/self/stat: {err}"))?;
+    // The command name (field 2) may hold spaces; the fields after it are space-separated numbers.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Option<Vec<u64>> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().ok())
+        .collect();
+    match ticks.as_deref() {
+        Some([user, system]) => Ok((user + system) as f64 / TICKS_PER_SECOND),
+        _ => Err("cannot read the CPU times in /proc/self/stat".into()),
+    }
 }
 
 /// Objects in a multi-document YAML file; a kustomization has no separators and counts as none.
@@ -175,12 +202,14 @@ fn parent(args: &[String]) -> Result<(), String> {
     if cfg!(debug_assertions) {
         eprintln!("bench: warning: a debug build; run with `cargo run --release --example bench`");
     }
+    let bench = repo.join("target").join("bench");
+    let trash = bench.join("trash");
     let mut rows = Vec::new();
     for &tenants in &sizes {
-        let dir = repo.join("target").join("bench").join(tenants.to_string());
+        let dir = bench.join(tenants.to_string());
         prepare(repo, &dir, tenants)?;
         let runs = (0..RUNS)
-            .map(|_| run_child(&exe, &dir))
+            .map(|_| run_child(&exe, &dir, &trash))
             .collect::<Result<Vec<_>, _>>()?;
         let row = summarize(tenants, runs);
         eprintln!(
@@ -192,6 +221,12 @@ fn parent(args: &[String]) -> Result<(), String> {
     }
     print!("{}", table(&rows));
     print!("{}", verdicts(&rows));
+    // Clean-up is not part of any measurement, and a leftover folder is harmless.
+    if let Err(err) = fs::remove_dir_all(&trash)
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        eprintln!("bench: warning: cannot remove {}: {err}", trash.display());
+    }
     Ok(())
 }
 
@@ -226,20 +261,26 @@ fn prepare(repo: &Path, dir: &Path, tenants: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Each run writes into an empty `generated/`, so that no run pays for deleting the previous one's
-/// files (`write_all` swaps the old folder out and removes it).
-fn clear_output(dir: &Path) -> Result<(), String> {
+/// Each run writes into a fresh `generated/`: the previous run's output is renamed into `trash`
+/// rather than deleted, and `trash` is removed only after the last measurement. On ext4 without a
+/// journal, a file created within minutes of deleting thousands of others is slow to create (the
+/// inode allocator skips each recently freed inode), which would charge the render for the
+/// benchmark's own clean-up.
+fn set_aside(dir: &Path, trash: &Path) -> Result<(), String> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let out = dir.join("generated");
-    match fs::remove_dir_all(&out) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(format!("{}: {err}", out.display()))
-        }
-        _ => Ok(()),
+    if !out.exists() {
+        return Ok(());
     }
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let aside = trash.join(format!("{}-{n}", std::process::id()));
+    fs::create_dir_all(trash)
+        .and_then(|()| fs::rename(&out, &aside))
+        .map_err(|err| format!("cannot move {} aside: {err}", out.display()))
 }
 
-fn run_child(exe: &Path, dir: &Path) -> Result<Measurement, String> {
-    clear_output(dir)?;
+fn run_child(exe: &Path, dir: &Path, trash: &Path) -> Result<Measurement, String> {
+    set_aside(dir, trash)?;
     let output = Command::new(exe)
         .arg("child")
         .arg(dir)
@@ -327,7 +368,7 @@ fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n{:>8} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "\n{:>8} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7} {:>8} {:>10}",
         "tenants",
         "files",
         "objects",
@@ -335,6 +376,7 @@ fn table(rows: &[Row]) -> String {
         "median s",
         "compile s",
         "write s",
+        "cpu s",
         "peak MB",
         "µs/tenant"
     );
@@ -342,7 +384,7 @@ fn table(rows: &[Row]) -> String {
         let m = &row.median;
         let _ = writeln!(
             out,
-            "{:>8} {:>8} {:>9} {:>10.1} {:>9.3} {:>9.3} {:>9.3} {:>8.1} {:>10.1}",
+            "{:>8} {:>8} {:>9} {:>10.1} {:>9.3} {:>9.3} {:>9.3} {:>7.2} {:>8.1} {:>10.1}",
             row.tenants,
             m.files,
             m.objects,
@@ -350,6 +392,7 @@ fn table(rows: &[Row]) -> String {
             m.seconds(),
             m.compile_seconds,
             m.write_seconds,
+            m.cpu_seconds,
             row.peak_mb(),
             row.us_per_tenant()
         );

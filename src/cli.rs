@@ -32,6 +32,67 @@ pub enum Command {
     Render(Target),
     /// Validate the spec, render in memory and fail when generated/ differs (prints a unified diff).
     Check(Target),
+    /// Compare an environment with its cluster: a server-side dry run per object (0 none, 1 differences, 2 error).
+    Diff(DiffArgs),
+    /// Server-side apply an environment to its cluster, in stages; --prune, --wait, --dry-run.
+    Apply(crate::cluster::cmd::ApplyArgs),
+    /// Report drift between the spec and the cluster, with who changed each field (0 none, 1 drift, 2 error).
+    Drift(crate::cluster::cmd::DriftArgs),
+    /// Write the editor schemas (schemas/*.schema.json) from the spec readers; --check fails when stale.
+    Schema(SchemaArgs),
+}
+
+/// `plat schema`: the JSON schemas that `#:schema` lines in the spec files point editors to.
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// The project root: the schemas go to <DIR>/schemas/.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// Write nothing; exit 1 when the files differ from what this plat generates.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `plat diff`: against the cluster (the environment's context).
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The environment: required against a cluster; with --base, only this environment.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Preview a pull request instead: render the spec at this git revision and in the working tree
+    /// and diff the generated outputs (no cluster).
+    #[arg(long, value_name = "REF", conflicts_with_all = ["kubeconfig", "context", "allow_context_mismatch"])]
+    pub base: Option<String>,
+    /// The platform spec; its folder is the project root that holds environments/.
+    #[arg(long, value_name = "FILE", default_value = "platform.toml")]
+    pub spec: PathBuf,
+    /// The kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]. The in-cluster config is
+    /// never used implicitly.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kube context [default: the environment's `[environment] context`].
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Allow a --context other than the one the environment declares.
+    #[arg(long)]
+    pub allow_context_mismatch: bool,
+    /// How many requests run at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+impl DiffArgs {
+    /// The cluster flags, when the diff is against a cluster.
+    fn cluster(&self) -> Option<crate::cluster::cmd::ClusterArgs> {
+        Some(crate::cluster::cmd::ClusterArgs {
+            env: self.env.clone()?,
+            spec: self.spec.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            allow_context_mismatch: self.allow_context_mismatch,
+            concurrency: self.concurrency,
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -48,6 +109,16 @@ pub struct Target {
     /// Where the output goes [default: generated/ next to the spec].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// How findings are printed: for people, as one JSON document, or as GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
 }
 
 impl Target {
@@ -87,8 +158,55 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Render(target) => render(&target),
         Command::Check(target) => check(&target),
+        Command::Diff(args) => match (&args.base, args.cluster()) {
+            (Some(base), _) => preview(base, &args),
+            (None, Some(cluster)) => crate::cluster::cmd::run_diff(&cluster),
+            (None, None) => {
+                eprintln!(
+                    "plat diff: give --env ENV (against its cluster) or --base REF (a preview of the generated output)"
+                );
+                EXIT_ERROR
+            }
+        },
+        Command::Apply(args) => crate::cluster::cmd::run_apply(&args),
+        Command::Drift(args) => crate::cluster::cmd::run_drift(&args),
+        Command::Schema(args) => schema(&args),
     };
     ExitCode::from(code)
+}
+
+fn schema(args: &SchemaArgs) -> u8 {
+    let schemas = match crate::schema::spec_schemas() {
+        Ok(schemas) => schemas,
+        Err(problems) => {
+            eprintln!(
+                "error: the schemas cannot be generated:\n{}",
+                problems.join("\n")
+            );
+            return EXIT_ERROR;
+        }
+    };
+    if args.check {
+        let stale = schemas.stale(&args.root);
+        for file in &stale {
+            eprintln!("stale: {file} (run `plat schema`)");
+        }
+        return if stale.is_empty() {
+            EXIT_CLEAN
+        } else {
+            EXIT_FINDINGS
+        };
+    }
+    match schemas.write(&args.root) {
+        Ok(()) => EXIT_CLEAN,
+        Err(err) => {
+            eprintln!(
+                "error: cannot write the schemas under {}: {err}",
+                args.root.display()
+            );
+            EXIT_ERROR
+        }
+    }
 }
 
 fn compile_target(target: &Target) -> Compilation {
@@ -96,26 +214,34 @@ fn compile_target(target: &Target) -> Compilation {
     compile(&world, &target.spec_name(), &target.selection())
 }
 
-fn report(compilation: &Compilation) {
-    if compilation.diagnostics.is_empty() {
+fn report(compilation: &Compilation, target: &Target) {
+    let format = target.format;
+    let diagnostics = &compilation.diagnostics;
+    if diagnostics.is_empty() || format == Format::Json {
         return;
     }
-    let text = render_human(&compilation.sources, &compilation.diagnostics);
-    let errors = compilation
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = compilation.diagnostics.len() - errors;
+    let text = match format {
+        Format::Github => crate::report::github(&compilation.sources, diagnostics, &target.root()),
+        _ => render_human(&compilation.sources, diagnostics),
+    };
+    let count = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
     let mut stderr = std::io::stderr().lock();
     let _ = write!(stderr, "{text}");
-    let _ = writeln!(stderr, "{}", summary(errors, warnings));
+    let _ = writeln!(
+        stderr,
+        "{}",
+        summary(
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Waived)
+        )
+    );
 }
 
-fn summary(errors: usize, warnings: usize) -> String {
+fn summary(errors: usize, warnings: usize, waived: usize) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
-        "plat: {}, {}",
+        "plat: {}, {}, {waived} waived",
         plural(errors, "error"),
         plural(warnings, "warning")
     )
@@ -123,7 +249,10 @@ fn summary(errors: usize, warnings: usize) -> String {
 
 fn render(target: &Target) -> u8 {
     let compilation = compile_target(target);
-    report(&compilation);
+    report(&compilation, target);
+    if target.format == Format::Json {
+        print_json(&compilation, serde_json::json!({}));
+    }
     if compilation.has_errors() {
         eprintln!("plat: nothing written; generated/ is unchanged");
         return EXIT_FINDINGS;
@@ -133,8 +262,10 @@ fn render(target: &Target) -> u8 {
         eprintln!("plat: cannot write {}: {err}", out.display());
         return EXIT_ERROR;
     }
+    let mut stdout = std::io::stdout().lock();
     for (env, files) in &compilation.outputs {
-        println!(
+        let _ = writeln!(
+            stdout,
             "rendered {env}: {} files, {} bytes in {}",
             files.files.len(),
             files.total_bytes(),
@@ -146,12 +277,15 @@ fn render(target: &Target) -> u8 {
 
 fn check(target: &Target) -> u8 {
     let compilation = compile_target(target);
-    report(&compilation);
+    report(&compilation, target);
     if compilation.has_errors() {
+        if target.format == Format::Json {
+            print_json(&compilation, serde_json::json!({}));
+        }
         return EXIT_FINDINGS;
     }
     let out = target.out_dir();
-    let mut stale = false;
+    let mut stale_envs = serde_json::Map::new();
     let mut stdout = std::io::stdout().lock();
     for (env, files) in &compilation.outputs {
         let staleness = match emit::compare(&out, env, files) {
@@ -161,36 +295,124 @@ fn check(target: &Target) -> u8 {
                 return EXIT_ERROR;
             }
         };
-        if staleness.is_clean() {
-            let _ = writeln!(stdout, "{env}: up to date ({} files)", files.files.len());
-            continue;
-        }
-        stale = true;
-        let _ = writeln!(
-            stdout,
-            "{env}: generated/ is stale: {} changed, {} missing, {} not produced by the spec",
-            staleness.changed.len(),
-            staleness.missing.len(),
-            staleness.extra.len()
-        );
-        for path in &staleness.missing {
-            let _ = writeln!(stdout, "  missing: generated/{env}/{path}");
-        }
-        for path in &staleness.extra {
-            let _ = writeln!(stdout, "  not produced by the spec: generated/{env}/{path}");
-        }
-        for (_, diff) in &staleness.changed {
-            let _ = write!(stdout, "{diff}");
+        let text = match target.format {
+            Format::Human => staleness_human(env, files.files.len(), &staleness),
+            Format::Github => staleness_github(env, &staleness),
+            Format::Json => String::new(),
+        };
+        let _ = write!(stdout, "{text}");
+        if !staleness.is_clean() {
+            stale_envs.insert(env.clone(), staleness_json(&staleness));
         }
     }
-    if stale {
+    let stale = !stale_envs.is_empty();
+    if target.format == Format::Json {
+        print_json(&compilation, serde_json::Value::Object(stale_envs));
+    } else if stale {
         let _ = writeln!(stdout, "run `plat render` and commit generated/");
     }
-    if stale || !compilation.diagnostics.is_empty() {
+    if stale || compilation.has_findings() {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
     }
+}
+
+fn staleness_human(env: &str, count: usize, staleness: &emit::Staleness) -> String {
+    if staleness.is_clean() {
+        return format!("{env}: up to date ({count} files)\n");
+    }
+    let mut out = format!(
+        "{env}: generated/ is stale: {} changed, {} missing, {} not produced by the spec\n",
+        staleness.changed.len(),
+        staleness.missing.len(),
+        staleness.extra.len()
+    );
+    for path in &staleness.missing {
+        out.push_str(&format!("  missing: generated/{env}/{path}\n"));
+    }
+    for path in &staleness.extra {
+        out.push_str(&format!(
+            "  not produced by the spec: generated/{env}/{path}\n"
+        ));
+    }
+    for (_, diff) in &staleness.changed {
+        out.push_str(diff);
+    }
+    out
+}
+
+fn staleness_github(env: &str, staleness: &emit::Staleness) -> String {
+    let annotate = |path: &String, what: &str| {
+        crate::report::github_stale(&format!("generated/{env}/{path}"), what)
+    };
+    let changed = staleness
+        .changed
+        .iter()
+        .map(|(p, _)| annotate(p, "differs from what the spec renders"));
+    let missing = staleness.missing.iter().map(|p| annotate(p, "is missing"));
+    let extra = staleness
+        .extra
+        .iter()
+        .map(|p| annotate(p, "is not produced by the spec"));
+    changed.chain(missing).chain(extra).collect()
+}
+
+fn staleness_json(staleness: &emit::Staleness) -> serde_json::Value {
+    serde_json::json!({
+        "changed": staleness.changed.iter().map(|(p, diff)| serde_json::json!({ "path": p, "diff": diff })).collect::<Vec<_>>(),
+        "missing": staleness.missing,
+        "extra": staleness.extra,
+    })
+}
+
+/// One JSON document on stdout: the findings and, for `check`, the stale files per environment.
+fn print_json(compilation: &Compilation, stale: serde_json::Value) {
+    let mut report = crate::report::json_report(&compilation.sources, &compilation.diagnostics);
+    report["environments"] = compilation
+        .outputs
+        .iter()
+        .map(|(env, _)| serde_json::json!(env))
+        .collect();
+    report["stale"] = stale;
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+}
+
+/// `plat diff --base REF`: what the working tree changes in generated/ compared with REF.
+fn preview(base: &str, args: &DiffArgs) -> u8 {
+    let target = Target {
+        env: args.env.clone(),
+        all: false,
+        spec: args.spec.clone(),
+        out: None,
+        format: Format::Human,
+    };
+    let selection = target.selection();
+    let head = compile_target(&target);
+    report(&head, &target);
+    if head.has_errors() {
+        return EXIT_FINDINGS;
+    }
+    let before =
+        match crate::preview::compile_at(&target.root(), base, &target.spec_name(), &selection) {
+            Ok(c) => c,
+            Err(err) => {
+                eprintln!("plat diff: {err}");
+                return EXIT_ERROR;
+            }
+        };
+    if before.has_errors() {
+        eprintln!(
+            "plat diff: note: the spec at {base} does not compile; its environments count as empty"
+        );
+    }
+    let (text, changed) = crate::preview::preview(&before, &head, &selection);
+    let _ = write!(std::io::stdout().lock(), "{text}");
+    if changed { EXIT_FINDINGS } else { EXIT_CLEAN }
 }
 
 fn display_dir(path: &Path) -> String {

@@ -182,10 +182,14 @@ impl lower::Sink for Renderer<'_> {
     fn manifests(&mut self, unit: lower::Unit) {
         for object in &unit.objects {
             self.policy.check(object, self.diags);
-            let key = (object.kind().to_string(), object.name().to_string());
+            let namespace = object.value["metadata"]["namespace"].as_str().unwrap_or("");
+            let key = (
+                object.kind().to_string(),
+                format!("{namespace}/{}", object.name()),
+            );
             if let Some(first) = self.seen.get(&key) {
                 self.diags.push(
-                    Diagnostic::error("P0208", format!("two objects are both {} `{}`", key.0, key.1))
+                    Diagnostic::error("P0208", format!("two objects are both {} `{}`", key.0, object.name()))
                         .at(object.origin, "this entry produces it")
                         .also(*first, "and so does this one")
                         .help("rename one of the entries; object names must be unique per kind in a namespace"),
@@ -216,7 +220,10 @@ fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostic
     lower::lower(spec, sources, &mut renderer);
     renderer.policy.finish(renderer.diags);
     let mut files = renderer.files;
-    files.push(("kustomization.yaml".to_string(), kustomization(&renderer.manifests)));
+    files.push((
+        "kustomization.yaml".to_string(),
+        kustomization(&renderer.manifests),
+    ));
     Files { files }
 }
 

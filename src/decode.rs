@@ -212,7 +212,12 @@ pub fn int_in(node: &Node, path: &str, min: i64, max: i64, diags: &mut Diagnosti
         && f.fract() == 0.0
     {
         let problem = format!("must be between {min} and {max}, found {f:e}");
-        diags.push(invalid_value(node, path, &problem, "change the value to one in range"));
+        diags.push(invalid_value(
+            node,
+            path,
+            &problem,
+            "change the value to one in range",
+        ));
         return None;
     }
     let value = i64::decode(node, path, diags)?;
@@ -449,7 +454,11 @@ impl<'n> Fields<'n> {
     }
 
     /// A table of named entries that are each a `T`, such as `sidecar_labels = { name = "value" }`.
-    pub fn named_of<T: Decode>(&mut self, key: &'static str, diags: &mut Diagnostics) -> Vec<Named<T>> {
+    pub fn named_of<T: Decode>(
+        &mut self,
+        key: &'static str,
+        diags: &mut Diagnostics,
+    ) -> Vec<Named<T>> {
         if let Some(table) = &self.schema {
             record::entries(table, key, T::schema(), None);
         }

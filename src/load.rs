@@ -182,7 +182,10 @@ fn too_deep(text: &str) -> Option<usize> {
 
 /// How many dots a bare dotted key has from the start of its line up to `at`.
 fn dotted_key_depth(bytes: &[u8], at: usize) -> usize {
-    let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
     let before = &bytes[line_start..at];
     if before.contains(&b'=') || before.contains(&b'"') || before.contains(&b'\'') {
         return 0;

@@ -23,12 +23,17 @@ pub struct OutputPolicy {
 impl OutputPolicy {
     pub fn check(&mut self, object: &Object, diags: &mut Diagnostics) {
         let value = &object.value;
-        let namespace = value["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        let namespace = value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         if is_default_deny(value) {
             self.namespaces_denied.insert(namespace.clone());
         }
         let Some(pod) = pod_spec(value) else { return };
-        self.namespaces_with_workloads.entry(namespace).or_insert(object.origin);
+        self.namespaces_with_workloads
+            .entry(namespace)
+            .or_insert(object.origin);
         let name = format!("{} `{}`", object.kind(), object.name());
         check_pod(pod, &name, object, diags);
     }
@@ -54,8 +59,12 @@ impl OutputPolicy {
 fn is_default_deny(value: &Value) -> bool {
     let types = value["spec"]["policyTypes"].as_array();
     value["kind"] == "NetworkPolicy"
-        && value["spec"]["podSelector"].as_object().is_some_and(|s| s.is_empty())
-        && types.is_some_and(|t| t.contains(&Value::from("Ingress")) && t.contains(&Value::from("Egress")))
+        && value["spec"]["podSelector"]
+            .as_object()
+            .is_some_and(|s| s.is_empty())
+        && types.is_some_and(|t| {
+            t.contains(&Value::from("Ingress")) && t.contains(&Value::from("Egress"))
+        })
         && value["spec"].get("ingress").is_none()
         && value["spec"].get("egress").is_none()
 }
@@ -65,7 +74,9 @@ pub fn pod_spec(value: &Value) -> Option<&Value> {
     let spec = &value["spec"];
     let pod = match value["kind"].as_str()? {
         "Pod" => spec,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => &spec["template"]["spec"],
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            &spec["template"]["spec"]
+        }
         "CronJob" => &spec["jobTemplate"]["spec"]["template"]["spec"],
         _ => return None,
     };
@@ -94,17 +105,33 @@ fn check_pod(pod: &Value, name: &str, object: &Object, diags: &mut Diagnostics) 
         .filter_map(|v| v["name"].as_str())
         .collect();
     if !host_paths.is_empty() {
-        diags.push(finding("P0505", object, format!("{name} mounts host paths ({})", host_paths.join(", "))));
+        diags.push(finding(
+            "P0505",
+            object,
+            format!("{name} mounts host paths ({})", host_paths.join(", ")),
+        ));
     }
     for container in containers(pod) {
         check_container(container, pod_security, name, object, diags);
     }
 }
 
-fn check_container(container: &Value, pod_security: &Value, name: &str, object: &Object, diags: &mut Diagnostics) {
+fn check_container(
+    container: &Value,
+    pod_security: &Value,
+    name: &str,
+    object: &Object,
+    diags: &mut Diagnostics,
+) {
     let c = container["name"].as_str().unwrap_or("?");
     let sc = &container["securityContext"];
-    let either = |key: &str| if sc.get(key).is_some() { &sc[key] } else { &pod_security[key] };
+    let either = |key: &str| {
+        if sc.get(key).is_some() {
+            &sc[key]
+        } else {
+            &pod_security[key]
+        }
+    };
     let mut missing = Vec::new();
     if sc["allowPrivilegeEscalation"] != false {
         missing.push("allowPrivilegeEscalation: false");
@@ -112,7 +139,9 @@ fn check_container(container: &Value, pod_security: &Value, name: &str, object: 
     if sc["privileged"] == true {
         missing.push("privileged: false");
     }
-    let drops_all = sc["capabilities"]["drop"].as_array().is_some_and(|d| d.contains(&Value::from("ALL")));
+    let drops_all = sc["capabilities"]["drop"]
+        .as_array()
+        .is_some_and(|d| d.contains(&Value::from("ALL")));
     if !drops_all {
         missing.push("capabilities.drop: [ALL]");
     }
@@ -127,15 +156,26 @@ fn check_container(container: &Value, pod_security: &Value, name: &str, object: 
         diags.push(finding(
             "P0501",
             object,
-            format!("{name}, container `{c}`, does not meet Pod Security \"restricted\": needs {}", missing.join(", ")),
+            format!(
+                "{name}, container `{c}`, does not meet Pod Security \"restricted\": needs {}",
+                missing.join(", ")
+            ),
         ));
     }
     if !container["image"].as_str().is_some_and(is_pinned) {
-        diags.push(finding("P0502", object, format!("{name}, container `{c}`, runs an image without a pinned tag or digest")));
+        diags.push(finding(
+            "P0502",
+            object,
+            format!("{name}, container `{c}`, runs an image without a pinned tag or digest"),
+        ));
     }
     let limits = &container["resources"]["limits"];
     if limits.get("cpu").is_none() || limits.get("memory").is_none() {
-        diags.push(finding("P0503", object, format!("{name}, container `{c}`, has no CPU or memory limit")));
+        diags.push(finding(
+            "P0503",
+            object,
+            format!("{name}, container `{c}`, has no CPU or memory limit"),
+        ));
     }
 }
 
@@ -150,7 +190,11 @@ pub fn scan_secret_literals(node: &Node, path: &str, diags: &mut Diagnostics) {
     match &node.value {
         NodeValue::Table(table) => {
             for (key, child) in &table.entries {
-                let child_path = if path.is_empty() { key.name.clone() } else { format!("{path}.{}", key.name) };
+                let child_path = if path.is_empty() {
+                    key.name.clone()
+                } else {
+                    format!("{path}.{}", key.name)
+                };
                 scan_secret_literals(child, &child_path, diags);
             }
         }
@@ -184,7 +228,10 @@ fn looks_like_secret(path: &str, text: &str) -> Option<&'static str> {
         ("-----BEGIN", "a private key"),
         ("https://hooks.slack.com/services/T", "a Slack webhook URL"),
     ];
-    if let Some((_, what)) = prefixes.iter().find(|(p, _)| text.starts_with(p) && text.len() > p.len() + 8) {
+    if let Some((_, what)) = prefixes
+        .iter()
+        .find(|(p, _)| text.starts_with(p) && text.len() > p.len() + 8)
+    {
         return Some(what);
     }
     if text.starts_with("eyJ") && text.matches('.').count() == 2 && text.len() > 30 {
@@ -194,23 +241,41 @@ fn looks_like_secret(path: &str, text: &str) -> Option<&'static str> {
         return Some("a URL with a password");
     }
     let key = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
-    let secret_key = ["password", "passwd", "secret", "token", "apikey", "api_key", "private_key", "credential"]
-        .iter()
-        .any(|w| key.contains(w));
+    let secret_key = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "private_key",
+        "credential",
+    ]
+    .iter()
+    .any(|w| key.contains(w));
     // Fields such as `tls_secret` or `password_secret_key` name a Secret or a key of one. Configuration
     // keys are environment variable names, so there `JWT_SECRET` holds a value.
     let in_config = path.starts_with("config.");
     let names_a_reference = !in_config
-        && (["_secret", "_secret_key", "_secret_name"].iter().any(|s| key.ends_with(s)) || path.starts_with("secrets."));
-    let reads_as_key_name = text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        && (["_secret", "_secret_key", "_secret_name"]
+            .iter()
+            .any(|s| key.ends_with(s))
+            || path.starts_with("secrets."));
+    let reads_as_key_name = text
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     (secret_key && !names_a_reference && !reads_as_key_name && text.len() >= 6)
         .then_some("a secret-sounding key with a literal value")
 }
 
 fn url_with_password(text: &str) -> bool {
-    let Some((_, rest)) = text.split_once("://") else { return false };
+    let Some((_, rest)) = text.split_once("://") else {
+        return false;
+    };
     let authority = rest.split('/').next().unwrap_or("");
-    authority.split_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    authority
+        .split_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 #[cfg(test)]
@@ -220,7 +285,13 @@ mod tests {
     #[test]
     fn recognises_secret_values() {
         assert!(looks_like_secret("config.JWT_SECRET", "s3cr3t-Value!x").is_some());
-        assert!(looks_like_secret("alerting.slack_url", "https://hooks.slack.com/services/T000/B000/XXXXXXXX").is_some());
+        assert!(
+            looks_like_secret(
+                "alerting.slack_url",
+                "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
+            )
+            .is_some()
+        );
         assert!(looks_like_secret("config.DB_URL", "postgres://app:hunter22@db:5432/x").is_some());
         assert!(looks_like_secret("x.token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789").is_some());
     }

@@ -15,12 +15,25 @@ use crate::world::{MemoryWorld, World};
 /// Reads the project as it is at `rev`, through git, into memory.
 pub fn world_at(root: &Path, rev: &str, spec_file: &str) -> Result<MemoryWorld, String> {
     let mut world = MemoryWorld::default();
-    world = world.with(spec_file, git(root, &["show", &format!("{rev}:./{spec_file}")])?);
-    let listing = git(root, &["ls-tree", "--name-only", rev, &format!("{ENV_DIR}/")]).unwrap_or_default();
-    for path in String::from_utf8_lossy(&listing).lines().filter(|p| p.ends_with(".toml")) {
+    world = world.with(
+        spec_file,
+        git(root, &["show", &format!("{rev}:./{spec_file}")])?,
+    );
+    let listing = git(
+        root,
+        &["ls-tree", "--name-only", rev, &format!("{ENV_DIR}/")],
+    )
+    .unwrap_or_default();
+    for path in String::from_utf8_lossy(&listing)
+        .lines()
+        .filter(|p| p.ends_with(".toml"))
+    {
         let name = path.rsplit('/').next().unwrap_or(path);
         let relative = format!("{ENV_DIR}/{name}");
-        world = world.with(&relative, git(root, &["show", &format!("{rev}:./{relative}")])?);
+        world = world.with(
+            &relative,
+            git(root, &["show", &format!("{rev}:./{relative}")])?,
+        );
     }
     Ok(world)
 }
@@ -33,7 +46,11 @@ fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
     if !output.status.success() {
-        return Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim()));
+        return Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
     }
     Ok(output.stdout)
 }
@@ -44,7 +61,11 @@ fn objects(text: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|doc| {
-            let key = format!("{}/{}", doc["kind"].as_str()?, doc["metadata"]["name"].as_str()?);
+            let key = format!(
+                "{}/{}",
+                doc["kind"].as_str()?,
+                doc["metadata"]["name"].as_str()?
+            );
             Some((key, crate::yaml::to_yaml(&doc)))
         })
         .collect()
@@ -62,35 +83,66 @@ pub fn compare(env: &str, base: Option<&Files>, head: Option<&Files>) -> (Counts
     let (base, head) = (base.unwrap_or(&empty), head.unwrap_or(&empty));
     let mut counts = Counts::default();
     let mut diffs = String::new();
-    let paths: std::collections::BTreeSet<&str> =
-        base.files.iter().chain(&head.files).map(|(p, _)| p.as_str()).collect();
+    let paths: std::collections::BTreeSet<&str> = base
+        .files
+        .iter()
+        .chain(&head.files)
+        .map(|(p, _)| p.as_str())
+        .collect();
     for path in paths {
         let (old, new) = (base.get(path).unwrap_or(""), head.get(path).unwrap_or(""));
         if old == new {
             continue;
         }
-        let slot = if old.is_empty() { 0 } else if new.is_empty() { 1 } else { 2 };
+        let slot = if old.is_empty() {
+            0
+        } else if new.is_empty() {
+            1
+        } else {
+            2
+        };
         counts.files[slot] += 1;
         if path.starts_with("kubernetes/") {
             count_objects(&objects(old), &objects(new), &mut counts.objects);
         }
         let label = |side: &str| format!("{side}/generated/{env}/{path}");
-        let diff = TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(&label("a"), &label("b")).to_string();
+        let diff = TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&label("a"), &label("b"))
+            .to_string();
         diffs.push_str(&diff);
     }
     (counts, diffs)
 }
 
-fn count_objects(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>, counts: &mut [usize; 3]) {
+fn count_objects(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+    counts: &mut [usize; 3],
+) {
     counts[0] += new.keys().filter(|k| !old.contains_key(*k)).count();
     counts[1] += old.keys().filter(|k| !new.contains_key(*k)).count();
-    counts[2] += new.iter().filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v)).count();
+    counts[2] += new
+        .iter()
+        .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
+        .count();
 }
 
 /// The whole preview as text, and whether anything differs.
 pub fn preview(base: &Compilation, head: &Compilation, selection: &Selection) -> (String, bool) {
-    let envs: std::collections::BTreeSet<&String> = base.outputs.iter().chain(&head.outputs).map(|(e, _)| e).collect();
-    let find = |c: &'_ Compilation, env: &str| c.outputs.iter().find(|(e, _)| e == env).map(|(_, f)| f.clone());
+    let envs: std::collections::BTreeSet<&String> = base
+        .outputs
+        .iter()
+        .chain(&head.outputs)
+        .map(|(e, _)| e)
+        .collect();
+    let find = |c: &'_ Compilation, env: &str| {
+        c.outputs
+            .iter()
+            .find(|(e, _)| e == env)
+            .map(|(_, f)| f.clone())
+    };
     let mut summary = String::new();
     let mut diffs = String::new();
     let mut changed = false;
@@ -113,7 +165,12 @@ pub fn preview(base: &Compilation, head: &Compilation, selection: &Selection) ->
 }
 
 /// Compiles the project at `rev` (diagnostics of the base are the base's business: shown as a note).
-pub fn compile_at(root: &Path, rev: &str, spec_file: &str, selection: &Selection) -> Result<Compilation, String> {
+pub fn compile_at(
+    root: &Path,
+    rev: &str,
+    spec_file: &str,
+    selection: &Selection,
+) -> Result<Compilation, String> {
     let world = world_at(root, rev, spec_file)?;
     Ok(compile(&world as &dyn World, spec_file, selection))
 }

@@ -47,7 +47,9 @@ pub fn json_report(sources: &Sources, diagnostics: &[Diagnostic]) -> Value {
 
 /// Escapes a workflow command's message (GitHub's rules: `%`, CR and LF).
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a workflow command's property value (also `:` and `,`).
@@ -58,7 +60,10 @@ fn escape_property(text: &str) -> String {
 /// One `::error file=…,line=…,col=…::message` line per finding. File names are relative to the spec's
 /// folder; `root` makes them relative to where plat runs, which is what GitHub expects.
 pub fn github(sources: &Sources, diagnostics: &[Diagnostic], root: &std::path::Path) -> String {
-    diagnostics.iter().map(|d| github_line(sources, d, root)).collect()
+    diagnostics
+        .iter()
+        .map(|d| github_line(sources, d, root))
+        .collect()
 }
 
 fn github_line(sources: &Sources, d: &Diagnostic, root: &std::path::Path) -> String {
@@ -67,14 +72,24 @@ fn github_line(sources: &Sources, d: &Diagnostic, root: &std::path::Path) -> Str
         Severity::Warning => "warning",
         Severity::Waived => "notice",
     };
-    let mut properties = vec![format!("title={}", escape_property(&format!("plat {}", d.code)))];
+    let mut properties = vec![format!(
+        "title={}",
+        escape_property(&format!("plat {}", d.code))
+    )];
     if let Some(label) = &d.primary {
         let file = sources.get(label.origin.file);
         let (line, col) = file.line_col(label.origin.start as usize);
         let (end_line, end_col) = file.line_col(label.origin.end as usize);
-        let path = if root == std::path::Path::new(".") { file.name.clone() } else { root.join(&file.name).display().to_string() };
+        let path = if root == std::path::Path::new(".") {
+            file.name.clone()
+        } else {
+            root.join(&file.name).display().to_string()
+        };
         properties.insert(0, format!("file={}", escape_property(&path)));
-        properties.insert(1, format!("line={line},col={col},endLine={end_line},endColumn={end_col}"));
+        properties.insert(
+            1,
+            format!("line={line},col={col},endLine={end_line},endColumn={end_col}"),
+        );
     }
     let mut message = d.message.clone();
     if let Some(help) = &d.help {
@@ -85,7 +100,11 @@ fn github_line(sources: &Sources, d: &Diagnostic, root: &std::path::Path) -> Str
         message.push_str("\nnote: ");
         message.push_str(note);
     }
-    format!("::{command} {}::{}\n", properties.join(","), escape_data(&message))
+    format!(
+        "::{command} {}::{}\n",
+        properties.join(","),
+        escape_data(&message)
+    )
 }
 
 /// A stale generated file as an annotation on that file.
@@ -94,7 +113,9 @@ pub fn github_stale(path: &str, what: &str) -> String {
         "::error file={},title={}::{}\n",
         escape_property(path),
         escape_property("plat: generated/ is stale"),
-        escape_data(&format!("{path} {what}; run `plat render` and commit generated/"))
+        escape_data(&format!(
+            "{path} {what}; run `plat render` and commit generated/"
+        ))
     )
 }
 

@@ -11,7 +11,9 @@ use crate::spec::Waiver;
 /// marks in `used` the waivers that matched something.
 pub fn apply(waivers: &[Waiver], root: &Node, diags: &mut Diagnostics, used: &mut [bool]) {
     for (i, waiver) in waivers.iter().enumerate() {
-        let Some(span) = span_of(root, &waiver.at) else { continue };
+        let Some(span) = span_of(root, &waiver.at) else {
+            continue;
+        };
         for d in diags.iter_mut() {
             let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, &span));
             if d.code == waiver.check.as_str() && d.severity != Severity::Waived && inside {
@@ -26,8 +28,13 @@ pub fn apply(waivers: &[Waiver], root: &Node, diags: &mut Diagnostics, used: &mu
 pub fn report_unused(waivers: &[Waiver], used: &[bool], diags: &mut Diagnostics) {
     for (i, waiver) in waivers.iter().enumerate() {
         if crate::checks::find(&waiver.check).is_none() {
-            let mut d = Diagnostic::error("P0601", format!("waiver for unknown check `{}`", waiver.check.value));
-            if let Some(close) = did_you_mean(&waiver.check, crate::checks::CHECKS.iter().map(|c| c.code)) {
+            let mut d = Diagnostic::error(
+                "P0601",
+                format!("waiver for unknown check `{}`", waiver.check.value),
+            );
+            if let Some(close) =
+                did_you_mean(&waiver.check, crate::checks::CHECKS.iter().map(|c| c.code))
+            {
                 d = d.help(format!("did you mean `{close}`?"));
             }
             diags.push(waiver.check.diagnostic(d, "no such check"));
@@ -45,7 +52,9 @@ pub fn report_unused(waivers: &[Waiver], used: &[bool], diags: &mut Diagnostics)
 fn span_of(root: &Node, path: &str) -> Option<(Origin, Vec<Origin>)> {
     let mut node = root;
     for part in path.split('.') {
-        let Value::Table(table) = &node.value else { return None };
+        let Value::Table(table) = &node.value else {
+            return None;
+        };
         node = table.get(part)?;
     }
     let mut origins = Vec::new();
@@ -66,6 +75,8 @@ fn collect(node: &Node, out: &mut Vec<Origin>) {
 }
 
 fn within(origin: Origin, (own, parts): &(Origin, Vec<Origin>)) -> bool {
-    let inside = |o: &Origin| o.file == origin.file && o.start <= origin.start && origin.start <= o.end.max(o.start);
+    let inside = |o: &Origin| {
+        o.file == origin.file && o.start <= origin.start && origin.start <= o.end.max(o.start)
+    };
     inside(own) || parts.iter().any(inside)
 }

@@ -26,7 +26,8 @@ replicas = 2
 size = "small"
 "#;
 
-const ENV: &str = "[environment]\nnamespace = \"hello-dev\"\ncontext = \"dev\"\nmonitoring = \"basic\"\n";
+const ENV: &str =
+    "[environment]\nnamespace = \"hello-dev\"\ncontext = \"dev\"\nmonitoring = \"basic\"\n";
 
 /// Codes and severities of compiling `BASE` plus `extra` with the dev overlay.
 fn findings(extra: &str) -> Vec<(String, Severity, String)> {
@@ -38,14 +39,20 @@ fn findings(extra: &str) -> Vec<(String, Severity, String)> {
         .diagnostics
         .iter()
         .map(|d| {
-            let at = d.primary.as_ref().map(|l| compilation.sources.locate(l.origin)).unwrap_or_default();
+            let at = d
+                .primary
+                .as_ref()
+                .map(|l| compilation.sources.locate(l.origin))
+                .unwrap_or_default();
             (d.code.to_string(), d.severity, at)
         })
         .collect()
 }
 
 fn has(found: &[(String, Severity, String)], code: &str, severity: Severity) -> bool {
-    found.iter().any(|(c, s, at)| c == code && *s == severity && at.starts_with("platform.toml:"))
+    found
+        .iter()
+        .any(|(c, s, at)| c == code && *s == severity && at.starts_with("platform.toml:"))
 }
 
 #[test]
@@ -55,30 +62,50 @@ fn the_base_spec_is_clean() {
 
 #[test]
 fn secret_literals_are_rejected() {
-    let found = findings("\n[config]\nJWT_SECRET = \"hunter2-and-more\"\nDATABASE_URL = \"postgres://app:pw123456@db/x\"\n");
-    assert_eq!(found.iter().filter(|(c, _, _)| c == "P0401").count(), 2, "{found:?}");
+    let found = findings(
+        "\n[config]\nJWT_SECRET = \"hunter2-and-more\"\nDATABASE_URL = \"postgres://app:pw123456@db/x\"\n",
+    );
+    assert_eq!(
+        found.iter().filter(|(c, _, _)| c == "P0401").count(),
+        2,
+        "{found:?}"
+    );
 }
 
 #[test]
 fn waivers_need_a_known_check_and_a_match() {
-    let unknown = findings("\n[[waivers]]\ncheck = \"P9999\"\nat = \"services.web\"\nreason = \"a reason long enough\"\n");
+    let unknown = findings(
+        "\n[[waivers]]\ncheck = \"P9999\"\nat = \"services.web\"\nreason = \"a reason long enough\"\n",
+    );
     assert!(has(&unknown, "P0601", Severity::Error), "{unknown:?}");
-    let stale = findings("\n[[waivers]]\ncheck = \"P0505\"\nat = \"services.web\"\nreason = \"a reason long enough\"\n");
+    let stale = findings(
+        "\n[[waivers]]\ncheck = \"P0505\"\nat = \"services.web\"\nreason = \"a reason long enough\"\n",
+    );
     assert!(has(&stale, "P0602", Severity::Warning), "{stale:?}");
 }
 
 #[test]
 fn a_waiver_turns_a_finding_into_a_shown_reason() {
     // An unpinned image is an error; waived at the service, it is shown as waived and passes.
-    let waiver = |code: &str| format!("\n[[waivers]]\ncheck = \"{code}\"\nat = \"services.web\"\nreason = \"the registry pins this tag immutably\"\n");
+    let waiver = |code: &str| {
+        format!(
+            "\n[[waivers]]\ncheck = \"{code}\"\nat = \"services.web\"\nreason = \"the registry pins this tag immutably\"\n"
+        )
+    };
     let spec = format!("{}{}", waiver("P0206"), waiver("P0502"));
     let world = MemoryWorld::default()
-        .with("platform.toml", format!("{}{spec}", BASE.replace(":1.0.0", "")))
+        .with(
+            "platform.toml",
+            format!("{}{spec}", BASE.replace(":1.0.0", "")),
+        )
         .with("environments/dev.toml", ENV);
     let compilation = compile(&world, "platform.toml", &Selection::All);
     assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
     let text = plat::diag::render_human(&compilation.sources, &compilation.diagnostics);
-    assert!(text.contains("waived[P0206]") && text.contains("the registry pins this tag immutably"), "{text}");
+    assert!(
+        text.contains("waived[P0206]") && text.contains("the registry pins this tag immutably"),
+        "{text}"
+    );
 }
 
 /// The output checks, fed objects a spec cannot produce today (plat's defaults pass them), to prove
@@ -99,7 +126,13 @@ fn output_security_checks_fire_on_unsafe_workloads() {
         } } },
     });
     let mut policy = plat::policy::OutputPolicy::default();
-    policy.check(&plat::lower::Object { value: unsafe_pod, origin }, &mut diags);
+    policy.check(
+        &plat::lower::Object {
+            value: unsafe_pod,
+            origin,
+        },
+        &mut diags,
+    );
     policy.finish(&mut diags);
     let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
     for code in ["P0501", "P0502", "P0503", "P0504", "P0505"] {
@@ -115,7 +148,10 @@ fn docs_checks_md_is_generated_from_the_catalogue() {
         std::fs::write(&path, &fresh).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == fresh, "docs/checks.md is stale: run `PLAT_BLESS=1 cargo test --test checks`");
+    assert!(
+        committed == fresh,
+        "docs/checks.md is stale: run `PLAT_BLESS=1 cargo test --test checks`"
+    );
 }
 
 /// Every `"Pnnnn"` string literal in the given folder.
@@ -128,7 +164,10 @@ fn codes_in(dir: &Path) -> std::collections::BTreeSet<String> {
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
         for (i, _) in text.match_indices('P') {
             let code = &text.as_bytes()[i..text.len().min(i + 5)];
-            if code.len() == 5 && code[1..].iter().all(u8::is_ascii_digit) && !text.as_bytes().get(i + 5).is_some_and(u8::is_ascii_digit) {
+            if code.len() == 5
+                && code[1..].iter().all(u8::is_ascii_digit)
+                && !text.as_bytes().get(i + 5).is_some_and(u8::is_ascii_digit)
+            {
                 codes.insert(String::from_utf8(code.to_vec()).unwrap());
             }
         }
@@ -138,18 +177,31 @@ fn codes_in(dir: &Path) -> std::collections::BTreeSet<String> {
 
 #[test]
 fn every_reported_code_is_in_the_catalogue_and_every_check_is_reported() {
-    let catalogue: std::collections::BTreeSet<String> = plat::checks::CHECKS.iter().map(|c| c.code.to_string()).collect();
+    let catalogue: std::collections::BTreeSet<String> = plat::checks::CHECKS
+        .iter()
+        .map(|c| c.code.to_string())
+        .collect();
     let mut used = codes_in(&repo().join("src"));
     used.retain(|c| c != "P9999");
     let missing: Vec<_> = used.difference(&catalogue).collect();
-    assert!(missing.is_empty(), "codes reported but not in src/checks.rs: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "codes reported but not in src/checks.rs: {missing:?}"
+    );
 }
 
 #[test]
 fn every_check_is_triggered_by_a_test() {
     let tested = codes_in(&repo().join("tests"));
-    let untested: Vec<&str> = plat::checks::CHECKS.iter().map(|c| c.code).filter(|c| !tested.contains(*c)).collect();
-    assert!(untested.is_empty(), "checks with no test that triggers them: {untested:?}");
+    let untested: Vec<&str> = plat::checks::CHECKS
+        .iter()
+        .map(|c| c.code)
+        .filter(|c| !tested.contains(*c))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "checks with no test that triggers them: {untested:?}"
+    );
 }
 
 const METRICS: &str = r#"
@@ -165,30 +217,76 @@ fn alert(body: &str) -> String {
     format!("{METRICS}\n[alerts.Broken]\n{body}\n")
 }
 
-const DOCUMENTED: &str = "summary = \"s\"\ndescription = \"d\"\nrunbook = \"https://runbooks.example.com/x\"\n";
+const DOCUMENTED: &str =
+    "summary = \"s\"\ndescription = \"d\"\nrunbook = \"https://runbooks.example.com/x\"\n";
 
 #[test]
 fn alert_checks_fire_on_broken_alerts() {
     let cases = [
-        ("P0311", format!("kind = \"instance_down\"\njobs = [\"wbe\"]\nseverity = \"critical\"\n{DOCUMENTED}")),
-        ("P0312", format!("kind = \"latency\"\nthreshold = 0.5\nseverity = \"warning\"\n{DOCUMENTED}")),
-        ("P0313", "kind = \"instance_down\"\nseverity = \"critical\"\n".to_string()),
-        ("P0314", format!("kind = \"custom\"\nexpr = \"sum by (job (up)\"\nseverity = \"critical\"\n{DOCUMENTED}")),
-        ("P0315", format!("kind = \"custom\"\nexpr = \"rate(http_request_total[5m]) > 1\"\nseverity = \"critical\"\n{DOCUMENTED}")),
-        ("P0316", format!("kind = \"instance_down\"\nseverity = \"urgent\"\n{DOCUMENTED}")),
-        ("P0317", format!("kind = \"error_rate\"\nthreshold = 5.0\nseverity = \"critical\"\n{DOCUMENTED}")),
-        ("P0318", format!("kind = \"instance_down\"\nfor = \"5 minutes\"\nseverity = \"critical\"\n{DOCUMENTED}")),
+        (
+            "P0311",
+            format!(
+                "kind = \"instance_down\"\njobs = [\"wbe\"]\nseverity = \"critical\"\n{DOCUMENTED}"
+            ),
+        ),
+        (
+            "P0312",
+            format!("kind = \"latency\"\nthreshold = 0.5\nseverity = \"warning\"\n{DOCUMENTED}"),
+        ),
+        (
+            "P0313",
+            "kind = \"instance_down\"\nseverity = \"critical\"\n".to_string(),
+        ),
+        (
+            "P0314",
+            format!(
+                "kind = \"custom\"\nexpr = \"sum by (job (up)\"\nseverity = \"critical\"\n{DOCUMENTED}"
+            ),
+        ),
+        (
+            "P0315",
+            format!(
+                "kind = \"custom\"\nexpr = \"rate(http_request_total[5m]) > 1\"\nseverity = \"critical\"\n{DOCUMENTED}"
+            ),
+        ),
+        (
+            "P0316",
+            format!("kind = \"instance_down\"\nseverity = \"urgent\"\n{DOCUMENTED}"),
+        ),
+        (
+            "P0317",
+            format!(
+                "kind = \"error_rate\"\nthreshold = 5.0\nseverity = \"critical\"\n{DOCUMENTED}"
+            ),
+        ),
+        (
+            "P0318",
+            format!(
+                "kind = \"instance_down\"\nfor = \"5 minutes\"\nseverity = \"critical\"\n{DOCUMENTED}"
+            ),
+        ),
     ];
     for (code, body) in cases {
         let found = findings(&alert(&body));
-        assert!(found.iter().any(|(c, _, at)| c == code && at.starts_with("platform.toml:")), "{code}: {found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|(c, _, at)| c == code && at.starts_with("platform.toml:")),
+            "{code}: {found:?}"
+        );
     }
 }
 
 #[test]
 fn files_over_the_size_limit_are_refused_before_parsing() {
     let huge = "#".repeat(plat::load::MAX_FILE_BYTES + 1);
-    let world = MemoryWorld::default().with("platform.toml", huge).with("environments/dev.toml", ENV);
+    let world = MemoryWorld::default()
+        .with("platform.toml", huge)
+        .with("environments/dev.toml", ENV);
     let compilation = compile(&world, "platform.toml", &Selection::All);
-    assert!(compilation.diagnostics.iter().any(|d| d.code == "P0003"), "{:?}", compilation.diagnostics);
+    assert!(
+        compilation.diagnostics.iter().any(|d| d.code == "P0003"),
+        "{:?}",
+        compilation.diagnostics
+    );
 }

@@ -199,3 +199,98 @@ fn committed_generated_is_up_to_date() {
         text(&check.stderr)
     );
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn diff_base_previews_what_a_change_does_to_the_output() {
+    let dir = project("preview");
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "base"]);
+    let same = plat(&dir, &["diff", "--base", "HEAD"]);
+    assert_eq!(code(&same), 0, "{}", text(&same.stderr));
+    assert!(text(&same.stdout).contains("prod: 0 files added, 0 removed, 0 changed"));
+    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
+    let spec = spec.replace(
+        "[tenants.hooli]",
+        "[tenants.wayne]\nplan = \"pro\"\n\n[tenants.hooli]",
+    );
+    fs::write(dir.join("platform.toml"), spec).unwrap();
+    let changed = plat(&dir, &["diff", "--base", "HEAD", "--env", "prod"]);
+    let out = text(&changed.stdout);
+    assert_eq!(code(&changed), 1, "{out}");
+    // The new tenant's file (five objects) is added, and the kustomization lists it.
+    assert!(
+        out.starts_with(
+            "prod: 1 files added, 0 removed, 1 changed; objects: 5 added, 0 removed, 0 changed"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("+++ b/generated/prod/kubernetes/tenants/wayne.yaml"),
+        "{out}"
+    );
+    assert!(!out.contains("dev:"), "only the chosen environment: {out}");
+}
+
+#[test]
+fn github_format_prints_workflow_annotations() {
+    let dir = project("github");
+    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
+    fs::write(
+        dir.join("platform.toml"),
+        spec.replace(
+            "[services.auth-service]",
+            "[services.auth-service]\nreplicaz = 2",
+        ),
+    )
+    .unwrap();
+    let check = plat(&dir, &["check", "--format", "github"]);
+    assert_eq!(code(&check), 1);
+    let err = text(&check.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("::error "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.starts_with("::error file=platform.toml,line="),
+        "{line}"
+    );
+    assert!(line.contains(",title=plat P0101::unknown key `services.auth-service.replicaz`%0Ahelp: did you mean `replicas`?"), "{line}");
+}
+
+#[test]
+fn json_format_is_one_document_with_locations() {
+    let dir = project("json");
+    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
+    fs::write(
+        dir.join("platform.toml"),
+        spec.replace(
+            "[services.auth-service]",
+            "[services.auth-service]\nreplicaz = 2",
+        ),
+    )
+    .unwrap();
+    let check = plat(&dir, &["check", "--format", "json"]);
+    assert_eq!(code(&check), 1);
+    let report: serde_json::Value =
+        serde_json::from_slice(&check.stdout).expect("one JSON document on stdout");
+    let finding = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "P0101")
+        .unwrap();
+    assert_eq!(finding["location"]["file"], "platform.toml");
+    assert!(finding["location"]["line"].as_u64().unwrap() > 1);
+    assert_eq!(report["summary"]["errors"], 1);
+}

@@ -23,21 +23,37 @@ fn promtool() -> PathBuf {
 const ENVIRONMENTS: [&str; 5] = ["dev", "test", "staging", "prod", "dr"];
 
 fn rules_text(env: &str) -> String {
-    std::fs::read_to_string(repo().join("generated").join(env).join("prometheus/rules.yaml")).unwrap()
+    std::fs::read_to_string(
+        repo()
+            .join("generated")
+            .join(env)
+            .join("prometheus/rules.yaml"),
+    )
+    .unwrap()
 }
 
 fn rules(env: &str) -> Value {
-    plat::yaml::parse_yaml_stream(&rules_text(env)).unwrap().remove(0)
+    plat::yaml::parse_yaml_stream(&rules_text(env))
+        .unwrap()
+        .remove(0)
 }
 
 fn namespace(env: &str) -> String {
-    let text = std::fs::read_to_string(repo().join("generated").join(env).join("kubernetes/namespace.yaml")).unwrap();
+    let text = std::fs::read_to_string(
+        repo()
+            .join("generated")
+            .join(env)
+            .join("kubernetes/namespace.yaml"),
+    )
+    .unwrap();
     let docs = plat::yaml::parse_yaml_stream(&text).unwrap();
     docs[0]["metadata"]["name"].as_str().unwrap().to_string()
 }
 
 fn work_dir(env: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("promtool").join(env);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("promtool")
+        .join(env);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("rules.yaml"), rules_text(env)).unwrap();
     dir
@@ -45,7 +61,11 @@ fn work_dir(env: &str) -> PathBuf {
 
 /// The rule of an alert, for its annotation templates.
 fn rule<'a>(rules: &'a Value, alert: &str) -> Option<&'a Value> {
-    rules["groups"].as_array()?.iter().flat_map(|g| g["rules"].as_array().unwrap()).find(|r| r["alert"] == alert)
+    rules["groups"]
+        .as_array()?
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .find(|r| r["alert"] == alert)
 }
 
 /// Expands the two template forms the rules use: `{{ $labels.x }}` and `{{ $value | humanizePercentage }}`.
@@ -63,7 +83,12 @@ fn expected(rules: &Value, alert: &str, labels: Value, value_percent: &str) -> V
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), json!(expand(v.as_str().unwrap(), &labels, value_percent))))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                json!(expand(v.as_str().unwrap(), &labels, value_percent)),
+            )
+        })
         .collect();
     json!({ "exp_labels": labels, "exp_annotations": annotations })
 }
@@ -80,7 +105,14 @@ fn requests(per_minute: &[(&str, &str, u32)], minutes: u32) -> Vec<Value> {
         .map(|(instance, status, n)| {
             series(
                 "http_requests_total",
-                &[("job", "api-gateway"), ("service", "api-gateway"), ("instance", instance), ("status", status), ("method", "GET"), ("endpoint", "/v1/messages")],
+                &[
+                    ("job", "api-gateway"),
+                    ("service", "api-gateway"),
+                    ("instance", instance),
+                    ("status", status),
+                    ("method", "GET"),
+                    ("endpoint", "/v1/messages"),
+                ],
                 &format!("0+{n}x{minutes}"),
             )
         })
@@ -100,52 +132,107 @@ fn error_rate_cases(rules: &Value) -> Vec<Value> {
     vec![
         // 10 % of requests fail, spread over two instances and two 5xx codes: fires.
         case(
-            requests(&[("a:8000", "200", 270), ("a:8000", "500", 30), ("b:8000", "200", 270), ("b:8000", "503", 30)], 20),
-            vec![check("HighErrorRate", "10m", vec![expected(rules, "HighErrorRate", labels, "10%")])],
+            requests(
+                &[
+                    ("a:8000", "200", 270),
+                    ("a:8000", "500", 30),
+                    ("b:8000", "200", 270),
+                    ("b:8000", "503", 30),
+                ],
+                20,
+            ),
+            vec![check(
+                "HighErrorRate",
+                "10m",
+                vec![expected(rules, "HighErrorRate", labels, "10%")],
+            )],
         ),
         // 4 %: below the 5 % threshold.
         case(
-            requests(&[("a:8000", "200", 288), ("a:8000", "500", 12), ("b:8000", "200", 288), ("b:8000", "503", 12)], 20),
+            requests(
+                &[
+                    ("a:8000", "200", 288),
+                    ("a:8000", "500", 12),
+                    ("b:8000", "200", 288),
+                    ("b:8000", "503", 12),
+                ],
+                20,
+            ),
             vec![check("HighErrorRate", "10m", vec![])],
         ),
         // One quiet instance fails every request, but the service as a whole fails 0.17 %.
-        case(requests(&[("a:8000", "200", 599), ("c:8000", "500", 1)], 20), vec![check("HighErrorRate", "10m", vec![])]),
+        case(
+            requests(&[("a:8000", "200", 599), ("c:8000", "500", 1)], 20),
+            vec![check("HighErrorRate", "10m", vec![])],
+        ),
         // 4xx answers are the client's errors, not the service's.
-        case(requests(&[("a:8000", "200", 300), ("a:8000", "404", 300)], 20), vec![check("HighErrorRate", "10m", vec![])]),
+        case(
+            requests(&[("a:8000", "200", 300), ("a:8000", "404", 300)], 20),
+            vec![check("HighErrorRate", "10m", vec![])],
+        ),
     ]
 }
 
 fn latency_series(instance: &str, slow: bool) -> Vec<Value> {
     // Cumulative buckets: either every request is under 250 ms, or every one takes 0.5–1 s.
-    [("0.1", 0), ("0.25", if slow { 0 } else { 100 }), ("0.5", if slow { 0 } else { 100 }), ("1", 100), ("+Inf", 100)]
-        .iter()
-        .map(|(le, n)| {
-            series(
-                "http_request_duration_seconds_bucket",
-                &[("job", "session-service"), ("service", "session-service"), ("instance", instance), ("le", le)],
-                &format!("0+{n}x20"),
-            )
-        })
-        .collect()
+    [
+        ("0.1", 0),
+        ("0.25", if slow { 0 } else { 100 }),
+        ("0.5", if slow { 0 } else { 100 }),
+        ("1", 100),
+        ("+Inf", 100),
+    ]
+    .iter()
+    .map(|(le, n)| {
+        series(
+            "http_request_duration_seconds_bucket",
+            &[
+                ("job", "session-service"),
+                ("service", "session-service"),
+                ("instance", instance),
+                ("le", le),
+            ],
+            &format!("0+{n}x20"),
+        )
+    })
+    .collect()
 }
 
 fn latency_cases(rules: &Value) -> Vec<Value> {
-    let labels = json!({ "severity": "warning", "job": "session-service", "service": "session-service" });
+    let labels =
+        json!({ "severity": "warning", "job": "session-service", "service": "session-service" });
     let mut slow = latency_series("a:8000", true);
     slow.extend(latency_series("b:8000", true));
     let mut fast = latency_series("a:8000", false);
     fast.extend(latency_series("b:8000", false));
     vec![
-        case(slow, vec![check("HighAPILatency", "10m", vec![expected(rules, "HighAPILatency", labels, "")])]),
+        case(
+            slow,
+            vec![check(
+                "HighAPILatency",
+                "10m",
+                vec![expected(rules, "HighAPILatency", labels, "")],
+            )],
+        ),
         case(fast, vec![check("HighAPILatency", "10m", vec![])]),
     ]
 }
 
 fn memory_cases(rules: &Value, ns: &str) -> Vec<Value> {
     let container = |pod: &str, metric: &str, value: u32| {
-        series(metric, &[("namespace", ns), ("pod", pod), ("container", "app"), ("id", "/kubepods/x")], &format!("{value}x20"))
+        series(
+            metric,
+            &[
+                ("namespace", ns),
+                ("pod", pod),
+                ("container", "app"),
+                ("id", "/kubepods/x"),
+            ],
+            &format!("{value}x20"),
+        )
     };
-    let labels = json!({ "severity": "warning", "namespace": ns, "pod": "busy", "container": "app" });
+    let labels =
+        json!({ "severity": "warning", "namespace": ns, "pod": "busy", "container": "app" });
     vec![case(
         vec![
             container("busy", "container_memory_working_set_bytes", 950),
@@ -158,7 +245,11 @@ fn memory_cases(rules: &Value, ns: &str) -> Vec<Value> {
         ],
         vec![
             check("HighMemoryUsage", "4m", vec![]),
-            check("HighMemoryUsage", "10m", vec![expected(rules, "HighMemoryUsage", labels, "95%")]),
+            check(
+                "HighMemoryUsage",
+                "10m",
+                vec![expected(rules, "HighMemoryUsage", labels, "95%")],
+            ),
         ],
     )]
 }
@@ -167,14 +258,26 @@ fn instance_down_cases(rules: &Value) -> Vec<Value> {
     let up = |tenant: &str, values: &str| {
         let service = format!("astrbot-{tenant}");
         let instance = format!("{service}:8000");
-        series("up", &[("job", "astrbot-instance"), ("service", &service), ("instance", &instance)], values)
+        series(
+            "up",
+            &[
+                ("job", "astrbot-instance"),
+                ("service", &service),
+                ("instance", &instance),
+            ],
+            values,
+        )
     };
     let labels = json!({ "severity": "critical", "job": "astrbot-instance", "service": "astrbot-acme", "instance": "astrbot-acme:8000" });
     vec![case(
         vec![up("acme", "1 1 1 0 0 0 0 0 0 0"), up("globex", "1x10")],
         vec![
             check("AstrBotInstanceDown", "3m", vec![]),
-            check("AstrBotInstanceDown", "6m", vec![expected(rules, "AstrBotInstanceDown", labels, "")]),
+            check(
+                "AstrBotInstanceDown",
+                "6m",
+                vec![expected(rules, "AstrBotInstanceDown", labels, "")],
+            ),
         ],
     )]
 }
@@ -188,8 +291,26 @@ fn slo_cases(rules: &Value) -> Vec<Value> {
             requests(&[("a:8000", "200", 980), ("a:8000", "500", 20)], 120),
             vec![
                 check("SLOErrorBudgetBurnFast", "1m", vec![]),
-                check("SLOErrorBudgetBurnFast", "90m", vec![expected(rules, "SLOErrorBudgetBurnFast", labels("critical"), "")]),
-                check("SLOErrorBudgetBurnSlow", "90m", vec![expected(rules, "SLOErrorBudgetBurnSlow", labels("warning"), "")]),
+                check(
+                    "SLOErrorBudgetBurnFast",
+                    "90m",
+                    vec![expected(
+                        rules,
+                        "SLOErrorBudgetBurnFast",
+                        labels("critical"),
+                        "",
+                    )],
+                ),
+                check(
+                    "SLOErrorBudgetBurnSlow",
+                    "90m",
+                    vec![expected(
+                        rules,
+                        "SLOErrorBudgetBurnSlow",
+                        labels("warning"),
+                        "",
+                    )],
+                ),
             ],
         ),
         // 0.5 % errors (5 times the budget rate): no page, but a ticket.
@@ -197,21 +318,45 @@ fn slo_cases(rules: &Value) -> Vec<Value> {
             requests(&[("a:8000", "200", 995), ("a:8000", "500", 5)], 200),
             vec![
                 check("SLOErrorBudgetBurnFast", "3h", vec![]),
-                check("SLOErrorBudgetBurnSlow", "3h", vec![expected(rules, "SLOErrorBudgetBurnSlow", labels("warning"), "")]),
+                check(
+                    "SLOErrorBudgetBurnSlow",
+                    "3h",
+                    vec![expected(
+                        rules,
+                        "SLOErrorBudgetBurnSlow",
+                        labels("warning"),
+                        "",
+                    )],
+                ),
             ],
         ),
         // 0.05 % errors is within the objective: silence.
         case(
             requests(&[("a:8000", "200", 1999), ("a:8000", "500", 1)], 200),
-            vec![check("SLOErrorBudgetBurnFast", "3h", vec![]), check("SLOErrorBudgetBurnSlow", "3h", vec![])],
+            vec![
+                check("SLOErrorBudgetBurnFast", "3h", vec![]),
+                check("SLOErrorBudgetBurnSlow", "3h", vec![]),
+            ],
         ),
     ]
 }
 
 fn run_promtool(args: &[&str], dir: &Path) -> String {
-    let output = Command::new(promtool()).args(args).current_dir(dir).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "promtool {args:?} in {}:\n{text}", dir.display());
+    let output = Command::new(promtool())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "promtool {args:?} in {}:\n{text}",
+        dir.display()
+    );
     text
 }
 
@@ -236,14 +381,29 @@ fn every_alert_fires_when_it_should_and_only_then() {
         }
         let covered: Vec<String> = tests
             .iter()
-            .flat_map(|t| t["alert_rule_test"].as_array().unwrap().iter().map(|c| c["alertname"].as_str().unwrap().to_string()))
+            .flat_map(|t| {
+                t["alert_rule_test"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["alertname"].as_str().unwrap().to_string())
+            })
             .collect();
         for group in rules["groups"].as_array().unwrap() {
-            for alert in group["rules"].as_array().unwrap().iter().filter_map(|r| r["alert"].as_str()) {
-                assert!(covered.iter().any(|c| c == alert), "{env}: alert {alert} has no unit test");
+            for alert in group["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r["alert"].as_str())
+            {
+                assert!(
+                    covered.iter().any(|c| c == alert),
+                    "{env}: alert {alert} has no unit test"
+                );
             }
         }
-        let file = json!({ "rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests });
+        let file =
+            json!({ "rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests });
         let dir = work_dir(env);
         std::fs::write(dir.join("tests.yaml"), plat::yaml::to_yaml(&file)).unwrap();
         run_promtool(&["test", "rules", "tests.yaml"], &dir);
@@ -255,6 +415,9 @@ fn every_alert_fires_when_it_should_and_only_then() {
 fn monitoring_levels_decide_the_slo_rules() {
     assert!(rule(&rules("dev"), "SLOErrorBudgetBurnFast").is_none());
     for env in ["test", "staging", "prod", "dr"] {
-        assert!(rule(&rules(env), "SLOErrorBudgetBurnFast").is_some(), "{env}");
+        assert!(
+            rule(&rules(env), "SLOErrorBudgetBurnFast").is_some(),
+            "{env}"
+        );
     }
 }

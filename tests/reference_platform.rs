@@ -106,12 +106,18 @@ fn no_secret_values_are_emitted() {
         let objects = objects(env);
         // The one Secret is Alertmanager's configuration, which holds paths to credential files only.
         for secret in objects.iter().filter(|o| o["kind"] == "Secret") {
-            assert_eq!(secret["metadata"]["name"], "alertmanager-saas-platform", "{env} emits a Secret");
+            assert_eq!(
+                secret["metadata"]["name"], "alertmanager-saas-platform",
+                "{env} emits a Secret"
+            );
             let data = secret["stringData"].as_object().unwrap();
             assert_eq!(data.keys().collect::<Vec<_>>(), vec!["alertmanager.yaml"]);
             let config = data["alertmanager.yaml"].as_str().unwrap();
             for literal in ["api_url:", "smtp_auth_password:", "password:"] {
-                assert!(!config.contains(literal), "{env}: alertmanager.yaml has {literal}");
+                assert!(
+                    !config.contains(literal),
+                    "{env}: alertmanager.yaml has {literal}"
+                );
             }
             assert!(secret.get("data").is_none());
         }

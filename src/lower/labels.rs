@@ -62,7 +62,10 @@ impl Labels {
     pub fn to_json(&self) -> Value {
         let plat = self.pairs.iter().map(|(k, v)| (k.to_string(), v));
         let extra = self.extra.iter().map(|(k, v)| (k.clone(), v));
-        let map: Map<String, Value> = plat.chain(extra).map(|(k, v)| (k, Value::String(v.clone()))).collect();
+        let map: Map<String, Value> = plat
+            .chain(extra)
+            .map(|(k, v)| (k, Value::String(v.clone())))
+            .collect();
         Value::Object(map)
     }
 }

@@ -16,7 +16,12 @@ pub const COLOR_LABEL: &str = "plat.dev/color";
 
 /// Whether `[metrics] exposed_by` names the workload.
 pub fn exposes_metrics(ctx: &Ctx<'_>, workload: &str) -> bool {
-    ctx.spec.observe.metrics.exposed_by.iter().any(|w| w.as_str() == workload)
+    ctx.spec
+        .observe
+        .metrics
+        .exposed_by
+        .iter()
+        .any(|w| w.as_str() == workload)
 }
 
 pub fn port_of(ctx: &Ctx<'_>, service: &Service) -> i64 {

@@ -25,7 +25,8 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const NAMES: [&'static str; 5] = ["latency", "error_rate", "memory", "instance_down", "custom"];
+    pub const NAMES: [&'static str; 5] =
+        ["latency", "error_rate", "memory", "instance_down", "custom"];
 }
 
 #[derive(Clone, Debug)]
@@ -56,13 +57,24 @@ pub struct Slo {
     pub origin: crate::source::Origin,
 }
 
-fn level_of(value: Option<Located<String>>, path: &str, diags: &mut Diagnostics) -> Option<MonitoringLevel> {
+fn level_of(
+    value: Option<Located<String>>,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Option<MonitoringLevel> {
     let Some(value) = value else {
         return Some(MonitoringLevel::Basic);
     };
     let level = MonitoringLevel::parse(&value);
     if level.is_none() {
-        let mut d = Diagnostic::error("P0104", format!("`{path}.min_level` must be one of {}, not `{}`", MonitoringLevel::NAMES.join(", "), value.value));
+        let mut d = Diagnostic::error(
+            "P0104",
+            format!(
+                "`{path}.min_level` must be one of {}, not `{}`",
+                MonitoringLevel::NAMES.join(", "),
+                value.value
+            ),
+        );
         if let Some(close) = did_you_mean(&value, MonitoringLevel::NAMES) {
             d = d.help(format!("did you mean `{close}`?"));
         }
@@ -83,7 +95,9 @@ pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Al
     let summary = f.opt("summary", diags);
     let description = f.opt("description", diags);
     let runbook = f.opt("runbook", diags);
-    let jobs = f.opt::<Vec<Located<String>>>("jobs", diags).map_or_else(Vec::new, |v| v.value);
+    let jobs = f
+        .opt::<Vec<Located<String>>>("jobs", diags)
+        .map_or_else(Vec::new, |v| v.value);
     let min_level = f.choice("min_level", &MonitoringLevel::NAMES, diags);
     f.finish(diags).then_some(())?;
     let min_level = level_of(min_level, path, diags)?;
@@ -107,7 +121,14 @@ pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Al
             }
         },
         _ => {
-            let mut d = Diagnostic::error("P0104", format!("`{path}.kind` must be one of {}, not `{}`", AlertKind::NAMES.join(", "), kind.value));
+            let mut d = Diagnostic::error(
+                "P0104",
+                format!(
+                    "`{path}.kind` must be one of {}, not `{}`",
+                    AlertKind::NAMES.join(", "),
+                    kind.value
+                ),
+            );
             if let Some(close) = did_you_mean(&kind, AlertKind::NAMES) {
                 d = d.help(format!("did you mean `{close}`?"));
             }
@@ -115,11 +136,17 @@ pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Al
             return None;
         }
     };
-    let needs_threshold = matches!(parsed, AlertKind::Latency { .. } | AlertKind::ErrorRate | AlertKind::Memory);
+    let needs_threshold = matches!(
+        parsed,
+        AlertKind::Latency { .. } | AlertKind::ErrorRate | AlertKind::Memory
+    );
     if needs_threshold && threshold.is_none() {
         diags.push(
             Diagnostic::error("P0103", format!("`{path}.threshold` is missing"))
-                .at(node.origin, format!("a {} alert needs a threshold", kind.value))
+                .at(
+                    node.origin,
+                    format!("a {} alert needs a threshold", kind.value),
+                )
                 .help("latency: seconds; error_rate and memory: a ratio between 0 and 1"),
         );
         return None;
@@ -161,12 +188,18 @@ pub fn read_slo(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Slo>
 /// The alerts of this environment (those whose `min_level` its monitoring level reaches).
 pub fn active_alerts(spec: &Spec) -> impl Iterator<Item = &Named<Alert>> {
     let level = super::level(spec);
-    spec.observe.alerts.iter().filter(move |a| a.value.min_level <= level)
+    spec.observe
+        .alerts
+        .iter()
+        .filter(move |a| a.value.min_level <= level)
 }
 
 pub fn active_slos(spec: &Spec) -> impl Iterator<Item = &Named<Slo>> {
     let level = super::level(spec);
-    spec.observe.slos.iter().filter(move |s| s.value.min_level <= level)
+    spec.observe
+        .slos
+        .iter()
+        .filter(move |s| s.value.min_level <= level)
 }
 
 pub fn catalog(spec: &Spec) -> Vec<AlertInfo> {
@@ -184,9 +217,14 @@ pub fn catalog(spec: &Spec) -> Vec<AlertInfo> {
 pub fn slo_alert_catalog(spec: &Spec) -> Vec<AlertInfo> {
     active_slos(spec)
         .flat_map(|slo| {
-            [(SLO_FAST_BURN, "critical"), (SLO_SLOW_BURN, "warning")].map(|(name, severity)| AlertInfo {
-                name: name.to_string(),
-                labels: vec![("severity".into(), severity.into()), ("slo".into(), slo.name.clone())],
+            [(SLO_FAST_BURN, "critical"), (SLO_SLOW_BURN, "warning")].map(|(name, severity)| {
+                AlertInfo {
+                    name: name.to_string(),
+                    labels: vec![
+                        ("severity".into(), severity.into()),
+                        ("slo".into(), slo.name.clone()),
+                    ],
+                }
             })
         })
         .collect()
@@ -197,7 +235,13 @@ pub const SLO_SLOW_BURN: &str = "SLOErrorBudgetBurnSlow";
 pub const SEVERITIES: [&str; 3] = ["critical", "warning", "info"];
 
 /// The metric each built-in alert kind reads, and the label it needs besides `job`.
-fn needs(kind: &AlertKind) -> Option<(&'static str, super::metrics::FamilyKind, Option<&'static str>)> {
+fn needs(
+    kind: &AlertKind,
+) -> Option<(
+    &'static str,
+    super::metrics::FamilyKind,
+    Option<&'static str>,
+)> {
     use super::metrics::FamilyKind::{Counter, Histogram};
     match kind {
         AlertKind::Latency { .. } => Some(("http_request_duration_seconds", Histogram, None)),
@@ -207,7 +251,10 @@ fn needs(kind: &AlertKind) -> Option<(&'static str, super::metrics::FamilyKind, 
 }
 
 pub fn check(spec: &Spec, diags: &mut Diagnostics) {
-    let jobs: Vec<String> = super::metrics::jobs(spec).into_iter().map(|j| j.name).collect();
+    let jobs: Vec<String> = super::metrics::jobs(spec)
+        .into_iter()
+        .map(|j| j.name)
+        .collect();
     for alert in &spec.observe.alerts {
         check_alert(spec, alert, &jobs, diags);
     }
@@ -215,21 +262,46 @@ pub fn check(spec: &Spec, diags: &mut Diagnostics) {
         check_job_reference(&slo.value.job, &jobs, diags);
         let objective = &slo.value.objective;
         if !(objective.value > 0.0 && objective.value < 100.0) {
-            diags.push(objective.diagnostic(
-                Diagnostic::error("P0317", format!("SLO `{}`: the objective must be a percentage between 0 and 100", slo.name))
+            diags.push(
+                objective.diagnostic(
+                    Diagnostic::error(
+                        "P0317",
+                        format!(
+                            "SLO `{}`: the objective must be a percentage between 0 and 100",
+                            slo.name
+                        ),
+                    )
                     .help("write the target availability, e.g. 99.9"),
-                "out of range",
-            ));
+                    "out of range",
+                ),
+            );
         }
-        check_duration(&slo.value.period, slo.value.origin, &format!("slos.{}.period", slo.name), diags);
-        check_family(spec, "http_requests_total", super::metrics::FamilyKind::Counter, Some("status"), slo.value.origin, &slo.name, diags);
+        check_duration(
+            &slo.value.period,
+            slo.value.origin,
+            &format!("slos.{}.period", slo.name),
+            diags,
+        );
+        check_family(
+            spec,
+            "http_requests_total",
+            super::metrics::FamilyKind::Counter,
+            Some("status"),
+            slo.value.origin,
+            &slo.name,
+            diags,
+        );
     }
 }
 
 fn check_alert(spec: &Spec, alert: &Named<Alert>, jobs: &[String], diags: &mut Diagnostics) {
     let a = &alert.value;
     let name = &alert.name;
-    for (field, value) in [("summary", &a.summary), ("description", &a.description), ("runbook", &a.runbook)] {
+    for (field, value) in [
+        ("summary", &a.summary),
+        ("description", &a.description),
+        ("runbook", &a.runbook),
+    ] {
         if value.is_none() {
             diags.push(
                 Diagnostic::error("P0313", format!("alert `{name}` has no {field}"))
@@ -239,7 +311,14 @@ fn check_alert(spec: &Spec, alert: &Named<Alert>, jobs: &[String], diags: &mut D
         }
     }
     if !SEVERITIES.contains(&a.severity.as_str()) {
-        let mut d = Diagnostic::error("P0316", format!("alert `{name}`: severity must be one of {}, not `{}`", SEVERITIES.join(", "), a.severity.value));
+        let mut d = Diagnostic::error(
+            "P0316",
+            format!(
+                "alert `{name}`: severity must be one of {}, not `{}`",
+                SEVERITIES.join(", "),
+                a.severity.value
+            ),
+        );
         if let Some(close) = did_you_mean(&a.severity, SEVERITIES) {
             d = d.help(format!("did you mean `{close}`?"));
         }
@@ -260,18 +339,31 @@ fn check_alert(spec: &Spec, alert: &Named<Alert>, jobs: &[String], diags: &mut D
 }
 
 fn check_threshold(alert: &Named<Alert>, diags: &mut Diagnostics) {
-    let Some(threshold) = &alert.value.threshold else { return };
+    let Some(threshold) = &alert.value.threshold else {
+        return;
+    };
     let (ok, what) = match alert.value.kind {
-        AlertKind::Latency { quantile } => (threshold.value > 0.0 && quantile > 0.0 && quantile < 1.0, "a latency in seconds above 0 (and a quantile between 0 and 1)"),
-        AlertKind::ErrorRate | AlertKind::Memory => (threshold.value > 0.0 && threshold.value < 1.0, "a ratio between 0 and 1"),
+        AlertKind::Latency { quantile } => (
+            threshold.value > 0.0 && quantile > 0.0 && quantile < 1.0,
+            "a latency in seconds above 0 (and a quantile between 0 and 1)",
+        ),
+        AlertKind::ErrorRate | AlertKind::Memory => (
+            threshold.value > 0.0 && threshold.value < 1.0,
+            "a ratio between 0 and 1",
+        ),
         _ => (true, ""),
     };
     if !ok {
-        diags.push(threshold.diagnostic(
-            Diagnostic::error("P0317", format!("alert `{}`: the threshold must be {what}", alert.name))
+        diags.push(
+            threshold.diagnostic(
+                Diagnostic::error(
+                    "P0317",
+                    format!("alert `{}`: the threshold must be {what}", alert.name),
+                )
                 .help("0.05 means 5%"),
-            "out of range",
-        ));
+                "out of range",
+            ),
+        );
     }
 }
 
@@ -279,10 +371,16 @@ fn check_job_reference(job: &Located<String>, jobs: &[String], diags: &mut Diagn
     if jobs.iter().any(|j| j == job.as_str()) {
         return;
     }
-    let mut d = Diagnostic::error("P0311", format!("no scrape target produces job `{}`", job.value));
+    let mut d = Diagnostic::error(
+        "P0311",
+        format!("no scrape target produces job `{}`", job.value),
+    );
     d = match did_you_mean(job, jobs.iter().map(String::as_str)) {
         Some(close) => d.help(format!("did you mean `{close}`?")),
-        None => d.help(format!("jobs come from `metrics.exposed_by`: {}", jobs.join(", "))),
+        None => d.help(format!(
+            "jobs come from `metrics.exposed_by`: {}",
+            jobs.join(", ")
+        )),
     };
     diags.push(job.diagnostic(d, "no such job"));
 }
@@ -298,20 +396,34 @@ fn check_family(
 ) {
     let problem = match super::metrics::family(spec, metric) {
         None => format!("needs the metric `{metric}`, which `[metrics.families]` does not declare"),
-        Some(f) if f.kind != kind => format!("needs `{metric}` to be a {kind:?}, but it is declared a {:?}", f.kind),
+        Some(f) if f.kind != kind => format!(
+            "needs `{metric}` to be a {kind:?}, but it is declared a {:?}",
+            f.kind
+        ),
         Some(f) if label.is_some_and(|l| !f.labels.iter().any(|x| x == l)) => {
-            format!("needs `{metric}` to carry the label `{}`", label.unwrap_or_default())
+            format!(
+                "needs `{metric}` to carry the label `{}`",
+                label.unwrap_or_default()
+            )
         }
         Some(_) => return,
     };
     diags.push(
         Diagnostic::error("P0312", format!("`{owner}` {problem}"))
             .at(origin, "declared here")
-            .help(format!("declare `[metrics.families.{metric}]` with the type and labels the services expose")),
+            .help(format!(
+                "declare `[metrics.families.{metric}]` with the type and labels the services expose"
+            )),
     );
 }
 
-fn check_custom(expr: &Located<String>, name: &str, jobs: &[String], spec: &Spec, diags: &mut Diagnostics) {
+fn check_custom(
+    expr: &Located<String>,
+    name: &str,
+    jobs: &[String],
+    spec: &Spec,
+    diags: &mut Diagnostics,
+) {
     let parsed = match super::promql::parse(expr) {
         Ok(parsed) => parsed,
         Err(err) => {
@@ -327,7 +439,11 @@ fn check_custom(expr: &Located<String>, name: &str, jobs: &[String], spec: &Spec
     for selector in super::promql::selectors(&parsed) {
         for job in super::promql::named_jobs(&selector) {
             if !jobs.contains(&job) {
-                let located = Located { value: job.clone(), origin: expr.origin, replaced: expr.replaced };
+                let located = Located {
+                    value: job.clone(),
+                    origin: expr.origin,
+                    replaced: expr.replaced,
+                };
                 check_job_reference(&located, jobs, diags);
             }
         }
@@ -345,7 +461,6 @@ fn check_custom(expr: &Located<String>, name: &str, jobs: &[String], spec: &Spec
     }
 }
 
-
 /// `x_bucket`, `x_sum` and `x_count` belong to the histogram `x`.
 fn base_family(metric: &str) -> &str {
     ["_bucket", "_sum", "_count"]
@@ -361,12 +476,16 @@ pub fn is_duration(text: &str) -> bool {
         return false;
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return false;
         }
         rest = &rest[digits..];
-        let unit = ["ms", "s", "m", "h", "d", "w", "y"].into_iter().find(|u| rest.starts_with(u));
+        let unit = ["ms", "s", "m", "h", "d", "w", "y"]
+            .into_iter()
+            .find(|u| rest.starts_with(u));
         let Some(unit) = unit else { return false };
         rest = &rest[unit.len()..];
     }
@@ -376,9 +495,12 @@ pub fn is_duration(text: &str) -> bool {
 fn check_duration(text: &str, origin: crate::source::Origin, path: &str, diags: &mut Diagnostics) {
     if !is_duration(text) {
         diags.push(
-            Diagnostic::error("P0318", format!("`{path}`: `{text}` is not a Prometheus duration"))
-                .at(origin, "in this table")
-                .help("write a number with a unit: 30s, 5m, 1h, 1d"),
+            Diagnostic::error(
+                "P0318",
+                format!("`{path}`: `{text}` is not a Prometheus duration"),
+            )
+            .at(origin, "in this table")
+            .help("write a number with a unit: 30s, 5m, 1h, 1d"),
         );
     }
 }
@@ -398,7 +520,11 @@ pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     for (k, v) in &spec.observe.metrics.selector_labels {
         labels = labels.with_owned(k, v);
     }
-    let origin = spec.observe.alerts.first().map_or(spec.platform.name.origin, |a| a.origin);
+    let origin = spec
+        .observe
+        .alerts
+        .first()
+        .map_or(spec.platform.name.origin, |a| a.origin);
     let rule = serde_json::json!({
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
@@ -436,7 +562,10 @@ pub fn job_matcher(jobs: &[String]) -> String {
 /// The jobs an alert watches: its own list, or every job that exposes the metric families.
 fn alert_jobs(spec: &Spec, alert: &Alert) -> Vec<String> {
     if alert.jobs.is_empty() {
-        super::metrics::jobs(spec).into_iter().map(|j| j.name).collect()
+        super::metrics::jobs(spec)
+            .into_iter()
+            .map(|j| j.name)
+            .collect()
     } else {
         alert.jobs.iter().map(|j| j.value.clone()).collect()
     }
@@ -473,7 +602,11 @@ pub fn expression(spec: &Spec, alert: &Alert) -> String {
 fn alert_rule(spec: &Spec, alert: &Named<Alert>) -> serde_json::Value {
     let a = &alert.value;
     let mut annotations = serde_json::Map::new();
-    for (key, value) in [("summary", &a.summary), ("description", &a.description), ("runbook_url", &a.runbook)] {
+    for (key, value) in [
+        ("summary", &a.summary),
+        ("description", &a.description),
+        ("runbook_url", &a.runbook),
+    ] {
         if let Some(v) = value {
             annotations.insert(key.into(), serde_json::json!(v.value));
         }
@@ -486,4 +619,3 @@ fn alert_rule(spec: &Spec, alert: &Named<Alert>) -> serde_json::Value {
         "annotations": annotations,
     })
 }
-

@@ -76,7 +76,7 @@ pub fn read(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Metrics> {
     let port = f.or("port", "http".to_string(), diags);
     let interval = f.or("interval", "30s".to_string(), diags);
     let timeout = f.or("scrape_timeout", "10s".to_string(), diags);
-    let selector_labels = f.named("selector_labels", diags, |n, p, d| crate::decode::Decode::decode(n, p, d));
+    let selector_labels = f.named_of::<String>("selector_labels", diags);
     let exposed_by = f
         .opt::<Vec<Located<String>>>("exposed_by", diags)
         .map_or_else(Vec::new, |v| v.value);
@@ -87,7 +87,10 @@ pub fn read(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Metrics> {
         port,
         interval,
         scrape_timeout: timeout,
-        selector_labels: selector_labels.into_iter().map(|l: Named<String>| (l.name, l.value)).collect(),
+        selector_labels: selector_labels
+            .into_iter()
+            .map(|l: Named<String>| (l.name, l.value))
+            .collect(),
         exposed_by,
         families,
     })
@@ -95,13 +98,21 @@ pub fn read(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Metrics> {
 
 fn read_family(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Family> {
     let mut f = Fields::open(node, path, diags)?;
-    let kind = f.req::<String>("type", diags);
+    let kind = f.req_choice("type", &FamilyKind::NAMES, diags);
     let help = f.or("help", String::new(), diags);
-    let labels = f.opt::<Vec<Located<String>>>("labels", diags).map_or_else(Vec::new, |v| v.value);
+    let labels = f
+        .opt::<Vec<Located<String>>>("labels", diags)
+        .map_or_else(Vec::new, |v| v.value);
     f.finish(diags).then_some(())?;
     let kind = kind?;
     let Some(parsed) = FamilyKind::parse(&kind) else {
-        let mut d = Diagnostic::error("P0104", format!("`{path}.type` must be one of counter, gauge, histogram, summary, not `{}`", kind.value));
+        let mut d = Diagnostic::error(
+            "P0104",
+            format!(
+                "`{path}.type` must be one of counter, gauge, histogram, summary, not `{}`",
+                kind.value
+            ),
+        );
         if let Some(close) = did_you_mean(&kind, FamilyKind::NAMES) {
             d = d.help(format!("did you mean `{close}`?"));
         }
@@ -138,11 +149,20 @@ pub fn jobs(spec: &Spec) -> Vec<Job> {
 
 /// The job name of a workload.
 pub fn job_of(workload: &str) -> String {
-    if workload == ASTRBOT_TARGET { ASTRBOT_JOB.to_string() } else { workload.to_string() }
+    if workload == ASTRBOT_TARGET {
+        ASTRBOT_JOB.to_string()
+    } else {
+        workload.to_string()
+    }
 }
 
 pub fn family<'a>(spec: &'a Spec, name: &str) -> Option<&'a Family> {
-    spec.observe.metrics.families.iter().find(|f| f.name == name).map(|f| &f.value)
+    spec.observe
+        .metrics
+        .families
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| &f.value)
 }
 
 /// Every `exposed_by` entry names a service or `astrbot`.
@@ -153,7 +173,13 @@ pub fn check(spec: &Spec, diags: &mut Diagnostics) {
     }
     for entry in &spec.observe.metrics.exposed_by {
         if !workloads.contains(&entry.as_str()) {
-            let mut d = Diagnostic::error("P0204", format!("`metrics.exposed_by` names `{}`, which is no service", entry.value));
+            let mut d = Diagnostic::error(
+                "P0204",
+                format!(
+                    "`metrics.exposed_by` names `{}`, which is no service",
+                    entry.value
+                ),
+            );
             d = match did_you_mean(entry, workloads.iter().copied()) {
                 Some(close) => d.help(format!("did you mean `{close}`?")),
                 None => d.help(format!("declared: {}", workloads.join(", "))),
@@ -175,7 +201,13 @@ pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
             for (k, v) in &metrics.selector_labels {
                 labels = labels.with_owned(k, v);
             }
-            let origin = spec.observe.metrics.exposed_by.iter().find(|w| w.value == job.workload).map_or(spec.platform.name.origin, |w| w.origin);
+            let origin = spec
+                .observe
+                .metrics
+                .exposed_by
+                .iter()
+                .find(|w| w.value == job.workload)
+                .map_or(spec.platform.name.origin, |w| w.origin);
             let value = json!({
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "ServiceMonitor",

@@ -78,7 +78,11 @@ pub fn named_jobs(selector: &Selector) -> Vec<String> {
         .filter(|(label, _, _)| label == "job")
         .flat_map(|(_, op, value)| match op {
             Match::Equal => vec![value.clone()],
-            Match::Regex if value.chars().all(|c| c.is_ascii_alphanumeric() || "-_|".contains(c)) => {
+            Match::Regex
+                if value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_|".contains(c)) =>
+            {
                 value.split('|').map(str::to_string).collect()
             }
             _ => Vec::new(),

@@ -24,7 +24,11 @@ pub fn error_budget(slo: &Slo) -> String {
 pub fn number(value: f64) -> String {
     let text = format!("{value:.9}");
     let trimmed = text.trim_end_matches('0').trim_end_matches('.');
-    if trimmed.is_empty() { "0".into() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "0".into()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 pub fn recording_group(slo: &Named<Slo>) -> Value {
@@ -67,8 +71,17 @@ fn burn_condition(slo: &Named<Slo>, pairs: &[(&str, &str, &str)]) -> String {
 pub fn alert_group(slo: &Named<Slo>) -> Value {
     let objective = number(slo.value.objective.value);
     let job = &slo.value.job.value;
-    let runbook = slo.value.runbook.as_ref().map(|r| r.value.clone()).unwrap_or_default();
-    let alert = |name: &str, pairs: &[(&str, &str, &str)], severity: &str, for_: &str, speed: &str| {
+    let runbook = slo
+        .value
+        .runbook
+        .as_ref()
+        .map(|r| r.value.clone())
+        .unwrap_or_default();
+    let alert = |name: &str,
+                 pairs: &[(&str, &str, &str)],
+                 severity: &str,
+                 for_: &str,
+                 speed: &str| {
         json!({
             "alert": name,
             "expr": burn_condition(slo, pairs),

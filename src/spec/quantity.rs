@@ -56,8 +56,21 @@ impl Quantity {
     }
 }
 
+/// What [`Quantity::parse`] accepts, as a JSON Schema pattern for editors (apart from `-0`, which
+/// nobody writes); a test below holds the two together.
+pub const PATTERN: &str =
+    r"^\+?[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+)?$";
+
 impl Decode for Quantity {
     const EXPECTED: &'static str = "a quantity such as \"500m\", \"2Gi\" or 1";
+    fn schema() -> serde_json::Value {
+        serde_json::json!({
+            "type": ["string", "number"],
+            "pattern": PATTERN,
+            "minimum": 0,
+            "description": Self::EXPECTED,
+        })
+    }
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         let text = match &node.value {
             Value::String(s) => s.clone(),
@@ -92,6 +105,21 @@ mod tests {
         assert_eq!(Quantity::parse("2Gi").unwrap().value, 2.0 * 1024f64.powi(3));
         assert_eq!(Quantity::parse("1e3").unwrap().value, 1000.0);
         assert_eq!(Quantity::parse("1.5G").unwrap().value, 1.5e9);
+    }
+
+    #[test]
+    fn the_schema_pattern_accepts_what_parse_accepts() {
+        let pattern = regex::Regex::new(PATTERN).unwrap();
+        for text in [
+            "500m", "2", "2Gi", "1e3", "1E-3", "1.5G", "+1", "0.25", "10Ki", "3Ei", "", "Gi",
+            "2GB", "-1", "1.", ".5", "2 Gi", "abc", "1.2.3", "1e", "2gi", "1-2",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                Quantity::parse(text).is_some(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,14 +6,21 @@ use crate::decode::{Fields, type_error};
 use crate::diag::Diagnostics;
 use crate::node::{Node, Value};
 
+/// The values of the enumerated keys: the readers check them, and the editor schema offers them.
+const PULL_POLICIES: [&str; 3] = ["Always", "IfNotPresent", "Never"];
+const STRATEGIES: [&str; 2] = ["rolling", "blue-green"];
+const COLOURS: [&str; 2] = ["blue", "green"];
+const PROVIDERS: [&str; 2] = ["existing", "external-secrets"];
+const STORE_KINDS: [&str; 2] = ["SecretStore", "ClusterSecretStore"];
+
 /// Reads the spec of one environment from the merged tree.
 pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Option<Spec> {
     let mut f = Fields::open(root, "", diags)?;
-    let platform = f.node("platform").map(|n| platform(n, diags));
+    let platform = f.need("platform").map(|n| platform(n, diags));
     if platform.is_none() {
         f.missing("platform", "a table", diags);
     }
-    let env = match f.node("environment") {
+    let env = match f.need("environment") {
         Some(n) => environment_of(n, environment, diags),
         None => {
             f.missing(
@@ -38,7 +45,9 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     let astrbot = f.node("astrbot").map(|n| astrbot(n, diags));
     let tenants = f.named("tenants", diags, tenant);
     let observe = crate::observe::read(&mut f, diags);
-    let waivers = f.opt::<Vec<Located<Waiver>>>("waivers", diags).map_or_else(Vec::new, |w| w.value);
+    let waivers = f
+        .opt::<Vec<Located<Waiver>>>("waivers", diags)
+        .map_or_else(Vec::new, |w| w.value);
     let ok = f.finish(diags);
     if !ok || diags.has_errors() {
         return None;
@@ -80,7 +89,7 @@ fn environment_of(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<En
     let context = f.req("context", diags);
     let cluster = f.opt::<String>("cluster", diags);
     let nodes = f.int("nodes", 1, 10_000, diags);
-    let monitoring = f.req::<String>("monitoring", diags);
+    let monitoring = f.req_choice("monitoring", &MonitoringLevel::NAMES, diags);
     let data = f.or("data", String::new(), diags);
     let ok = f.finish(diags);
     let monitoring = monitoring.and_then(|m| {
@@ -188,18 +197,14 @@ fn defaults(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Defaults> {
     let run_as_user = f
         .int("run_as_user", 1, i64::from(u32::MAX), diags)
         .map_or(builtin.run_as_user, |v| v.value);
-    let pull = f.opt::<String>("image_pull_policy", diags);
+    let pull = f.choice("image_pull_policy", &PULL_POLICIES, diags);
     let history = f
         .int("revision_history_limit", 0, 100, diags)
         .map_or(builtin.revision_history, |v| v.value);
     let ok = f.finish(diags);
     let pull = match pull {
-        Some(p) if !["Always", "IfNotPresent", "Never"].contains(&p.as_str()) => {
-            diags.push(enum_error(
-                &p,
-                "defaults.image_pull_policy",
-                &["Always", "IfNotPresent", "Never"],
-            ));
+        Some(p) if !PULL_POLICIES.contains(&p.as_str()) => {
+            diags.push(enum_error(&p, "defaults.image_pull_policy", &PULL_POLICIES));
             return None;
         }
         Some(p) => p.value,
@@ -256,8 +261,8 @@ fn resources(
 
 fn size(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Size> {
     let mut f = Fields::open(node, path, diags)?;
-    let requests_node = f.node("requests");
-    let limits_node = f.node("limits");
+    let requests_node = f.need("requests");
+    let limits_node = f.need("limits");
     let requests = resources(
         requests_node,
         &format!("{path}.requests"),
@@ -279,10 +284,10 @@ fn autoscaling(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Autos
     let max = f.int("max_replicas", 1, 10_000, diags);
     let cpu = f.int("cpu_percent", 1, 1000, diags).map(|v| v.value);
     let memory = f.int("memory_percent", 1, 1000, diags).map(|v| v.value);
-    if f.node("min_replicas").is_none() {
+    if f.need("min_replicas").is_none() {
         f.missing("min_replicas", "an integer", diags);
     }
-    if f.node("max_replicas").is_none() {
+    if f.need("max_replicas").is_none() {
         f.missing("max_replicas", "an integer", diags);
     }
     f.finish(diags).then_some(())?;
@@ -309,7 +314,7 @@ fn service(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Service> 
     let image = f.req("image", diags);
     let next_image = f.opt("next_image", diags);
     let replicas = f.int("replicas", 1, 10_000, diags);
-    if f.node("replicas").is_none() {
+    if f.need("replicas").is_none() {
         f.missing("replicas", "an integer of at least 1", diags);
     }
     let size = f.req("size", diags);
@@ -366,19 +371,15 @@ fn release(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Release> {
         return Some(release);
     };
     let mut f = Fields::open(node, "release", diags)?;
-    let strategy = f.opt::<String>("strategy", diags);
-    let active = f.opt::<String>("active", diags);
+    let strategy = f.choice("strategy", &STRATEGIES, diags);
+    let active = f.choice("active", &COLOURS, diags);
     f.finish(diags).then_some(())?;
     if let Some(s) = strategy {
         release.strategy = match s.as_str() {
             "rolling" => Strategy::Rolling,
             "blue-green" => Strategy::BlueGreen,
             _ => {
-                diags.push(enum_error(
-                    &s,
-                    "release.strategy",
-                    &["rolling", "blue-green"],
-                ));
+                diags.push(enum_error(&s, "release.strategy", &STRATEGIES));
                 return None;
             }
         };
@@ -388,7 +389,7 @@ fn release(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Release> {
             "blue" => Color::Blue,
             "green" => Color::Green,
             _ => {
-                diags.push(enum_error(&c, "release.active", &["blue", "green"]));
+                diags.push(enum_error(&c, "release.active", &COLOURS));
                 return None;
             }
         };
@@ -450,6 +451,10 @@ fn network(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Network> {
 
 /// Configuration values are written as TOML strings, numbers or booleans and become ConfigMap strings.
 fn config_value(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Located<String>> {
+    crate::decode::describe(
+        node,
+        || serde_json::json!({ "type": ["string", "number", "boolean"] }),
+    );
     let text = match &node.value {
         Value::String(s) => s.clone(),
         Value::Integer(i) => i.to_string(),
@@ -482,9 +487,11 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
     };
     let mut f = Fields::open(node, "secrets", diags)?;
     let name = f.req::<String>("name", diags);
-    let provider = f.req::<String>("provider", diags);
+    let provider = f.req_choice("provider", &PROVIDERS, diags);
     let store = f.opt("store", diags);
-    let store_kind = f.or("store_kind", "ClusterSecretStore".to_string(), diags);
+    let store_kind = f
+        .choice("store_kind", &STORE_KINDS, diags)
+        .map_or_else(|| "ClusterSecretStore".to_string(), |k| k.value);
     let remote_prefix = f.or("remote_prefix", String::new(), diags);
     let refresh = f.or("refresh_interval", "1h".to_string(), diags);
     let keys = f
@@ -496,11 +503,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         "existing" => SecretProvider::Existing,
         "external-secrets" => SecretProvider::ExternalSecrets,
         _ => {
-            diags.push(enum_error(
-                &provider,
-                "secrets.provider",
-                &["existing", "external-secrets"],
-            ));
+            diags.push(enum_error(&provider, "secrets.provider", &PROVIDERS));
             return None;
         }
     };
@@ -512,7 +515,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         );
         return None;
     }
-    if !["SecretStore", "ClusterSecretStore"].contains(&store_kind.as_str()) {
+    if !STORE_KINDS.contains(&store_kind.as_str()) {
         diags.push(
             crate::diag::Diagnostic::error("P0104", format!("`secrets.store_kind` must be SecretStore or ClusterSecretStore, not `{store_kind}`"))
                 .at(node.origin, "unknown store kind"),
@@ -580,12 +583,12 @@ fn postgres(node: &Node, diags: &mut Diagnostics) -> Option<Postgres> {
     let port = f.int("port", 1, 65535, diags).map_or(5432, |p| p.value);
     let host = f.opt::<String>("host", diags).map(|h| h.value);
     let size = f.req("size", diags);
-    let storage_node = f.node("storage");
+    let storage_node = f.need("storage");
     let storage = storage(storage_node, "postgresql.storage", &f, diags);
     let monitoring = f.or("monitoring", true, diags);
     let parameters = f.named("parameters", diags, config_value);
     let backup = f.node("backup").map(|n| backup(n, diags));
-    if f.node("instances").is_none() {
+    if f.need("instances").is_none() {
         f.missing("instances", "an integer", diags);
     }
     f.finish(diags).then_some(())?;
@@ -618,10 +621,10 @@ fn redis(node: &Node, diags: &mut Diagnostics) -> Option<Redis> {
     let port = f.int("port", 1, 65535, diags).map_or(6379, |p| p.value);
     let host = f.opt::<String>("host", diags).map(|h| h.value);
     let size = f.req("size", diags);
-    let storage_node = f.node("storage");
+    let storage_node = f.need("storage");
     let storage = storage(storage_node, "redis.storage", &f, diags);
     let password_key = f.opt("password_secret_key", diags);
-    if f.node("cluster_size").is_none() {
+    if f.need("cluster_size").is_none() {
         f.missing("cluster_size", "an integer of at least 3", diags);
     }
     f.finish(diags).then_some(())?;
@@ -645,11 +648,11 @@ fn minio(node: &Node, diags: &mut Diagnostics) -> Option<Minio> {
     let replicas = f.int("replicas", 1, 32, diags);
     let image = f.req("image", diags);
     let size = f.req("size", diags);
-    let storage_node = f.node("storage");
+    let storage_node = f.need("storage");
     let storage = storage(storage_node, "minio.storage", &f, diags);
     let access = f.req("access_key_secret_key", diags);
     let secret = f.req("secret_key_secret_key", diags);
-    if f.node("replicas").is_none() {
+    if f.need("replicas").is_none() {
         f.missing("replicas", "an integer", diags);
     }
     f.finish(diags).then_some(())?;
@@ -677,7 +680,7 @@ fn astrbot(node: &Node, diags: &mut Diagnostics) -> Option<AstrBot> {
     let secrets = f
         .opt::<Vec<Located<String>>>("secrets", diags)
         .map_or_else(Vec::new, |v| v.value);
-    if f.node("max_instances").is_none() {
+    if f.need("max_instances").is_none() {
         f.missing("max_instances", "an integer", diags);
     }
     f.finish(diags).then_some(())?;
@@ -753,11 +756,16 @@ impl crate::decode::Decode for Waiver {
         f.finish(diags).then_some(())?;
         let reason = reason?;
         if reason.value.trim().len() < 10 {
-            diags.push(reason.diagnostic(
-                crate::diag::Diagnostic::error("P0104", format!("`{path}.reason` must say why the check does not apply"))
+            diags.push(
+                reason.diagnostic(
+                    crate::diag::Diagnostic::error(
+                        "P0104",
+                        format!("`{path}.reason` must say why the check does not apply"),
+                    )
                     .help("a waiver is read by reviewers: give the reason in a sentence"),
-                "too short",
-            ));
+                    "too short",
+                ),
+            );
             return None;
         }
         Some(Waiver {

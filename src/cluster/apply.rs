@@ -1,0 +1,547 @@
+//! `plat apply --env ENV`: server-side apply in stages, ApplySet bookkeeping, prune, readiness.
+//!
+//! Order (KEP-3659 and Flux's staged apply): CRDs, then the Namespace, which is also the ApplySet
+//! parent and is written listing the union of the kinds applied before and now, and both are waited
+//! for; then the other objects stage by stage; then prune (only objects labelled as members, with a
+//! UID precondition); then the parent again with the kinds that are left. Objects whose live state
+//! already matches the spec are not written at all, so a second apply of an unchanged spec writes
+//! nothing. A failure stops at the end of its stage, and the report says what was and was not
+//! applied; because every step is idempotent, a re-run converges.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::Client;
+use serde_json::Value;
+
+use super::connect::Connection;
+use super::live::{self, Entry, Observation, ObserveOptions, Resolution, Resolver, State};
+use super::plan::{
+    self, APPLYSET_PART_OF, DesiredObject, DesiredSet, ObjKey, PruneDecision, Stage,
+};
+use super::readiness::{Readiness, readiness};
+use super::resources::ResourceInfo;
+use super::{Environment, Error, Result, report};
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub prune: bool,
+    pub prune_protected: bool,
+    pub wait: bool,
+    pub timeout: Duration,
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub poll: Duration,
+}
+
+/// What an apply did, for the report and for tests.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub created: Vec<ObjKey>,
+    pub configured: Vec<ObjKey>,
+    pub unchanged: usize,
+    pub failed: Vec<(ObjKey, String)>,
+    pub not_attempted: Vec<ObjKey>,
+    pub pruned: Vec<ObjKey>,
+    pub kept: Vec<(ObjKey, String)>,
+    pub errors: Vec<String>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.errors.is_empty()
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "apply: {} created, {} configured, {} unchanged, {} pruned, {} failed, {} not attempted",
+            self.created.len(),
+            self.configured.len(),
+            self.unchanged,
+            self.pruned.len(),
+            self.failed.len(),
+            self.not_attempted.len()
+        )
+    }
+}
+
+pub async fn run(
+    conn: &Connection,
+    env: &Environment,
+    opts: &ApplyOptions,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let client = &conn.client;
+    let resolver = Resolver::default();
+    if opts.dry_run {
+        return dry_run(client, &resolver, env, opts, out).await;
+    }
+    let observe = ObserveOptions {
+        dry_run: false,
+        get_unlisted: false,
+        concurrency: opts.concurrency,
+    };
+    let mut obs = live::observe(client, &resolver, &env.set, observe).await?;
+    let mut outcome = Outcome::default();
+    // Preflight: nothing is written while a kind cannot be applied.
+    let blocking: Vec<String> = obs
+        .blocking_missing()
+        .into_iter()
+        .map(report::missing_message)
+        .collect();
+    if !blocking.is_empty() {
+        outcome.errors = blocking;
+        outcome.not_attempted = obs.entries.iter().map(|e| e.object.key.clone()).collect();
+        let _ = writeln!(out, "nothing applied: preflight failed");
+        return Ok(outcome);
+    }
+    let initial_kinds: BTreeSet<_> = env
+        .set
+        .group_kinds()
+        .union(&obs.prior_kinds)
+        .cloned()
+        .collect();
+    set_parent_manifest(&mut obs, &env.set, &initial_kinds);
+    apply_stages(
+        client,
+        &resolver,
+        &mut obs,
+        &env.set,
+        opts,
+        &mut outcome,
+        out,
+    )
+    .await;
+    if !outcome.ok() {
+        report_stop(&outcome, out);
+        return Ok(outcome);
+    }
+    let pruned: BTreeSet<ObjKey> = if opts.prune {
+        prune(client, &obs, &env.set, opts, &mut outcome, out).await
+    } else {
+        BTreeSet::new()
+    };
+    let final_kinds = obs.final_kinds(&env.set, &pruned);
+    if final_kinds != initial_kinds {
+        write_parent(client, &obs, &env.set, &final_kinds, &mut outcome, out).await;
+    }
+    let _ = writeln!(out, "{}", outcome.summary());
+    if outcome.ok()
+        && opts.wait
+        && let Err(e) = wait_ready(client, &obs, &env.set, opts, out).await
+    {
+        outcome.errors.push(e.0);
+    }
+    Ok(outcome)
+}
+
+async fn dry_run(
+    client: &Client,
+    resolver: &Resolver,
+    env: &Environment,
+    opts: &ApplyOptions,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let observe = ObserveOptions {
+        dry_run: true,
+        get_unlisted: true,
+        concurrency: opts.concurrency,
+    };
+    let obs = live::observe(client, resolver, &env.set, observe).await?;
+    let _ = write!(out, "{}", report::diff_text(&obs));
+    let _ = writeln!(out, "dry run: nothing was changed");
+    Ok(Outcome {
+        errors: report::errors(&obs),
+        ..Outcome::default()
+    })
+}
+
+/// The parent is first written with the union of old and new kinds, so that an apply interrupted
+/// half-way still lets the next one find (and prune) every member.
+fn set_parent_manifest(obs: &mut Observation, set: &DesiredSet, kinds: &BTreeSet<plan::GroupKind>) {
+    if let Some(entry) = obs
+        .entries
+        .iter_mut()
+        .find(|e| e.object.key == set.parent.key)
+    {
+        entry.object.manifest = plan::parent_manifest(set, kinds);
+        entry.state = match &entry.live {
+            Some(live) if plan::unchanged_without_dry_run(&entry.object, live) => State::Unchanged,
+            Some(_) => State::Update { preview: None },
+            None => State::Create {
+                preview: None,
+                note: None,
+            },
+        };
+    }
+}
+
+async fn apply_stages(
+    client: &Client,
+    resolver: &Resolver,
+    obs: &mut Observation,
+    set: &DesiredSet,
+    opts: &ApplyOptions,
+    outcome: &mut Outcome,
+    out: &mut dyn Write,
+) {
+    let mut stages: BTreeMap<Stage, Vec<Entry>> = BTreeMap::new();
+    for entry in &obs.entries {
+        stages
+            .entry(entry.object.stage())
+            .or_default()
+            .push(entry.clone());
+    }
+    let mut stopped = false;
+    for (stage, entries) in stages {
+        if stopped {
+            outcome
+                .not_attempted
+                .extend(entries.iter().map(|e| e.object.key.clone()));
+            continue;
+        }
+        if stage > Stage::Namespaces
+            && let Err(e) = resolve_pending(client, resolver, obs, set).await
+        {
+            outcome.errors.push(e.0);
+            outcome
+                .not_attempted
+                .extend(entries.iter().map(|e| e.object.key.clone()));
+            stopped = true;
+            continue;
+        }
+        let written = apply_stage(client, obs, &entries, opts, outcome, out).await;
+        stopped = !outcome.ok();
+        if !stopped
+            && stage.must_settle()
+            && !written.is_empty()
+            && let Err(e) = settle(client, &written, opts).await
+        {
+            outcome.errors.push(e.0);
+            stopped = true;
+        }
+    }
+}
+
+/// Applies one stage's changed objects concurrently; returns the ones written.
+async fn apply_stage(
+    client: &Client,
+    obs: &Observation,
+    entries: &[Entry],
+    opts: &ApplyOptions,
+    outcome: &mut Outcome,
+    out: &mut dyn Write,
+) -> Vec<(ObjKey, ResourceInfo)> {
+    let todo: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !matches!(e.state, State::Unchanged))
+        .collect();
+    outcome.unchanged += entries.len() - todo.len();
+    let results: Vec<_> = futures::stream::iter(todo)
+        .map(|entry| async move {
+            let Some(info) = obs.resources.get(&entry.object.key.gk) else {
+                return (
+                    entry,
+                    Err(Error(format!(
+                        "{}: kind {} is not served",
+                        entry.object.key, entry.object.key.gk
+                    ))),
+                );
+            };
+            let result = live::apply(client, info, &entry.object, false)
+                .await
+                .map_err(|(_, e)| e);
+            (entry, result.map(|_| info.clone()))
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    let mut written = Vec::new();
+    for (entry, result) in results {
+        let key = entry.object.key.clone();
+        match result {
+            Ok(info) => {
+                let verb = if entry.live.is_some() {
+                    "configured"
+                } else {
+                    "created"
+                };
+                let _ = writeln!(out, "{verb} {key}");
+                if entry.live.is_some() {
+                    outcome.configured.push(key.clone());
+                } else {
+                    outcome.created.push(key.clone());
+                }
+                written.push((key, info));
+            }
+            Err(e) => {
+                let _ = writeln!(out, "failed {key}: {e}");
+                outcome.failed.push((key, e.0));
+            }
+        }
+    }
+    written
+}
+
+/// Kinds whose CRD this apply created: resolve them now that the CRD is established.
+async fn resolve_pending(
+    client: &Client,
+    resolver: &Resolver,
+    obs: &mut Observation,
+    set: &DesiredSet,
+) -> Result<()> {
+    let pending: Vec<_> = obs
+        .missing
+        .iter()
+        .filter(|m| m.pending)
+        .map(|m| m.gk.clone())
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    resolver.forget();
+    let selector = format!("{APPLYSET_PART_OF}={}", set.applyset_id);
+    for gk in pending {
+        let version = set
+            .members
+            .iter()
+            .find(|m| m.key.gk == gk)
+            .map(|m| m.version.clone())
+            .unwrap_or_default();
+        match resolver
+            .list(
+                client,
+                &gk,
+                &version,
+                Some(&set.namespace),
+                &selector,
+                false,
+            )
+            .await?
+            .0
+        {
+            Resolution::Served(info) => {
+                obs.resources.insert(gk.clone(), info);
+                obs.missing.retain(|m| m.gk != gk);
+            }
+            Resolution::Missing { crd, .. } => {
+                return Err(Error(format!(
+                    "{gk}: the CRD {crd} was applied but the kind is still not served"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the CRDs are established and the namespaces active (bounded).
+async fn settle(
+    client: &Client,
+    written: &[(ObjKey, ResourceInfo)],
+    opts: &ApplyOptions,
+) -> Result<()> {
+    let deadline = Instant::now() + opts.timeout.min(Duration::from_secs(120));
+    for (key, info) in written {
+        loop {
+            let live = live::get(client, info, key.namespace.as_deref(), &key.name).await?;
+            let state = live.as_ref().and_then(|l| readiness(&key.gk, l));
+            match state {
+                None | Some(Readiness::Ready) => break,
+                Some(Readiness::Failed(why)) => return Err(Error(format!("{key}: {why}"))),
+                Some(Readiness::Waiting(why)) if Instant::now() >= deadline => {
+                    return Err(Error(format!("{key} did not become ready in time: {why}")));
+                }
+                Some(Readiness::Waiting(_)) => tokio::time::sleep(opts.poll).await,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report_stop(outcome: &Outcome, out: &mut dyn Write) {
+    let _ = writeln!(out, "{}", outcome.summary());
+    for (key, why) in &outcome.failed {
+        let _ = writeln!(out, "  failed: {key}: {why}");
+    }
+    for key in &outcome.not_attempted {
+        let _ = writeln!(out, "  not attempted: {key}");
+    }
+    let _ = writeln!(
+        out,
+        "apply stopped; nothing was pruned. Fix the cause and run the same command again: applied objects are left as they are and the rest is applied"
+    );
+}
+
+/// Deletes owned objects that the spec no longer has; returns what was deleted.
+async fn prune(
+    client: &Client,
+    obs: &Observation,
+    set: &DesiredSet,
+    opts: &ApplyOptions,
+    outcome: &mut Outcome,
+    out: &mut dyn Write,
+) -> BTreeSet<ObjKey> {
+    let members: Vec<_> = obs.prune.iter().map(|(m, _)| m.clone()).collect();
+    let decisions = plan::prune_decisions(&members, &set.keys(), opts.prune_protected);
+    let mut to_delete = Vec::new();
+    for (member, decision) in decisions {
+        match decision {
+            PruneDecision::Delete => to_delete.push(member),
+            PruneDecision::Protected => {
+                let _ = writeln!(
+                    out,
+                    "kept {} (protected kind: add --prune-protected to delete it)",
+                    member.key
+                );
+                outcome.kept.push((member.key, "protected".into()));
+            }
+            PruneDecision::ControllerOwned(owner) => {
+                let _ = writeln!(out, "kept {} (controlled by {owner})", member.key);
+                outcome
+                    .kept
+                    .push((member.key, format!("controlled by {owner}")));
+            }
+        }
+    }
+    let results: Vec<_> = futures::stream::iter(to_delete)
+        .map(|member| async move {
+            let result = match obs.resources.get(&member.key.gk) {
+                Some(info) => live::delete(client, info, &member).await,
+                None => Err(Error(format!("{}: kind not resolved", member.key))),
+            };
+            (member, result)
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    let mut pruned = BTreeSet::new();
+    for (member, result) in results {
+        match result {
+            Ok(()) => {
+                let _ = writeln!(out, "pruned {} (uid {})", member.key, member.uid);
+                outcome.pruned.push(member.key.clone());
+                pruned.insert(member.key);
+            }
+            Err(e) => {
+                let _ = writeln!(out, "failed to prune {}: {e}", member.key);
+                outcome.failed.push((member.key, e.0));
+            }
+        }
+    }
+    pruned
+}
+
+async fn write_parent(
+    client: &Client,
+    obs: &Observation,
+    set: &DesiredSet,
+    kinds: &BTreeSet<plan::GroupKind>,
+    outcome: &mut Outcome,
+    out: &mut dyn Write,
+) {
+    let parent = DesiredObject {
+        manifest: plan::parent_manifest(set, kinds),
+        ..set.parent.clone()
+    };
+    let Some(info) = obs.resources.get(&parent.key.gk) else {
+        return;
+    };
+    match live::apply(client, info, &parent, false).await {
+        Ok(_) => {
+            let _ = writeln!(
+                out,
+                "updated ApplySet parent {}: {}",
+                parent.key,
+                plan::format_group_kinds(kinds)
+            );
+        }
+        Err((_, e)) => {
+            let _ = writeln!(out, "failed to update the ApplySet parent: {e}");
+            outcome.failed.push((parent.key, e.0));
+        }
+    }
+}
+
+/// Polls readiness (one LIST per kind with a readiness rule) until everything is ready, something
+/// failed, or the timeout passes; the timeout error names what is still not ready.
+async fn wait_ready(
+    client: &Client,
+    obs: &Observation,
+    set: &DesiredSet,
+    opts: &ApplyOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let watched: BTreeSet<ObjKey> = set
+        .members
+        .iter()
+        .filter(|m| readiness(&m.key.gk, &Value::Null).is_some())
+        .map(|m| m.key.clone())
+        .collect();
+    if watched.is_empty() {
+        return Ok(());
+    }
+    let kinds: BTreeSet<_> = watched.iter().map(|k| k.gk.clone()).collect();
+    let selector = format!("{APPLYSET_PART_OF}={}", set.applyset_id);
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        let mut waiting: Vec<(ObjKey, String)> = Vec::new();
+        for gk in &kinds {
+            let info = obs
+                .resources
+                .get(gk)
+                .ok_or_else(|| Error(format!("{gk}: kind not resolved")))?;
+            let scope = (set.namespaces().len() == 1).then_some(set.namespace.as_str());
+            let listed = live::list(client, info, scope, &selector).await?;
+            let mut seen = BTreeSet::new();
+            for object in listed {
+                let Some(name) = object["metadata"]["name"].as_str() else {
+                    continue;
+                };
+                let key = ObjKey {
+                    gk: gk.clone(),
+                    namespace: object["metadata"]["namespace"].as_str().map(str::to_string),
+                    name: name.to_string(),
+                };
+                if !watched.contains(&key) {
+                    continue;
+                }
+                seen.insert(key.clone());
+                match readiness(gk, &object) {
+                    Some(Readiness::Failed(why)) => {
+                        return Err(Error(format!("{key} failed: {why}")));
+                    }
+                    Some(Readiness::Waiting(why)) => waiting.push((key, why)),
+                    _ => {}
+                }
+            }
+            for key in watched.iter().filter(|k| &k.gk == gk && !seen.contains(k)) {
+                waiting.push((key.clone(), "not found".into()));
+            }
+        }
+        let ready = watched.len() - waiting.len();
+        let line = format!("waiting: {ready}/{} ready", watched.len());
+        if waiting.is_empty() {
+            let _ = writeln!(out, "ready: {}/{} objects", watched.len(), watched.len());
+            return Ok(());
+        }
+        if line != last {
+            let _ = writeln!(out, "{line}; next: {} ({})", waiting[0].0, waiting[0].1);
+            last = line;
+        }
+        if start.elapsed() >= opts.timeout {
+            let names: Vec<String> = waiting
+                .iter()
+                .map(|(k, why)| format!("{k} ({why})"))
+                .collect();
+            return Err(Error(format!(
+                "not ready after {}s: {}",
+                opts.timeout.as_secs(),
+                names.join(", ")
+            )));
+        }
+        tokio::time::sleep(opts.poll).await;
+    }
+}

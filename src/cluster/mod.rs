@@ -1,0 +1,156 @@
+//! The cluster stage: `plat diff`, `plat apply` and `plat drift` against a live cluster.
+//!
+//! It takes the output of the compiler (the rendered manifests of one environment) and compares or
+//! applies it with server-side apply. The pure parts (order, ApplySet ids, normalisation, diffs,
+//! drift fields and owners, prune selection, readiness rules, reports) live in [`plan`],
+//! [`resources`], [`readiness`] and [`report`] and are unit-tested without a client; [`connect`],
+//! [`live`], [`diff`], [`apply`] and [`drift`] talk to the API server.
+
+pub mod apply;
+pub mod cmd;
+pub mod connect;
+pub mod diff;
+pub mod drift;
+pub mod live;
+pub mod plan;
+pub mod readiness;
+pub mod report;
+pub mod resources;
+
+use std::fmt;
+
+use crate::compile::{Compilation, ENV_DIR, Selection, compile};
+use crate::diag::Diagnostics;
+use crate::source::Sources;
+use crate::world::World;
+
+/// An error of the cluster stage: one readable message with its context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<String> for Error {
+    fn from(text: String) -> Self {
+        Error(text)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(text: &str) -> Self {
+        Error(text.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns a client error into a message that says what was being done and what the server said.
+pub fn api_error(doing: &str, err: &kube::Error) -> Error {
+    match err {
+        kube::Error::Api(status) => Error(format!(
+            "{doing}: {} {}: {}",
+            status.code,
+            if status.reason.is_empty() {
+                "Error"
+            } else {
+                &status.reason
+            },
+            status.message
+        )),
+        other => Error(format!("{doing}: {other}")),
+    }
+}
+
+/// The HTTP status of a failed request, when the server answered.
+pub fn status_code(err: &kube::Error) -> Option<u16> {
+    match err {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// One environment, compiled and ready for the cluster.
+#[derive(Debug)]
+pub struct Environment {
+    pub name: String,
+    /// The kube context the environment declares (`[environment] context`).
+    pub context: String,
+    pub namespace: String,
+    pub set: plan::DesiredSet,
+}
+
+/// Why an environment could not be loaded: findings of the compiler (printed as the compiler
+/// prints them) or another problem.
+#[derive(Debug)]
+pub enum LoadError {
+    Findings(Box<Compilation>),
+    Other(Error),
+}
+
+/// Compiles one environment and turns its rendered manifests into the set to apply. Pure: input
+/// comes through the [`World`].
+pub fn load_environment(
+    world: &dyn World,
+    spec_file: &str,
+    env: &str,
+) -> Result<Environment, LoadError> {
+    let compilation = compile(world, spec_file, &Selection::One(env.to_string()));
+    if compilation.has_errors() {
+        return Err(LoadError::Findings(Box::new(compilation)));
+    }
+    let other = |text: String| LoadError::Other(Error(text));
+    let (_, files) = compilation
+        .outputs
+        .iter()
+        .find(|(name, _)| name == env)
+        .ok_or_else(|| other(format!("environment `{env}` produced no output")))?;
+    let mut manifests = Vec::new();
+    for (path, text) in &files.files {
+        if !path.starts_with("kubernetes/") {
+            continue;
+        }
+        let docs = crate::yaml::parse_yaml_stream(text)
+            .map_err(|e| other(format!("cannot read back rendered {path}: {e}")))?;
+        manifests.extend(docs);
+    }
+    let (context, namespace) =
+        environment_table(world, spec_file, env).map_err(LoadError::Other)?;
+    let set = plan::prepare(manifests, &namespace).map_err(other)?;
+    Ok(Environment {
+        name: env.to_string(),
+        context,
+        namespace,
+        set,
+    })
+}
+
+/// Reads `[environment] context` and `namespace` through the compiler's own reader (the spec
+/// compiled a moment ago, so this cannot report anything new).
+fn environment_table(world: &dyn World, spec_file: &str, env: &str) -> Result<(String, String)> {
+    let mut sources = Sources::default();
+    let mut diags = Diagnostics::default();
+    let read = |path: &str, sources: &mut Sources, diags: &mut Diagnostics| {
+        let bytes = world
+            .read(path)
+            .map_err(|e| Error(format!("cannot read {path}: {e}")))?;
+        let file = crate::load::decode_text(path, bytes, sources, diags)
+            .ok_or_else(|| Error(format!("{path} is not UTF-8")))?;
+        crate::load::parse(file, sources, diags)
+            .ok_or_else(|| Error(format!("cannot parse {path}")))
+    };
+    let mut root = read(spec_file, &mut sources, &mut diags)?;
+    let overlay = read(&format!("{ENV_DIR}/{env}.toml"), &mut sources, &mut diags)?;
+    crate::merge::apply_overlay(&mut root, overlay, &mut diags);
+    let spec = crate::spec::read::read_spec(&root, env, &mut diags)
+        .ok_or_else(|| Error(format!("cannot read the spec of environment `{env}`")))?;
+    Ok((
+        spec.environment.context.value.clone(),
+        spec.environment.namespace.value.clone(),
+    ))
+}

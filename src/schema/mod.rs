@@ -1,0 +1,527 @@
+//! The editor schemas of the spec: `schemas/platform.schema.json` for `platform.toml` and
+//! `schemas/overlay.schema.json` for `environments/<env>.toml`, JSON Schema draft-07 (the draft Taplo and
+//! Even Better TOML validate with), referenced from each file by a `#:schema` first line.
+//!
+//! They are not written by hand: [`spec_schemas`] runs the spec readers on a sample with every table
+//! ([`record`]), and every key, type, range, default, allowed value and required key in the schemas is
+//! what a reader asked for. `tests/spec_schema.rs` fails when the committed files are stale.
+
+pub mod record;
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::diag::{Diagnostics, Severity, render_human};
+use crate::source::Sources;
+
+pub const PLATFORM_SCHEMA_FILE: &str = "schemas/platform.schema.json";
+pub const OVERLAY_SCHEMA_FILE: &str = "schemas/overlay.schema.json";
+
+const SAMPLE_NAME: &str = "src/schema/sample.toml";
+const SAMPLE: &str = include_str!("sample.toml");
+/// Taplo validates with draft-07 (its `jsonschema` crate predates 2019-09), so the schemas use nothing
+/// newer: no `$defs`, `unevaluatedProperties` or `dependentRequired`.
+const DRAFT: &str = "http://json-schema.org/draft-07/schema#";
+/// The table each overlay must have and the base spec need not: where the environment runs.
+const ENVIRONMENT: &str = "environment";
+
+/// Both schemas, as JSON values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpecSchemas {
+    pub platform: Value,
+    pub overlay: Value,
+}
+
+impl SpecSchemas {
+    /// Each schema's file (relative to the project root) and text, as committed.
+    pub fn files(&self) -> [(&'static str, String); 2] {
+        [
+            (PLATFORM_SCHEMA_FILE, text(&self.platform)),
+            (OVERLAY_SCHEMA_FILE, text(&self.overlay)),
+        ]
+    }
+
+    /// Writes both files under `root`.
+    pub fn write(&self, root: &Path) -> std::io::Result<()> {
+        for (file, text) in self.files() {
+            let path = root.join(file);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, text)?;
+        }
+        Ok(())
+    }
+
+    /// The files under `root` that are missing or differ from these schemas.
+    pub fn stale(&self, root: &Path) -> Vec<&'static str> {
+        self.files()
+            .into_iter()
+            .filter(|(file, text)| {
+                std::fs::read_to_string(root.join(file)).ok().as_ref() != Some(text)
+            })
+            .map(|(file, _)| file)
+            .collect()
+    }
+}
+
+/// Records the schemas from the spec readers. Fails, naming each problem, when the sample no longer
+/// reads cleanly or leaves part of the spec unexplored.
+pub fn spec_schemas() -> Result<SpecSchemas, Vec<String>> {
+    let mut raw = recorded()?;
+    let mut problems = untyped(&raw, "");
+    problems.extend(describe(&mut raw));
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(SpecSchemas {
+        platform: sorted(platform_schema(raw.clone())),
+        overlay: sorted(overlay_schema(raw)),
+    })
+}
+
+/// The schema text as committed: keys sorted, so that it does not depend on serde_json's map order.
+pub fn text(schema: &Value) -> String {
+    let mut text =
+        serde_json::to_string_pretty(&sorted(schema.clone())).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
+
+/// Runs the readers on the sample with recording on.
+fn recorded() -> Result<Value, Vec<String>> {
+    let mut sources = Sources::default();
+    let file = sources.add(SAMPLE_NAME, SAMPLE.to_string());
+    let mut diags = Diagnostics::default();
+    let root = crate::load::parse(file, &sources, &mut diags);
+    let recording = root.as_ref().map(|root| {
+        record::record(root, || {
+            crate::spec::read_spec(root, "sample", &mut diags);
+        })
+    });
+    let findings: Vec<_> = diags
+        .into_sorted()
+        .into_iter()
+        .filter(|d| d.severity != Severity::Waived)
+        .collect();
+    if !findings.is_empty() {
+        let text = render_human(&sources, &findings);
+        return Err(vec![format!(
+            "{SAMPLE_NAME} must read without findings:\n{text}"
+        )]);
+    }
+    let recording = recording.ok_or_else(|| vec![format!("{SAMPLE_NAME} did not load")])?;
+    let unplaced = recording.unplaced.into_iter().map(|path| {
+        format!(
+            "`{path}`: a table read from a node no `Fields` call handed out; use `Fields::node`"
+        )
+    });
+    let problems: Vec<String> = unplaced.collect();
+    if problems.is_empty() {
+        Ok(recording.schema)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Places whose schema the recording left open: a nested table or a named collection the sample
+/// lacks, or a value a reader decodes by hand without [`crate::decode::describe`].
+fn untyped(schema: &Value, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, child) in children(schema) {
+        let child_path = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let typed = child.get("type").is_some() || child.get("enum").is_some();
+        if !typed {
+            out.push(format!(
+                "`{child_path}` has no type: add it to {SAMPLE_NAME}, or describe it in its reader"
+            ));
+        }
+        out.extend(untyped(child, &child_path));
+    }
+    out
+}
+
+/// The sub-schemas of a schema with the path segment that leads to each: `name` for a property, `*`
+/// for a named entry, `[]` for an item.
+fn children(schema: &Value) -> Vec<(String, &Value)> {
+    let mut out: Vec<(String, &Value)> = Vec::new();
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        out.extend(properties.iter().map(|(k, v)| (k.clone(), v)));
+    }
+    if let Some(entry) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+        out.push(("*".into(), entry));
+    }
+    if let Some(items) = schema.get("items") {
+        out.push(("[]".into(), items));
+    }
+    out
+}
+
+/// Descriptions for the editor's hover, by path (`*` a named entry, `[]` an item). Types, ranges,
+/// defaults and allowed values come from the readers; this adds only what the readers cannot say.
+const DOCS: &[(&str, &str)] = &[
+    (
+        "platform",
+        "The platform: `name` prefixes shared objects and is the `app.kubernetes.io/part-of` label; `team` owns it.",
+    ),
+    (
+        "platform.name",
+        "A DNS label: the prefix of shared objects and the part-of label.",
+    ),
+    (
+        ENVIRONMENT,
+        "Where this environment runs; written in each overlay (`environments/<env>.toml`).",
+    ),
+    (
+        "environment.namespace",
+        "The Kubernetes namespace of the environment (a DNS label).",
+    ),
+    (
+        "environment.context",
+        "The kube context this environment deploys to.",
+    ),
+    (
+        "environment.cluster",
+        "The cluster name stamped on logs and alerts; the context when absent.",
+    ),
+    (
+        "environment.monitoring",
+        "What observability the environment gets: basic, complete, production or comprehensive.",
+    ),
+    (
+        "environment.data",
+        "What data the environment holds, for people (\"test data\", \"real data\").",
+    ),
+    (
+        "defaults",
+        "Settings every service shares: port, probes, preStop sleep, grace period, rolling update, run-as user, pull policy.",
+    ),
+    (
+        "sizes",
+        "Named sizes: `requests` and `limits` (`cpu`, `memory`); services, data stores and tenants refer to a size by name.",
+    ),
+    (
+        "services",
+        "The services, by name (a DNS label): each becomes a Deployment, Service, ServiceAccount and NetworkPolicy.",
+    ),
+    (
+        "services.*.image",
+        "A pinned image: a tag other than `latest`, or a digest.",
+    ),
+    (
+        "services.*.next_image",
+        "The image of the inactive colour, for blue-green releases.",
+    ),
+    ("services.*.size", "The name of a `[sizes]` entry."),
+    (
+        "services.*.talks_to",
+        "What the service calls: services, `postgresql`, `redis`, `minio`, `astrbot`; the network policies follow from it.",
+    ),
+    (
+        "services.*.secrets",
+        "Keys of `[secrets].keys` mounted as files and announced as `KEY_FILE`.",
+    ),
+    (
+        "services.*.autoscaling",
+        "A HorizontalPodAutoscaler: `min_replicas`, `max_replicas` and a CPU or memory target.",
+    ),
+    (
+        "release",
+        "How services are released: `strategy` rolling or blue-green, and the `active` colour.",
+    ),
+    (
+        "ingress",
+        "The public entry: host, class, TLS issuer (cert-manager) and secret, rate limit and backend service.",
+    ),
+    ("ingress.backend", "The service behind the ingress."),
+    (
+        "network",
+        "Namespaces of the ingress controller, monitoring and DNS; whether kube-system may reach the pods.",
+    ),
+    (
+        "config",
+        "Values of the platform ConfigMap; connection settings (`DB_HOST` …) are derived and may not be set here.",
+    ),
+    (
+        "secrets",
+        "The Secret, by reference only: its name, provider, store and keys, never values.",
+    ),
+    (
+        "secrets.keys",
+        "The keys the Secret holds; services, data stores and alerting refer to them.",
+    ),
+    ("postgresql", "PostgreSQL as a CloudNativePG cluster."),
+    (
+        "postgresql.parameters",
+        "PostgreSQL server parameters, passed to the cluster as strings.",
+    ),
+    (
+        "postgresql.backup",
+        "Base backups with WAL archiving to MinIO, on a cron schedule.",
+    ),
+    ("redis", "Redis as an opstree RedisCluster."),
+    (
+        "minio",
+        "MinIO object storage for the AstrBot instances and the database backups.",
+    ),
+    (
+        "astrbot",
+        "The per-tenant AstrBot instance; `max_instances` is the ceiling on tenants.",
+    ),
+    (
+        "tenants",
+        "The tenants, by name (a DNS label): each gets its own AstrBot instance.",
+    ),
+    (
+        "metrics",
+        "The metric families the workloads expose, who exposes them (`exposed_by`), and how Prometheus scrapes them.",
+    ),
+    (
+        "alerts",
+        "Alerts, by name: meanings (latency, error_rate, memory, instance_down) for which plat writes the PromQL, or custom PromQL.",
+    ),
+    (
+        "slos",
+        "Service level objectives: recording rules and multi-window, multi-burn-rate alerts.",
+    ),
+    (
+        "alerting",
+        "Alertmanager: the default receiver, grouping, SMTP, receivers and routes.",
+    ),
+    (
+        "alerting.receivers",
+        "Receivers, by name: e-mail, Slack and webhook; credentials are keys of `[secrets].keys`.",
+    ),
+    (
+        "alerting.routes",
+        "Routes in order: the first match wins unless it says `continue`.",
+    ),
+    (
+        "alerting.routes.[].matchers",
+        "Alertmanager matchers such as `severity=\"critical\"`.",
+    ),
+    (
+        "dashboards",
+        "Grafana dashboards: the overview, per-service dashboards and custom panels.",
+    ),
+    (
+        "dashboards.panels",
+        "Custom overview panels, by name; `expr` is PromQL, checked against `[metrics]`.",
+    ),
+    (
+        "logging",
+        "Log shipping: a Fluentd DaemonSet that tails container logs and sends them to Elasticsearch.",
+    ),
+    (
+        "logging.fields",
+        "The structured log schema the services write: field = type.",
+    ),
+    (
+        "waivers",
+        "Checks that do not apply at one place, each with the reason the output shows.",
+    ),
+];
+
+/// Adds [`DOCS`] to the schema; returns the paths that name nothing, so that docs cannot go stale.
+fn describe(schema: &mut Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (path, text) in DOCS {
+        match at_path(schema, path) {
+            Some(node) => node["description"] = json!(text),
+            None => problems.push(format!(
+                "`{path}` in DOCS (src/schema/mod.rs) is not in the schema"
+            )),
+        }
+    }
+    problems
+}
+
+fn at_path<'v>(schema: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    path.split('.')
+        .try_fold(schema, |node, segment| match segment {
+            "*" => node
+                .get_mut("additionalProperties")
+                .filter(|v| v.is_object()),
+            "[]" => node.get_mut("items"),
+            key => node.get_mut("properties")?.get_mut(key),
+        })
+}
+
+/// The base spec: everything the readers require, except the environment, which the overlays give.
+fn platform_schema(mut raw: Value) -> Value {
+    drop_required(&mut raw, ENVIRONMENT);
+    if let Some(environment) = raw["properties"].get_mut(ENVIRONMENT) {
+        strip_required(environment);
+    }
+    add_init_keys(&mut raw);
+    with_header(
+        raw,
+        "plat platform spec (platform.toml)",
+        "The whole platform; each environments/<env>.toml overlays it. Generated from plat's spec readers.",
+    )
+}
+
+/// An overlay: any part of the spec, none of it required (the merge with the base must be complete,
+/// not the overlay), plus the `[environment]` it must have and the `[remove]` it may have.
+fn overlay_schema(mut raw: Value) -> Value {
+    let remove = remove_schema(&raw);
+    let environment = raw["properties"][ENVIRONMENT].take();
+    strip_required(&mut raw);
+    raw["properties"][ENVIRONMENT] = environment;
+    raw["properties"][crate::merge::REMOVE_KEY] = remove;
+    raw["required"] = json!([ENVIRONMENT]);
+    add_init_keys(&mut raw);
+    with_header(
+        raw,
+        "plat environment overlay (environments/<env>.toml)",
+        "One environment's differences from platform.toml, and its [environment]. Generated from plat's spec readers.",
+    )
+}
+
+/// `[remove]`: the named collections of the spec, each an array of entry names. Any other table path
+/// is accepted too, as the merge accepts it.
+fn remove_schema(raw: &Value) -> Value {
+    let names = json!({ "type": "array", "items": { "type": "string" } });
+    let mut properties = Map::new();
+    for path in collections(raw, "") {
+        let mut schema = names.clone();
+        schema["description"] = json!(format!(
+            "Entries of `[{path}]` to delete from the base spec."
+        ));
+        properties.insert(path, schema);
+    }
+    json!({
+        "type": "object",
+        "description": "Named entries to delete from the base spec before the overlay is merged, e.g. `tenants = [\"initech\"]`; a dotted key such as \"postgresql.parameters\" names a nested table.",
+        "properties": properties,
+        "additionalProperties": names,
+    })
+}
+
+/// The dotted paths of the tables of named entries, reached through plain tables only (a path through a
+/// named entry would need the entry's name).
+fn collections(schema: &Value, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return out;
+    };
+    for (key, child) in properties {
+        let child_path = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        if child
+            .get("additionalProperties")
+            .is_some_and(Value::is_object)
+        {
+            out.push(child_path);
+        } else {
+            out.extend(collections(child, &child_path));
+        }
+    }
+    out
+}
+
+fn drop_required(schema: &mut Value, key: &str) {
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|k| k != key);
+    }
+}
+
+fn strip_required(schema: &mut Value) {
+    if let Value::Object(map) = schema {
+        map.remove("required");
+        map.values_mut().for_each(strip_required);
+    }
+}
+
+/// Taplo inserts a table's `initKeys` when it completes the table: the keys it must have.
+fn add_init_keys(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if let Some(required) = map
+        .get("required")
+        .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        let required = required.clone();
+        map.insert("x-taplo".into(), json!({ "initKeys": required }));
+    }
+    map.values_mut().for_each(add_init_keys);
+}
+
+fn with_header(mut schema: Value, title: &str, description: &str) -> Value {
+    schema["$schema"] = json!(DRAFT);
+    schema["$comment"] = json!(
+        "Generated by `plat schema` from the spec readers (src/schema/); do not edit. Stale copies fail tests/spec_schema.rs."
+    );
+    schema["title"] = json!(title);
+    schema["description"] = json!(description);
+    schema
+}
+
+/// The same value with every object's keys in sorted order.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_explores_the_whole_spec() {
+        if let Err(problems) = spec_schemas() {
+            panic!("{}", problems.join("\n"));
+        }
+    }
+
+    #[test]
+    fn overlays_need_only_the_environment() {
+        let schemas = spec_schemas().unwrap();
+        assert_eq!(schemas.overlay["required"], json!([ENVIRONMENT]));
+        assert!(
+            schemas.overlay["properties"]["services"]["additionalProperties"]
+                .get("required")
+                .is_none()
+        );
+        assert!(
+            schemas.overlay["properties"][ENVIRONMENT]
+                .get("required")
+                .is_some()
+        );
+        let base_required = schemas.platform["required"].as_array().unwrap();
+        assert!(!base_required.contains(&json!(ENVIRONMENT)));
+        assert!(base_required.contains(&json!("platform")));
+    }
+
+    #[test]
+    fn remove_offers_the_named_collections() {
+        let schemas = spec_schemas().unwrap();
+        let remove = &schemas.overlay["properties"]["remove"]["properties"];
+        for path in [
+            "services",
+            "tenants",
+            "sizes",
+            "postgresql.parameters",
+            "alerting.receivers",
+        ] {
+            assert!(remove.get(path).is_some(), "{path}");
+        }
+        assert!(schemas.platform["properties"].get("remove").is_none());
+    }
+}
