@@ -66,19 +66,8 @@ pub struct DiffArgs {
     /// The platform spec; its folder is the project root that holds environments/.
     #[arg(long, value_name = "FILE", default_value = "platform.toml")]
     pub spec: PathBuf,
-    /// The kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]. The in-cluster config is
-    /// never used implicitly.
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kube context [default: the environment's `[environment] context`].
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-    /// Allow a --context other than the one the environment declares.
-    #[arg(long)]
-    pub allow_context_mismatch: bool,
-    /// How many requests run at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
+    #[command(flatten)]
+    pub connection: crate::cluster::cmd::ConnectionArgs,
 }
 
 impl DiffArgs {
@@ -87,10 +76,7 @@ impl DiffArgs {
         Some(crate::cluster::cmd::ClusterArgs {
             env: self.env.clone()?,
             spec: self.spec.clone(),
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            allow_context_mismatch: self.allow_context_mismatch,
-            concurrency: self.concurrency,
+            connection: self.connection.clone(),
         })
     }
 }

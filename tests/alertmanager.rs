@@ -4,6 +4,8 @@
 //! from that intent, never from the generated file. A deliberately broken spec gets every routing
 //! cross-check, each at its place in the spec.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,20 +16,8 @@ use plat::world::{FsWorld, MemoryWorld};
 const CONFIG: &str = "alertmanager/alertmanager.yaml";
 const ENVIRONMENTS: [&str; 5] = ["dev", "dr", "prod", "staging", "test"];
 
-/// `amtool` from PATH; missing is a failure with the install command, never a skip.
 fn amtool() -> PathBuf {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|dir| dir.join("amtool"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`amtool` is not installed: run `bash .ci/install-oracles.sh` \
-                 (it installs the Debian package prometheus-alertmanager)"
-            )
-        })
+    common::tool("amtool")
 }
 
 fn run(command: &mut Command) -> Output {

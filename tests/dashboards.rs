@@ -2,6 +2,8 @@
 //! model, unique ids, a grid without overlaps, the data source variable, PromQL that parses and names
 //! only declared metrics), the overview's panels, and broken specs that get each cross-check.
 
+mod common;
+
 use std::collections::HashSet;
 
 use promql_parser::parser::Expr;
@@ -727,10 +729,7 @@ fn without_a_dashboards_section_nothing_is_generated() {
 // what the queries compute, proven with Prometheus's own engine (`promtool test rules`)
 
 fn promtool() -> std::path::PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("promtool"))
-        .find(|p| p.is_file())
-        .expect("promtool is not installed: run `bash .ci/install-oracles.sh` (Debian package prometheus)")
+    common::tool("promtool")
 }
 
 /// The expression of target `index` of the panel titled `title`.

@@ -3,6 +3,8 @@
 //! parser reads, the namespace glob, time formats, no removed parameters); the Kubernetes objects run
 //! Fluentd where it can read the node's logs; and broken specs get located diagnostics.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -687,15 +689,7 @@ fn credentials_come_from_a_secret_in_the_logging_namespace() {
 // The real tools on the variants the reference platform does not use
 
 fn tool(name: &str) -> PathBuf {
-    let venv = std::env::var("PLAT_ORACLE_VENV").unwrap_or_else(|_| "/opt/plat-oracles".into());
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push(Path::new(&venv).join("bin"));
-    dirs.into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{name}` is not installed: run `bash .ci/install-oracles.sh`"))
+    common::tool(name)
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! `kubernetes-validate` (strict, against the upstream schemas of a pinned Kubernetes version) and
 //! `checkov`. A missing tool fails the test with the command that installs it; nothing is skipped.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -23,21 +25,8 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Finds a tool on PATH or in the oracle virtualenv that `.ci/install-oracles.sh` creates.
 fn tool(name: &str) -> PathBuf {
-    let venv = std::env::var("PLAT_ORACLE_VENV").unwrap_or_else(|_| "/opt/plat-oracles".into());
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push(Path::new(&venv).join("bin"));
-    dirs.into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` is not installed: run `bash .ci/install-oracles.sh` (or scripts/test.sh)"
-            )
-        })
+    common::tool(name)
 }
 
 fn environments() -> Vec<String> {

@@ -4,6 +4,8 @@
 //! codes. The expectations (labels, thresholds) are written here from the intent, not read from the
 //! rules; only annotation texts are taken from the rules file and expanded.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,10 +16,7 @@ fn repo() -> &'static Path {
 }
 
 fn promtool() -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("promtool"))
-        .find(|p| p.is_file())
-        .expect("promtool is not installed: run `bash .ci/install-oracles.sh` (Debian package prometheus)")
+    common::tool("promtool")
 }
 
 const ENVIRONMENTS: [&str; 5] = ["dev", "test", "staging", "prod", "dr"];

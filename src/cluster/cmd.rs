@@ -25,6 +25,13 @@ pub struct ClusterArgs {
     /// The platform spec; its folder is the project root that holds environments/.
     #[arg(long, value_name = "FILE", default_value = "platform.toml")]
     pub spec: PathBuf,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// How to reach the cluster.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
     /// The kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]. The in-cluster config is
     /// never used implicitly.
     #[arg(long, value_name = "FILE")]
@@ -138,11 +145,11 @@ fn load(args: &ClusterArgs) -> Option<Environment> {
 async fn open(command: &str, args: &ClusterArgs, env: &Environment) -> Result<Connection, Error> {
     let (context, source) = connect::choose_context(
         &env.context,
-        args.context.as_deref(),
-        args.allow_context_mismatch,
+        args.connection.context.as_deref(),
+        args.connection.allow_context_mismatch,
         &env.name,
     )?;
-    let conn = connect::connect(args.kubeconfig.as_deref(), &context).await?;
+    let conn = connect::connect(args.connection.kubeconfig.as_deref(), &context).await?;
     eprintln!(
         "{}{}",
         report::header(
@@ -176,7 +183,13 @@ pub fn run_diff(args: &ClusterArgs) -> u8 {
         rt.block_on(async {
             let conn = open("diff", args, &env).await?;
             let mut stdout = std::io::stdout().lock();
-            diff::run(&conn, &env, usize::from(args.concurrency), &mut stdout).await
+            diff::run(
+                &conn,
+                &env,
+                usize::from(args.connection.concurrency),
+                &mut stdout,
+            )
+            .await
         })
     });
     match result {
@@ -200,7 +213,12 @@ pub fn run_drift(args: &DriftArgs) -> u8 {
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
             let conn = open("drift", &args.cluster, &env).await?;
-            drift::run(&conn, &env, usize::from(args.cluster.concurrency)).await
+            drift::run(
+                &conn,
+                &env,
+                usize::from(args.cluster.connection.concurrency),
+            )
+            .await
         })
     });
     let drift = match result {
@@ -239,7 +257,7 @@ pub fn run_apply(args: &ApplyArgs) -> u8 {
         wait: args.wait,
         timeout: args.timeout,
         dry_run: args.dry_run,
-        concurrency: usize::from(args.cluster.concurrency),
+        concurrency: usize::from(args.cluster.connection.concurrency),
         poll: Duration::from_millis(args.poll_ms.max(10)),
     };
     let result = runtime().and_then(|rt| {
