@@ -162,7 +162,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn schema(args: &SchemaArgs) -> u8 {
-    let schemas = match crate::schema::spec_schemas() {
+    let schemas = match crate::spec_schema::spec_schemas() {
         Ok(schemas) => schemas,
         Err(problems) => {
             eprintln!(

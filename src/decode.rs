@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::node::{Node, Table, Value};
-use crate::schema::record::{self, Slot};
+use crate::spec_schema::record::{self, Slot};
 use crate::source::Origin;
 
 /// A decoded value with the place that set it, and the base value an overlay replaced.

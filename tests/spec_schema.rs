@@ -1,4 +1,4 @@
-//! The editor schemas (`schemas/*.schema.json`, see src/schema/): committed as generated, valid for
+//! The editor schemas (`schemas/*.schema.json`, see src/spec_schema/): committed as generated, valid for
 //! every spec in the repository, and rejecting what the compiler's readers reject.
 //!
 //! `PLAT_BLESS=1 cargo test --test spec_schema` rewrites the committed schemas (as `plat schema` does).
@@ -8,13 +8,13 @@ use std::fs;
 use std::path::PathBuf;
 
 use plat::diag::{Diagnostic, Diagnostics};
-use plat::schema::{OVERLAY_SCHEMA_FILE, PLATFORM_SCHEMA_FILE, SpecSchemas, spec_schemas};
+use plat::spec_schema::{OVERLAY_SCHEMA_FILE, PLATFORM_SCHEMA_FILE, SpecSchemas, spec_schemas};
 use plat::source::Sources;
 use serde_json::Value;
 
 /// A key no reader knows and that is close to none, so that the reader lists the keys it knows.
 const UNKNOWN: &str = "qqqqqqqqqqqq";
-const SAMPLE: &str = "src/schema/sample.toml";
+const SAMPLE: &str = "src/spec_schema/sample.toml";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
