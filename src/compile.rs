@@ -182,6 +182,7 @@ impl lower::Sink for Renderer<'_> {
     fn manifests(&mut self, unit: lower::Unit) {
         for object in &unit.objects {
             self.policy.check(object, self.diags);
+            crate::schemas::validate(object, self.diags);
             let namespace = object.value["metadata"]["namespace"].as_str().unwrap_or("");
             let key = (
                 object.kind().to_string(),
