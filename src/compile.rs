@@ -178,26 +178,34 @@ struct Renderer<'d> {
     diags: &'d mut Diagnostics,
 }
 
+impl Renderer<'_> {
+    fn check_object(&mut self, object: &lower::Object) {
+        self.policy.check(object, self.diags);
+        crate::schemas::validate(object, self.diags);
+    }
+
+    /// Reports a second object of the same kind, namespace and name.
+    fn register(&mut self, kind: &str, namespace: &str, name: &str, origin: Origin) {
+        let key = (kind.to_string(), format!("{namespace}/{name}"));
+        if let Some(first) = self.seen.get(&key) {
+            self.diags.push(
+                Diagnostic::error("P0208", format!("two objects are both {kind} `{name}`"))
+                    .at(origin, "this entry produces it")
+                    .also(*first, "and so does this one")
+                    .help("rename one of the entries; object names must be unique per kind in a namespace"),
+            );
+        } else {
+            self.seen.insert(key, origin);
+        }
+    }
+}
+
 impl lower::Sink for Renderer<'_> {
     fn manifests(&mut self, unit: lower::Unit) {
         for object in &unit.objects {
-            self.policy.check(object, self.diags);
-            crate::schemas::validate(object, self.diags);
+            self.check_object(object);
             let namespace = object.value["metadata"]["namespace"].as_str().unwrap_or("");
-            let key = (
-                object.kind().to_string(),
-                format!("{namespace}/{}", object.name()),
-            );
-            if let Some(first) = self.seen.get(&key) {
-                self.diags.push(
-                    Diagnostic::error("P0208", format!("two objects are both {} `{}`", key.0, object.name()))
-                        .at(object.origin, "this entry produces it")
-                        .also(*first, "and so does this one")
-                        .help("rename one of the entries; object names must be unique per kind in a namespace"),
-                );
-            } else {
-                self.seen.insert(key, object.origin);
-            }
+            self.register(object.kind(), namespace, object.name(), object.origin);
         }
         let path = format!("kubernetes/{}", unit.file);
         self.manifests.push(path.clone());
@@ -206,6 +214,27 @@ impl lower::Sink for Renderer<'_> {
 
     fn file(&mut self, path: String, text: String) {
         self.files.push((path, text));
+    }
+
+    fn check_prototype(&mut self, objects: &[lower::Object]) -> bool {
+        let before = self.diags.len();
+        for object in objects {
+            self.check_object(object);
+        }
+        if self.diags.len() == before {
+            return true;
+        }
+        self.diags.truncate(before);
+        false
+    }
+
+    fn prerendered(&mut self, unit: lower::Prerendered) {
+        for (kind, name) in &unit.objects {
+            self.register(kind, &unit.namespace, name, unit.origin);
+        }
+        let path = format!("kubernetes/{}", unit.file);
+        self.manifests.push(path.clone());
+        self.files.push((path, unit.text));
     }
 }
 

@@ -7,8 +7,8 @@ use serde_json::{Value as Json, json};
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::node::{Node, Table, Value};
-use crate::spec_schema::record::{self, Slot};
 use crate::source::Origin;
+use crate::spec_schema::record::{self, Slot};
 
 /// A decoded value with the place that set it, and the base value an overlay replaced.
 #[derive(Clone, Debug, PartialEq)]

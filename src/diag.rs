@@ -115,6 +115,11 @@ impl Diagnostics {
         self.items.iter()
     }
 
+    /// Drops the findings after the first `len`.
+    pub fn truncate(&mut self, len: usize) {
+        self.items.truncate(len);
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Diagnostic> {
         self.items.iter_mut()
     }

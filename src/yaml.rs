@@ -186,6 +186,13 @@ fn ensure_float_syntax(out: &mut String, start: usize) {
     }
 }
 
+/// A string as a one-line YAML scalar: plain when that is unambiguous, else double-quoted.
+pub fn inline_scalar(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    write_inline_string(&mut out, text);
+    out
+}
+
 /// Writes a string on one line: plain when that is unambiguous, else double-quoted.
 fn write_inline_string(out: &mut String, text: &str) {
     if is_plain_safe(text) {

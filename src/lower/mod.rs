@@ -18,6 +18,7 @@ use crate::source::{Origin, Sources};
 use crate::spec::Spec;
 
 pub use labels::Labels;
+pub use tenants::Path;
 
 /// One Kubernetes object and the spec location that produced it.
 #[derive(Clone, Debug)]
@@ -55,12 +56,21 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// `metadata` with name, namespace, labels and the annotation naming the spec location.
     pub fn metadata(&self, name: &str, labels: &Labels, source: &str, origin: Origin) -> Value {
-        json!({
-            "name": name,
-            "namespace": self.namespace,
-            "labels": labels.to_json(),
-            "annotations": { SOURCE_ANNOTATION: self.source_of(source, origin) },
-        })
+        // Built by moving values in: `json!` would copy every interpolated `Value` through serde.
+        let mut annotations = Map::new();
+        annotations.insert(
+            SOURCE_ANNOTATION.into(),
+            Value::String(self.source_of(source, origin)),
+        );
+        let mut metadata = Map::new();
+        metadata.insert("name".into(), Value::String(name.to_string()));
+        metadata.insert(
+            "namespace".into(),
+            Value::String(self.namespace.to_string()),
+        );
+        metadata.insert("labels".into(), labels.to_json());
+        metadata.insert("annotations".into(), Value::Object(annotations));
+        Value::Object(metadata)
     }
 
     /// `file#key.path`: the spec file that declared the entry and the key path inside it. Line numbers
@@ -82,10 +92,30 @@ pub trait Sink {
     fn manifests(&mut self, unit: Unit);
     /// A file at `path` relative to `generated/<env>/`.
     fn file(&mut self, path: String, text: String);
+    /// Runs the per-object checks on the prototype of a family of units that differ only in names;
+    /// true when it has no finding (and nothing is reported), so the family may be pre-rendered.
+    fn check_prototype(&mut self, objects: &[Object]) -> bool;
+    /// A unit whose text was made from a checked prototype.
+    fn prerendered(&mut self, unit: Prerendered);
+}
+
+/// A unit rendered from a prototype: its text and the kinds and names of its objects.
+#[derive(Clone, Debug)]
+pub struct Prerendered {
+    pub file: String,
+    pub text: String,
+    pub namespace: String,
+    pub objects: Vec<(String, String)>,
+    pub origin: Origin,
 }
 
 /// Lowers the spec, handing each unit to `sink` in a stable order.
 pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn Sink) {
+    lower_with(spec, sources, sink, Path::Prototypes);
+}
+
+/// [`lower`], choosing how tenants are lowered (tests compare both ways).
+pub fn lower_with(spec: &Spec, sources: &Sources, sink: &mut dyn Sink, tenants: Path) {
     let config = config::platform_config(spec);
     let ctx = Ctx {
         spec,
@@ -108,9 +138,7 @@ pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn Sink) {
     for unit in datastores::units(&ctx) {
         sink.manifests(unit);
     }
-    for tenant in &spec.tenants {
-        sink.manifests(tenants::tenant_unit(&ctx, tenant));
-    }
+    tenants::lower_tenants(&ctx, sink, tenants);
     crate::observe::lower(&ctx, sink);
 }
 

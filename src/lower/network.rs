@@ -144,17 +144,16 @@ fn policy(
         ingress,
         egress,
     } = rules;
-    json!({
+    let mut policy = json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": ctx.metadata(name, labels, source, origin),
-        "spec": {
-            "podSelector": selector,
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": egress,
-        },
-    })
+        "spec": { "policyTypes": ["Ingress", "Egress"] },
+    });
+    policy["metadata"] = ctx.metadata(name, labels, source, origin);
+    policy["spec"]["podSelector"] = selector;
+    policy["spec"]["ingress"] = Value::Array(ingress);
+    policy["spec"]["egress"] = Value::Array(egress);
+    policy
 }
 
 /// Ingress rules every application workload gets besides its clients: metrics scraping from the

@@ -89,8 +89,8 @@ pub fn container(ctx: &Ctx<'_>, c: &ContainerSpec<'_>) -> Value {
             "ports",
             Some(json!([{ "name": "http", "containerPort": c.port, "protocol": "TCP" }])),
         ),
-        ("env", (!env.is_empty()).then(|| json!(env))),
-        ("envFrom", Some(json!(env_from))),
+        ("env", (!env.is_empty()).then_some(Value::Array(env))),
+        ("envFrom", Some(Value::Array(env_from))),
         ("resources", Some(resources(c.size))),
         ("livenessProbe", c.probes.map(|(l, _)| http_probe(l))),
         ("readinessProbe", c.probes.map(|(_, r)| http_probe(r))),
@@ -102,7 +102,7 @@ pub fn container(ctx: &Ctx<'_>, c: &ContainerSpec<'_>) -> Value {
             }),
         ),
         ("securityContext", Some(container_security())),
-        ("volumeMounts", Some(json!(mounts))),
+        ("volumeMounts", Some(Value::Array(mounts))),
     ])
 }
 
@@ -134,27 +134,25 @@ pub fn pod_template(
     let defaults = &ctx.spec.defaults;
     // The colour label (blue-green) is part of the selector when present, so each colour spreads alone.
     let selector = labels.selector(&[super::services::COLOR_LABEL]).to_json();
-    json!({
-        "metadata": {
-            "labels": labels.to_json(),
-            "annotations": { "plat.dev/config-checksum": ctx.config_hash() },
-        },
-        "spec": {
-            "serviceAccountName": service_account,
-            "automountServiceAccountToken": automount_token,
-            "enableServiceLinks": false,
-            "terminationGracePeriodSeconds": defaults.termination_grace_seconds,
-            "securityContext": pod_security(defaults.run_as_user),
-            "containers": [container],
-            "volumes": volumes,
-            "topologySpreadConstraints": [{
-                "maxSkew": 1,
-                "topologyKey": "kubernetes.io/hostname",
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": { "matchLabels": selector },
-            }],
-        },
-    })
+    let mut spread = json!({
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+    });
+    spread["labelSelector"] = object([("matchLabels", selector)]);
+    let mut spec = json!({
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": automount_token,
+        "enableServiceLinks": false,
+        "terminationGracePeriodSeconds": defaults.termination_grace_seconds,
+    });
+    spec["securityContext"] = pod_security(defaults.run_as_user);
+    spec["containers"] = Value::Array(vec![container]);
+    spec["volumes"] = volumes;
+    spec["topologySpreadConstraints"] = Value::Array(vec![spread]);
+    let mut metadata = json!({ "annotations": { "plat.dev/config-checksum": ctx.config_hash() } });
+    metadata["labels"] = labels.to_json();
+    object([("metadata", metadata), ("spec", spec)])
 }
 
 pub fn service_account(
@@ -165,12 +163,13 @@ pub fn service_account(
     origin: crate::source::Origin,
     automount: bool,
 ) -> Value {
-    json!({
+    let mut account = json!({
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": ctx.metadata(name, labels, source, origin),
         "automountServiceAccountToken": automount,
-    })
+    });
+    account["metadata"] = ctx.metadata(name, labels, source, origin);
+    account
 }
 
 pub fn cluster_ip_service(
@@ -182,16 +181,17 @@ pub fn cluster_ip_service(
     source: &str,
     origin: crate::source::Origin,
 ) -> Value {
-    json!({
+    let mut service = json!({
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": ctx.metadata(name, labels, source, origin),
         "spec": {
             "type": "ClusterIP",
-            "selector": selector,
             "ports": [{ "name": "http", "port": port, "targetPort": "http", "protocol": "TCP" }],
         },
-    })
+    });
+    service["metadata"] = ctx.metadata(name, labels, source, origin);
+    service["spec"]["selector"] = selector;
+    service
 }
 
 /// checkov's CKV_K8S_43 wants every image pinned by digest. plat requires a pinned release tag or a
@@ -203,4 +203,9 @@ pub fn waive_digest_check(metadata: &mut Value, images: &[&str]) {
     metadata["annotations"]["checkov.io/skip1"] = json!(
         "CKV_K8S_43=images are pinned by release tag, which plat enforces (P0206); write image@sha256:... to pin by digest"
     );
+}
+
+/// A JSON object from pairs, moving the values in (`json!` would copy interpolated values).
+pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
