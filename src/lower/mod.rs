@@ -12,7 +12,7 @@ mod services;
 mod tenants;
 mod workload;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::source::{Origin, Sources};
 use crate::spec::Spec;
