@@ -8,8 +8,8 @@ use std::fs;
 use std::path::PathBuf;
 
 use plat::diag::{Diagnostic, Diagnostics};
-use plat::spec_schema::{OVERLAY_SCHEMA_FILE, PLATFORM_SCHEMA_FILE, SpecSchemas, spec_schemas};
 use plat::source::Sources;
+use plat::spec_schema::{OVERLAY_SCHEMA_FILE, PLATFORM_SCHEMA_FILE, SpecSchemas, spec_schemas};
 use serde_json::Value;
 
 /// A key no reader knows and that is close to none, so that the reader lists the keys it knows.
