@@ -254,8 +254,9 @@ fn check_tenants(spec: &Spec, diags: &mut Diagnostics) {
         let d = Diagnostic::error(
             "P0205",
             format!(
-                "{} tenants are declared but at most {ceiling} AstrBot instances may run",
-                spec.tenants.len()
+                "{} tenants are declared but at most {ceiling} AstrBot instance{} may run",
+                spec.tenants.len(),
+                if ceiling == 1 { "" } else { "s" }
             ),
         )
         .at(
