@@ -26,6 +26,18 @@ fn project(name: &str) -> PathBuf {
     dir
 }
 
+/// A project whose spec has a misspelt key (`replicaz`) in the auth service.
+fn project_with_unknown_key(name: &str) -> PathBuf {
+    let dir = project(name);
+    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
+    let broken = spec.replace(
+        "[services.auth-service]",
+        "[services.auth-service]\nreplicaz = 2",
+    );
+    fs::write(dir.join("platform.toml"), broken).unwrap();
+    dir
+}
+
 fn plat(dir: &Path, args: &[&str]) -> Output {
     Command::new(PLAT)
         .args(args)
@@ -128,16 +140,7 @@ fn a_failed_render_leaves_generated_untouched() {
 
 #[test]
 fn broken_spec_is_a_finding_for_check() {
-    let dir = project("broken");
-    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
-    fs::write(
-        dir.join("platform.toml"),
-        spec.replace(
-            "[services.auth-service]",
-            "[services.auth-service]\nreplicaz = 2",
-        ),
-    )
-    .unwrap();
+    let dir = project_with_unknown_key("broken");
     let check = plat(&dir, &["check"]);
     assert_eq!(code(&check), 1);
     let err = text(&check.stderr);
@@ -244,16 +247,7 @@ fn diff_base_previews_what_a_change_does_to_the_output() {
 
 #[test]
 fn github_format_prints_workflow_annotations() {
-    let dir = project("github");
-    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
-    fs::write(
-        dir.join("platform.toml"),
-        spec.replace(
-            "[services.auth-service]",
-            "[services.auth-service]\nreplicaz = 2",
-        ),
-    )
-    .unwrap();
+    let dir = project_with_unknown_key("github");
     let check = plat(&dir, &["check", "--format", "github"]);
     assert_eq!(code(&check), 1);
     let err = text(&check.stderr);
@@ -270,16 +264,7 @@ fn github_format_prints_workflow_annotations() {
 
 #[test]
 fn json_format_is_one_document_with_locations() {
-    let dir = project("json");
-    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
-    fs::write(
-        dir.join("platform.toml"),
-        spec.replace(
-            "[services.auth-service]",
-            "[services.auth-service]\nreplicaz = 2",
-        ),
-    )
-    .unwrap();
+    let dir = project_with_unknown_key("json");
     let check = plat(&dir, &["check", "--format", "json"]);
     assert_eq!(code(&check), 1);
     let report: serde_json::Value =
