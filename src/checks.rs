@@ -46,6 +46,7 @@ checks! {
     "P0208" E "spec" "Duplicate object" "Two spec entries would produce the same Kubernetes object, and one would overwrite the other." "[services.minio]   # collides with the MinIO data store";
     "P0210" E "spec" "Derived configuration key set by hand" "Connection settings are derived from the data stores so they cannot disagree with what is deployed." "[config]\nDB_HOST = \"db\"";
     "P0211" W "spec" "next_image without blue-green" "A next image is only deployed as the inactive colour of a blue-green release." "next_image = \"app:1.1.0\"   # with strategy = \"rolling\"";
+    "P0212" W "spec" "More database instances than nodes" "Losing one node would lose several PostgreSQL replicas at once; the instance count promises more availability than the environment has." "# environments/test.toml\n[environment]\nnodes = 2\n[postgresql]\ninstances = 3";
     "P0301" E "routing" "Unknown receiver" "A route or the default names a receiver that is not declared; alerts would be dropped by Alertmanager's config check." "[[alerting.routes]]\nreceiver = \"critcal-alerts\"";
     "P0302" W "routing" "Unused receiver" "A receiver no route uses and that is not the default never gets an alert." "[alerting.receivers.pager]   # no route names it";
     "P0303" E "routing" "Unreachable route" "Earlier routes without `continue` take every alert this route matches, so it never receives one (the seed's route order does this to AstrBotInstanceDown)." "# critical route first, without continue, then alertname=\"AstrBotInstanceDown\"";

@@ -320,6 +320,7 @@ fn check_data_stores(spec: &Spec, diags: &mut Diagnostics) {
     if let Some(pg) = &spec.postgresql {
         check_dns_label(&pg.name, "postgresql.name", diags);
         check_size_ref(spec, &pg.size, diags);
+        check_instances_fit_nodes(spec, &pg.instances, diags);
         if let Some(backup) = &pg.backup {
             check_cron(&backup.schedule, diags);
             if spec.minio.is_none() {
@@ -348,6 +349,29 @@ fn check_data_stores(spec: &Spec, diags: &mut Diagnostics) {
             spec,
             &[minio.access_key.clone(), minio.secret_key.clone()],
             diags,
+        );
+    }
+}
+
+/// CloudNativePG spreads instances over nodes; with fewer nodes than instances, losing one node loses
+/// several replicas at once, which the high availability the instance count asks for does not survive.
+fn check_instances_fit_nodes(spec: &Spec, instances: &Located<i64>, diags: &mut Diagnostics) {
+    let nodes = spec.environment.nodes;
+    if instances.value > nodes {
+        diags.push(
+            instances.diagnostic(
+                Diagnostic::warning(
+                    "P0212",
+                    format!(
+                        "{} PostgreSQL instances on {nodes} node{} of environment `{}`",
+                        instances.value,
+                        if nodes == 1 { "" } else { "s" },
+                        spec.environment.name
+                    ),
+                )
+                .help("lower `postgresql.instances` to at most `environment.nodes`, or add nodes"),
+                "more instances than nodes",
+            ),
         );
     }
 }

@@ -290,3 +290,27 @@ fn files_over_the_size_limit_are_refused_before_parsing() {
         compilation.diagnostics
     );
 }
+
+#[test]
+fn more_database_instances_than_nodes_is_a_warning() {
+    let spec = r#"
+[postgresql]
+name = "db"
+instances = 3
+image = "ghcr.io/cloudnative-pg/postgresql:16.4"
+database = "app"
+size = "small"
+storage = { size = "1Gi", class = "standard" }
+"#;
+    let world = MemoryWorld::default()
+        .with("platform.toml", format!("{BASE}{spec}"))
+        .with("environments/dev.toml", format!("{ENV}nodes = 2\n"));
+    let compilation = compile(&world, "platform.toml", &Selection::All);
+    let found: Vec<_> = compilation
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.severity))
+        .collect();
+    assert!(found.contains(&("P0212", Severity::Warning)), "{found:?}");
+    assert!(!compilation.has_errors(), "{found:?}");
+}
