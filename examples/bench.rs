@@ -211,10 +211,12 @@ fn parent(args: &[String]) -> Result<(), String> {
         let runs = (0..RUNS)
             .map(|_| run_child(&exe, &dir, &trash))
             .collect::<Result<Vec<_>, _>>()?;
+        // Every run's time, so that noise from other work on the machine shows.
+        let times: Vec<String> = runs.iter().map(|m| format!("{:.3}", m.seconds())).collect();
         let row = summarize(tenants, runs);
         eprintln!(
-            "bench: {tenants} tenants: {:.3} s, {:.1} MB peak",
-            row.median.seconds(),
+            "bench: {tenants} tenants: {} s, {:.1} MB peak",
+            times.join(" / "),
             row.peak_mb()
         );
         rows.push(row);
