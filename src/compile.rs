@@ -261,17 +261,21 @@ fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostic
 fn merge_shared(per_env: Vec<(String, Diagnostics)>) -> Vec<Diagnostic> {
     let total = per_env.len();
     let mut merged: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    // The same finding is the same code and message at the same place; an index keeps this linear.
+    let mut index: HashMap<(&'static str, String, Option<Origin>), usize> = HashMap::new();
     for (env, diags) in per_env {
         for d in diags.into_sorted() {
-            let same = |m: &(Diagnostic, Vec<String>)| {
-                m.0.code == d.code
-                    && m.0.message == d.message
-                    && m.0.primary.as_ref().map(|l| l.origin)
-                        == d.primary.as_ref().map(|l| l.origin)
-            };
-            match merged.iter_mut().find(|m| same(m)) {
-                Some(m) => m.1.push(env.clone()),
-                None => merged.push((d, vec![env.clone()])),
+            let key = (
+                d.code,
+                d.message.clone(),
+                d.primary.as_ref().map(|l| l.origin),
+            );
+            match index.get(&key) {
+                Some(&i) => merged[i].1.push(env.clone()),
+                None => {
+                    index.insert(key, merged.len());
+                    merged.push((d, vec![env.clone()]));
+                }
             }
         }
     }

@@ -76,10 +76,9 @@ impl Diagnostic {
     }
 
     /// Marks the finding as waived by the spec, keeping the reason for the output.
-    pub fn waive(mut self, reason: &str) -> Self {
+    pub fn waive(&mut self, reason: &str) {
         self.severity = Severity::Waived;
         self.notes.push(format!("waived: {reason}"));
-        self
     }
 
     pub fn note(mut self, note: impl Into<String>) -> Self {

@@ -17,7 +17,7 @@ pub fn apply(waivers: &[Waiver], root: &Node, diags: &mut Diagnostics, used: &mu
         for d in diags.iter_mut() {
             let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, &span));
             if d.code == waiver.check.as_str() && d.severity != Severity::Waived && inside {
-                *d = std::mem::replace(d, Diagnostic::error("", "")).waive(&waiver.reason);
+                d.waive(&waiver.reason);
                 used[i] = true;
             }
         }

@@ -154,6 +154,11 @@ pub fn fnv1a_hex(items: &[(String, String)]) -> String {
     format!("{hash:016x}")
 }
 
+/// A JSON object from pairs, moving the values in (`json!` would copy interpolated values through serde).
+pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
 /// Builds a JSON object from pairs, skipping `None` values: keeps optional fields out of manifests.
 pub fn obj(pairs: impl IntoIterator<Item = (&'static str, Option<Value>)>) -> Value {
     let map: Map<String, Value> = pairs

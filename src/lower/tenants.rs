@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use super::labels::version_of;
 use super::network::tenant_policy;
 use super::workload::{
-    ContainerSpec, cluster_ip_service, container, object, pod_template, service_account, volumes,
+    ContainerSpec, cluster_ip_service, container, pod_template, service_account, volumes,
 };
-use super::{Ctx, Labels, Unit};
+use super::{Ctx, Labels, Unit, object};
 use crate::decode::Named;
 use crate::observe::metrics::{ASTRBOT_JOB, JOB_LABEL};
 use crate::spec::Tenant;

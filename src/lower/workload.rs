@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, Labels, config::config_map_name, obj};
+use super::{Ctx, Labels, config::config_map_name, obj, object};
 use crate::decode::Located;
 use crate::spec::{Probe, Size};
 
@@ -203,9 +203,4 @@ pub fn waive_digest_check(metadata: &mut Value, images: &[&str]) {
     metadata["annotations"]["checkov.io/skip1"] = json!(
         "CKV_K8S_43=images are pinned by release tag, which plat enforces (P0206); write image@sha256:... to pin by digest"
     );
-}
-
-/// A JSON object from pairs, moving the values in (`json!` would copy interpolated values).
-pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
