@@ -74,7 +74,10 @@ pub fn compile(world: &dyn World, spec_file: &str, selection: &Selection) -> Com
             )),
         );
     }
-    let base = load_file(world, spec_file, &mut out.sources, &mut diags);
+    let mut base = load_file(world, spec_file, &mut out.sources, &mut diags);
+    if let Some(base) = &mut base {
+        graft_instances(world, base, &mut out.sources, &mut diags);
+    }
     let mut per_env: Vec<(String, Diagnostics)> = Vec::new();
     if let Some(base) = base {
         for env in &chosen {
@@ -152,7 +155,8 @@ fn compile_env(
         return None;
     }
     policy::scan_secret_literals(&root, "", diags);
-    let spec = spec::read_spec(&root, env, diags)?;
+    let mut spec = spec::read_spec(&root, env, diags)?;
+    read_config_files(world, &mut spec, diags);
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
     waivers::apply(&spec.waivers, &root, diags, &mut used);
@@ -163,6 +167,126 @@ fn compile_env(
     waivers::apply(&spec.waivers, &root, diags, &mut used);
     waivers::report_unused(&spec.waivers, &used, diags);
     (!diags.has_errors()).then_some(files)
+}
+
+/// `[fleets.<name>] instances_from = "tenants"`: each `tenants/<id>.toml` becomes
+/// `fleets.<name>.instances.<id>`, before overlays are merged so that an overlay can still change or
+/// remove one. Onboarding an instance is then a one-file change.
+fn graft_instances(
+    world: &dyn World,
+    base: &mut Node,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) {
+    use crate::node::{Key, Table, Value};
+    let Value::Table(root) = &mut base.value else {
+        return;
+    };
+    let Some(fleets) = root.entries.iter_mut().find(|(k, _)| k.name == "fleets") else {
+        return;
+    };
+    let Value::Table(fleets) = &mut fleets.1.value else {
+        return;
+    };
+    for (_, fleet) in &mut fleets.entries {
+        let Value::Table(table) = &mut fleet.value else {
+            continue;
+        };
+        let Some(from) = table.get("instances_from") else {
+            continue;
+        };
+        let Value::String(dir) = &from.value else {
+            continue;
+        };
+        let (dir, origin) = (dir.trim_end_matches('/').to_string(), from.origin);
+        let names = match world.list(&dir) {
+            Ok(names) => names,
+            Err(err) => {
+                diags.push(
+                    Diagnostic::error("P0005", format!("cannot read the instance folder `{dir}`: {err}"))
+                        .at(origin, "named here")
+                        .help("create the folder with one `<id>.toml` file per instance, or remove `instances_from`"),
+                );
+                continue;
+            }
+        };
+        let mut grafted = Vec::new();
+        for name in names.iter().filter(|n| n.ends_with(".toml")) {
+            let id = name.trim_end_matches(".toml").to_string();
+            let path = format!("{dir}/{name}");
+            if let Some(node) = load_file(world, &path, sources, diags) {
+                let key = Key {
+                    name: id,
+                    origin: Origin::new(node.origin.file, 0..0),
+                };
+                grafted.push((key, node));
+            }
+        }
+        let instances = table
+            .entries
+            .iter_mut()
+            .find(|(k, _)| k.name == "instances");
+        match instances {
+            Some((_, node)) => {
+                if let Value::Table(t) = &mut node.value {
+                    t.entries.extend(grafted);
+                }
+            }
+            None => table.entries.push((
+                Key {
+                    name: "instances".into(),
+                    origin,
+                },
+                Node {
+                    value: Value::Table(Table { entries: grafted }),
+                    origin,
+                    replaced: None,
+                },
+            )),
+        }
+    }
+}
+
+/// Files of `config` volumes named by path are read here, where the compiler has its `World`.
+fn read_config_files(world: &dyn World, spec: &mut spec::Spec, diags: &mut Diagnostics) {
+    let templates = spec.fleets.iter_mut().map(|f| &mut f.value.template);
+    let workloads = spec
+        .workloads
+        .iter_mut()
+        .map(|w| &mut w.value)
+        .chain(templates);
+    for w in workloads {
+        for v in &mut w.volumes {
+            let spec::VolumeKind::Config { files } = &mut v.value.kind else {
+                continue;
+            };
+            for f in files {
+                let Some(path) = &f.file else { continue };
+                match world.read(path).map(String::from_utf8) {
+                    Ok(Ok(text)) => f.text = text,
+                    Ok(Err(_)) => diags.push(
+                        path.diagnostic(
+                            Diagnostic::error("P0002", format!("`{}` is not UTF-8", path.value))
+                                .help("a ConfigMap holds text; keep the file UTF-8"),
+                            "this file",
+                        ),
+                    ),
+                    Err(err) => diags.push(
+                        path.diagnostic(
+                            Diagnostic::error(
+                                "P0005",
+                                format!("cannot read `{}`: {err}", path.value),
+                            )
+                            .help(
+                                "paths are relative to the project folder (where platform.toml is)",
+                            ),
+                            "named here",
+                        ),
+                    ),
+                }
+            }
+        }
+    }
 }
 
 fn has_table(node: &Node, key: &str) -> bool {

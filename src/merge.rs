@@ -89,15 +89,27 @@ fn apply_removals(base: &mut Node, removals: &Node, diags: &mut Diagnostics) {
         );
         return;
     };
+    remove_under(base, "", removals, diags);
+}
+
+/// Removals of one level: an array names entries of the table at `prefix.key`; a table
+/// (`[remove] fleets.web.instances = [...]`) goes one level down.
+fn remove_under(base: &mut Node, prefix: &str, removals: &Table, diags: &mut Diagnostics) {
     for (key, names) in &removals.entries {
-        let Some(target) = find_table_mut(base, &key.name) else {
+        let path = if prefix.is_empty() {
+            key.name.clone()
+        } else {
+            format!("{prefix}.{}", key.name)
+        };
+        if let Value::Table(nested) = &names.value {
+            remove_under(base, &path, nested, diags);
+            continue;
+        }
+        let Some(target) = find_table_mut(base, &path) else {
             diags.push(
                 Diagnostic::error(
                     "P0106",
-                    format!(
-                        "`remove.{}`: the base spec has no table `{}`",
-                        key.name, key.name
-                    ),
+                    format!("`remove.{path}`: the base spec has no table `{path}`"),
                 )
                 .at(key.origin, "no such table"),
             );
@@ -107,14 +119,14 @@ fn apply_removals(base: &mut Node, removals: &Node, diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error(
                     "P0102",
-                    format!("`remove.{}` must be an array of names", key.name),
+                    format!("`remove.{path}` must be an array of names"),
                 )
                 .at(names.origin, format!("this is {}", names.value.type_name())),
             );
             continue;
         };
         for name in names {
-            remove_entry(target, &key.name, name, diags);
+            remove_entry(target, &path, name, diags);
         }
     }
 }

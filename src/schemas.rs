@@ -36,6 +36,7 @@ macro_rules! schemas {
 
 schemas! {
     "v1" "ConfigMap" "kubernetes-1.33.0/configmap-v1.json";
+    "v1" "PersistentVolumeClaim" "kubernetes-1.33.0/persistentvolumeclaim-v1.json";
     "v1" "Namespace" "kubernetes-1.33.0/namespace-v1.json";
     "v1" "Secret" "kubernetes-1.33.0/secret-v1.json";
     "v1" "Service" "kubernetes-1.33.0/service-v1.json";
@@ -43,6 +44,8 @@ schemas! {
     "apps/v1" "DaemonSet" "kubernetes-1.33.0/daemonset-apps-v1.json";
     "apps/v1" "Deployment" "kubernetes-1.33.0/deployment-apps-v1.json";
     "apps/v1" "StatefulSet" "kubernetes-1.33.0/statefulset-apps-v1.json";
+    "batch/v1" "CronJob" "kubernetes-1.33.0/cronjob-batch-v1.json";
+    "batch/v1" "Job" "kubernetes-1.33.0/job-batch-v1.json";
     "autoscaling/v2" "HorizontalPodAutoscaler" "kubernetes-1.33.0/horizontalpodautoscaler-autoscaling-v2.json";
     "networking.k8s.io/v1" "Ingress" "kubernetes-1.33.0/ingress-networking-v1.json";
     "networking.k8s.io/v1" "NetworkPolicy" "kubernetes-1.33.0/networkpolicy-networking-v1.json";

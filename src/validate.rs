@@ -3,18 +3,17 @@
 
 use crate::decode::Located;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::spec::{Spec, Strategy, read::check_dns_label};
-
-/// Names a service's `talks_to` may use besides other services.
-pub const ASTRBOT_TARGET: &str = "astrbot";
+use crate::spec::{Spec, StoreKind, Strategy, read::check_dns_label};
 
 pub fn validate(spec: &Spec, diags: &mut Diagnostics) {
+    let inventory = crate::facts::Inventory::of(spec);
     check_sizes(spec, diags);
-    check_services(spec, diags);
+    check_workloads(spec, diags);
+    crate::validate_workload::check(spec, &inventory, diags);
     check_images(spec, diags);
     check_ingress(spec, diags);
-    check_tenants(spec, diags);
-    check_config_keys(spec, diags);
+    check_fleets(spec, diags);
+    check_config(spec, &inventory, diags);
     check_data_stores(spec, diags);
     crate::observe::check(spec, diags);
 }
@@ -56,25 +55,20 @@ fn check_not_above(
     }
 }
 
-/// The names a `talks_to` list may refer to.
-fn known_targets(spec: &Spec) -> Vec<&str> {
-    let mut names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
-    if spec.postgresql.is_some() {
-        names.push("postgresql");
-    }
-    if spec.redis.is_some() {
-        names.push("redis");
-    }
-    if spec.minio.is_some() {
-        names.push("minio");
-    }
-    if spec.astrbot.is_some() {
-        names.push(ASTRBOT_TARGET);
-    }
-    names
+/// The names a `talks_to` list may refer to: workloads, fleets, stores and external endpoints.
+pub fn known_targets(spec: &Spec) -> Vec<&str> {
+    let workloads = spec.workloads.iter().map(|s| s.name.as_str());
+    let fleets = spec.fleets.iter().map(|f| f.name.as_str());
+    let stores = spec.stores.iter().map(|s| s.name.as_str());
+    let external = spec.network.external.iter().map(|e| e.name.as_str());
+    workloads
+        .chain(fleets)
+        .chain(stores)
+        .chain(external)
+        .collect()
 }
 
-fn check_reference(
+pub fn check_reference(
     reference: &Located<String>,
     what: &str,
     candidates: &[&str],
@@ -93,24 +87,24 @@ fn check_reference(
     false
 }
 
-fn check_size_ref(spec: &Spec, size: &Located<String>, diags: &mut Diagnostics) {
+pub fn check_size_ref(spec: &Spec, size: &Located<String>, diags: &mut Diagnostics) {
     let names: Vec<&str> = spec.sizes.iter().map(|s| s.name.as_str()).collect();
     check_reference(size, "size", &names, diags);
 }
 
-fn check_secret_refs(spec: &Spec, refs: &[Located<String>], diags: &mut Diagnostics) {
+pub fn check_secret_refs(spec: &Spec, refs: &[Located<String>], diags: &mut Diagnostics) {
     let keys: Vec<&str> = spec.secrets.keys.iter().map(|k| k.as_str()).collect();
     for key in refs {
         check_reference(key, "secret key", &keys, diags);
     }
 }
 
-fn check_services(spec: &Spec, diags: &mut Diagnostics) {
+fn check_workloads(spec: &Spec, diags: &mut Diagnostics) {
     let targets = known_targets(spec);
-    for service in &spec.services {
+    for service in &spec.workloads {
         let s = &service.value;
         check_size_ref(spec, &s.size, diags);
-        check_secret_refs(spec, &s.secrets, diags);
+        check_secret_refs(spec, &s.main.secrets, diags);
         for target in &s.talks_to {
             if target.as_str() == service.name {
                 diags.push(
@@ -125,7 +119,12 @@ fn check_services(spec: &Spec, diags: &mut Diagnostics) {
                 );
                 continue;
             }
-            check_reference(target, "service or data store", &targets, diags);
+            check_reference(
+                target,
+                "service, fleet, data store or external endpoint",
+                &targets,
+                diags,
+            );
         }
         if let Some(scaling) = &s.autoscaling {
             if scaling.min.value > scaling.max.value {
@@ -194,102 +193,143 @@ fn check_image(image: &Located<String>, owner: &str, diags: &mut Diagnostics) {
 }
 
 fn check_images(spec: &Spec, diags: &mut Diagnostics) {
-    for service in &spec.services {
-        let owner = format!("service `{}`", service.name);
-        check_image(&service.value.image, &owner, diags);
-        if let Some(next) = &service.value.next_image {
+    let workloads = spec
+        .workloads
+        .iter()
+        .map(|w| (format!("service `{}`", w.name), &w.value))
+        .chain(
+            spec.fleets
+                .iter()
+                .map(|f| (format!("fleet `{}`", f.name), &f.value.template)),
+        );
+    for (owner, w) in workloads {
+        check_image(&w.image, &owner, diags);
+        if let Some(next) = &w.next_image {
             check_image(next, &owner, diags);
         }
-    }
-    if let Some(pg) = &spec.postgresql {
-        check_image(&pg.image, "postgresql", diags);
-    }
-    if let Some(redis) = &spec.redis {
-        check_image(&redis.image, "redis", diags);
-        if let Some(exporter) = &redis.exporter_image {
-            check_image(exporter, "redis exporter", diags);
+        for c in &w.containers {
+            if let Some(image) = &c.value.image {
+                check_image(image, &format!("{owner}, container `{}`", c.name), diags);
+            }
         }
     }
-    if let Some(minio) = &spec.minio {
-        check_image(&minio.image, "minio", diags);
-    }
-    if let Some(astrbot) = &spec.astrbot {
-        check_image(&astrbot.image, "astrbot", diags);
+    for store in &spec.stores {
+        let owner = format!("store `{}`", store.name);
+        check_image(store.value.kind.image(), &owner, diags);
+        if let StoreKind::RedisCluster(r) = &store.value.kind
+            && let Some(exporter) = &r.exporter_image
+        {
+            check_image(exporter, &format!("{owner} exporter"), diags);
+        }
     }
 }
 
 fn check_ingress(spec: &Spec, diags: &mut Diagnostics) {
     if let Some(ingress) = &spec.ingress {
-        let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
-        check_reference(&ingress.backend, "service", &names, diags);
+        let names: Vec<&str> = spec
+            .workloads
+            .iter()
+            .filter(|w| w.value.has_service())
+            .map(|s| s.name.as_str())
+            .collect();
+        if check_reference(&ingress.backend, "service", &names, diags)
+            && let Some(port) = &ingress.port
+            && let Some(w) = spec.workload(&ingress.backend)
+        {
+            let ports: Vec<&str> = w.service_ports().map(|p| p.name.as_str()).collect();
+            check_reference(port, "port of the backend", &ports, diags);
+        }
     }
 }
 
-/// Tenant object names are `astrbot-<tenant>`, so tenant names leave room for the prefix.
-pub const TENANT_PREFIX: &str = "astrbot-";
-
-fn check_tenants(spec: &Spec, diags: &mut Diagnostics) {
-    let Some(astrbot) = &spec.astrbot else {
-        if let Some(first) = spec.tenants.first() {
-            diags.push(
-                Diagnostic::error(
-                    "P0103",
-                    "tenants are declared but `[astrbot]`, their instance template, is missing",
-                )
-                .at(first.origin, "first tenant")
-                .help("add an `[astrbot]` table with the instance image, size and max_instances"),
+fn check_fleets(spec: &Spec, diags: &mut Diagnostics) {
+    for fleet in &spec.fleets {
+        let f = &fleet.value;
+        let targets = known_targets(spec);
+        check_size_ref(spec, &f.template.size, diags);
+        check_secret_refs(spec, &f.template.main.secrets, diags);
+        for target in &f.template.talks_to {
+            check_reference(
+                target,
+                "service, fleet, data store or external endpoint",
+                &targets,
+                diags,
             );
         }
-        return;
-    };
-    check_size_ref(spec, &astrbot.size, diags);
-    check_secret_refs(spec, &astrbot.secrets, diags);
-    let targets = known_targets(spec);
-    for target in &astrbot.talks_to {
-        check_reference(target, "service or data store", &targets, diags);
-    }
-    let ceiling = astrbot.max_instances.value;
-    if spec.tenants.len() as i64 > ceiling {
-        let first_over = &spec.tenants[ceiling as usize];
-        let d = Diagnostic::error(
-            "P0205",
-            format!(
-                "{} tenants are declared but at most {ceiling} AstrBot instance{} may run",
-                spec.tenants.len(),
-                if ceiling == 1 { "" } else { "s" }
-            ),
-        )
-        .at(
-            first_over.origin,
-            format!("tenant number {} is over the ceiling", ceiling + 1),
-        )
-        .also(astrbot.max_instances.origin, "the ceiling")
-        .help("raise `astrbot.max_instances` (and the cluster's capacity) or remove tenants");
-        diags.push(d);
-    }
-    for tenant in &spec.tenants {
-        let name = Located {
-            value: tenant.name.clone(),
-            origin: tenant.origin,
-            replaced: None,
-        };
-        let path = format!("tenants.{}", tenant.name);
-        if check_dns_label(&name, &path, diags) && tenant.name.len() + TENANT_PREFIX.len() > 63 {
-            diags.push(name.diagnostic(
-                Diagnostic::error("P0207", format!("tenant name `{}` is too long", tenant.name))
-                    .help(format!("tenant objects are named `{TENANT_PREFIX}<tenant>`, which must fit in 63 characters: use at most {} characters", 63 - TENANT_PREFIX.len())),
-                "too long",
+        let ceiling = f.max_instances.value;
+        if f.instances.len() as i64 > ceiling {
+            let first_over = &f.instances[ceiling as usize];
+            let d = Diagnostic::error(
+                "P0205",
+                format!(
+                    "fleet `{}` has {} instances but at most {ceiling} may run",
+                    fleet.name,
+                    f.instances.len(),
+                ),
+            )
+            .at(
+                first_over.origin,
+                format!("instance number {} is over the ceiling", ceiling + 1),
+            )
+            .also(f.max_instances.origin, "the ceiling")
+            .help(format!(
+                "raise `fleets.{}.max_instances` (and the cluster's capacity) or remove instances",
+                fleet.name
             ));
+            diags.push(d);
         }
-        if let Some(size) = &tenant.value.size {
-            check_size_ref(spec, size, diags);
+        let plans: Vec<&str> = f.plans.iter().map(|p| p.name.as_str()).collect();
+        for plan in &f.plans {
+            if let Some(size) = &plan.value.size {
+                check_size_ref(spec, size, diags);
+            }
+        }
+        let prefix = fleet.name.len() + 1;
+        for instance in &f.instances {
+            let name = Located {
+                value: instance.name.clone(),
+                origin: instance.origin,
+                replaced: None,
+            };
+            let path = format!("fleets.{}.instances.{}", fleet.name, instance.name);
+            if check_instance_id(&name, &path, diags) && instance.name.len() + prefix > 63 {
+                diags.push(name.diagnostic(
+                    Diagnostic::error("P0207", format!("instance id `{}` is too long", instance.name))
+                        .help(format!("instance objects are named `{}-<id>`, which must fit in 63 characters: use at most {} characters", fleet.name, 63 - prefix)),
+                    "too long",
+                ));
+            }
+            if let Some(size) = &instance.value.size {
+                check_size_ref(spec, size, diags);
+            }
+            if let Some(plan) = &instance.value.plan {
+                check_reference(plan, "plan", &plans, diags);
+            }
         }
     }
 }
 
-/// Configuration keys become environment variables.
-fn check_config_keys(spec: &Spec, diags: &mut Diagnostics) {
-    let derived = crate::lower::config::derived_keys(spec);
+/// Instance ids follow the object name that carries them (`<fleet>-<id>`), so unlike other names they
+/// may start with a digit.
+fn check_instance_id(name: &Located<String>, path: &str, diags: &mut Diagnostics) -> bool {
+    let n = name.as_str();
+    let ok = !n.is_empty()
+        && n.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && !n.ends_with('-')
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        diags.push(name.diagnostic(
+            Diagnostic::error("P0207", format!("`{path}`: `{n}` is not a valid instance id"))
+                .help("instance ids become part of object names: use lower-case letters, digits and '-', not ending with '-'"),
+            "invalid name",
+        ));
+    }
+    ok
+}
+
+/// Configuration keys become environment variables; values may be templates over the facts.
+fn check_config(spec: &Spec, inventory: &crate::facts::Inventory, diags: &mut Diagnostics) {
     for entry in &spec.config {
         let key = &entry.name;
         let valid = key.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
@@ -306,50 +346,44 @@ fn check_config_keys(spec: &Spec, diags: &mut Diagnostics) {
                 .help("use upper-case letters, digits and '_', starting with a letter or '_'"),
             );
         }
-        if let Some((_, from)) = derived.iter().find(|(k, _)| k == key) {
-            diags.push(
-                Diagnostic::error("P0210", format!("configuration key `{key}` is derived from `{from}` and cannot be set by hand"))
-                    .at(entry.origin, "set by hand")
-                    .help(format!("change `{from}` instead, or remove this key")),
-            );
+        if let Err(d) = inventory.render(&entry.value, None) {
+            diags.push(d);
         }
     }
 }
 
 fn check_data_stores(spec: &Spec, diags: &mut Diagnostics) {
-    if let Some(pg) = &spec.postgresql {
-        check_dns_label(&pg.name, "postgresql.name", diags);
-        check_size_ref(spec, &pg.size, diags);
-        check_instances_fit_nodes(spec, &pg.instances, diags);
-        if let Some(backup) = &pg.backup {
-            check_cron(&backup.schedule, diags);
-            if spec.minio.is_none() {
-                diags.push(
-                    Diagnostic::error(
-                        "P0204",
-                        "postgresql.backup needs `[minio]` to store backups in",
-                    )
-                    .at(backup.schedule.origin, "backup declared here")
-                    .help("declare `[minio]` or remove the backup"),
-                );
+    let object_stores: Vec<&str> = spec
+        .stores
+        .iter()
+        .filter(|s| matches!(s.value.kind, StoreKind::ObjectStorage(_)))
+        .map(|s| s.name.as_str())
+        .collect();
+    for store in &spec.stores {
+        let s = &store.value;
+        check_dns_label(&s.name, &format!("stores.{}.name", store.name), diags);
+        check_size_ref(spec, &s.size, diags);
+        match &s.kind {
+            StoreKind::Postgres(pg) => {
+                check_instances_fit_nodes(spec, &pg.instances, diags);
+                if let Some(key) = &pg.password_key {
+                    check_secret_refs(spec, std::slice::from_ref(key), diags);
+                }
+                if let Some(backup) = &pg.backup {
+                    check_cron(&backup.schedule, diags);
+                    check_reference(&backup.to, "object-storage store", &object_stores, diags);
+                }
+            }
+            StoreKind::RedisCluster(r) => {
+                if let Some(key) = &r.password_key {
+                    check_secret_refs(spec, std::slice::from_ref(key), diags);
+                }
+            }
+            StoreKind::Redis(_) => {}
+            StoreKind::ObjectStorage(o) => {
+                check_secret_refs(spec, &[o.access_key.clone(), o.secret_key.clone()], diags);
             }
         }
-    }
-    if let Some(redis) = &spec.redis {
-        check_dns_label(&redis.name, "redis.name", diags);
-        check_size_ref(spec, &redis.size, diags);
-        if let Some(key) = &redis.password_key {
-            check_secret_refs(spec, std::slice::from_ref(key), diags);
-        }
-    }
-    if let Some(minio) = &spec.minio {
-        check_dns_label(&minio.name, "minio.name", diags);
-        check_size_ref(spec, &minio.size, diags);
-        check_secret_refs(
-            spec,
-            &[minio.access_key.clone(), minio.secret_key.clone()],
-            diags,
-        );
     }
 }
 
@@ -369,7 +403,7 @@ fn check_instances_fit_nodes(spec: &Spec, instances: &Located<i64>, diags: &mut 
                         spec.environment.name
                     ),
                 )
-                .help("lower `postgresql.instances` to at most `environment.nodes`, or add nodes"),
+                .help("lower the store's `instances` to at most `environment.nodes`, or add nodes"),
                 "more instances than nodes",
             ),
         );
@@ -377,7 +411,7 @@ fn check_instances_fit_nodes(spec: &Spec, instances: &Located<i64>, diags: &mut 
 }
 
 /// A five-field cron expression, as the seed writes it.
-fn check_cron(schedule: &Located<String>, diags: &mut Diagnostics) {
+pub fn check_cron(schedule: &Located<String>, diags: &mut Diagnostics) {
     let fields: Vec<&str> = schedule.split_whitespace().collect();
     let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
     let valid = fields.len() == 5

@@ -1,32 +1,43 @@
-//! The data stores: PostgreSQL as a CloudNativePG `Cluster` (with its scheduled backup), Redis as an
-//! opstree `RedisCluster`, and MinIO as a StatefulSet.
+//! The named data stores: PostgreSQL as a CloudNativePG `Cluster` (with its scheduled backup), Redis
+//! as an opstree `RedisCluster` or a single StatefulSet, and MinIO object storage as a StatefulSet.
 
 use serde_json::{Map, Value, json};
 
-use super::config::{MINIO_PORT, minio_endpoint};
-use super::labels::version_of;
 use super::network::{
-    CNPG_OPERATOR_NAMESPACE, POSTGRES_METRICS_PORT, POSTGRES_STATUS_PORT, REDIS_BUS_PORT,
-    REDIS_EXPORTER_PORT, REDIS_OPERATOR_NAMESPACE, StorePolicy, egress_to_minio, store_policy,
+    CNPG_OPERATOR_NAMESPACE, REDIS_OPERATOR_NAMESPACE, StorePolicy, egress_to_store, store_policy,
 };
-use super::platform::database_credentials_name;
-use super::workload::{container_security, pod_security, resources};
+use super::workload::resources;
 use super::{Ctx, Labels, Unit};
-use crate::spec::{Backup, Minio, Postgres, Redis};
+use crate::decode::Named;
+use crate::facts::{
+    OBJECT_STORAGE_PORT, POSTGRES_METRICS_PORT, POSTGRES_PORT, POSTGRES_STATUS_PORT,
+    REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, database_credentials_name, service_host,
+};
+use crate::kit::security::{container_security, pod_security};
+use crate::kit::version_of;
+use crate::spec::{Backup, ObjectStorage, Postgres, RedisCluster, RedisSingle, Store, StoreKind};
+
+/// The UID the upstream Redis image's `redis` user has.
+const REDIS_IMAGE_UID: i64 = 999;
 
 pub fn units(ctx: &Ctx<'_>) -> Vec<Unit> {
-    let spec = ctx.spec;
-    let mut units = Vec::new();
-    if let Some(pg) = &spec.postgresql {
-        units.push(postgres(ctx, pg));
-    }
-    if let Some(redis) = &spec.redis {
-        units.push(redis_unit(ctx, redis));
-    }
-    if let Some(minio) = &spec.minio {
-        units.push(minio_unit(ctx, minio));
-    }
-    units
+    ctx.spec
+        .stores
+        .iter()
+        .map(|entry| {
+            let store = &entry.value;
+            match &store.kind {
+                StoreKind::Postgres(pg) => postgres(ctx, entry, pg),
+                StoreKind::RedisCluster(r) => redis_unit(ctx, entry, r),
+                StoreKind::Redis(r) => redis_single(ctx, entry, r),
+                StoreKind::ObjectStorage(o) => minio_unit(ctx, entry, o),
+            }
+        })
+        .collect()
+}
+
+pub fn object_storage_endpoint(name: &str, ns: &str) -> String {
+    format!("http://{}:{OBJECT_STORAGE_PORT}", service_host(name, ns))
 }
 
 fn store_labels(ctx: &Ctx<'_>, kind: &str, name: &str, component: &str, image: &str) -> Labels {
@@ -39,9 +50,14 @@ fn store_labels(ctx: &Ctx<'_>, kind: &str, name: &str, component: &str, image: &
     )
 }
 
-fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
-    let labels = store_labels(ctx, "postgresql", &pg.name, "database", &pg.image);
-    let size = ctx.spec.size(&pg.size).expect("validated size reference");
+fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
+    let store = &entry.value;
+    let name = store.name.as_str();
+    let labels = store_labels(ctx, "postgresql", name, "database", &pg.image);
+    let size = ctx
+        .spec
+        .size(&store.size)
+        .expect("validated size reference");
     let parameters: Map<String, Value> = pg
         .parameters
         .iter()
@@ -55,7 +71,7 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
         "bootstrap": { "initdb": {
             "database": pg.database,
             "owner": pg.owner,
-            "secret": { "name": database_credentials_name(&pg.name) },
+            "secret": { "name": database_credentials_name(name) },
         } },
         "resources": resources(size),
         "storage": { "size": pg.storage.size.text, "storageClass": pg.storage.class },
@@ -63,56 +79,68 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
         // The seed's `monitoring.enabled` is not a CloudNativePG field; `enablePodMonitor` is.
         "monitoring": { "enablePodMonitor": pg.monitoring },
     });
-    if let (Some(backup), Some(minio)) = (&pg.backup, &ctx.spec.minio) {
-        cluster_spec["backup"] = barman_store(ctx, backup, minio);
+    let backup_store = pg.backup.as_ref().and_then(|b| {
+        ctx.spec
+            .stores
+            .iter()
+            .find(|s| s.name == b.to.value)
+            .and_then(|s| match &s.value.kind {
+                StoreKind::ObjectStorage(o) => Some((b, s.value.name.as_str(), o)),
+                _ => None,
+            })
+    });
+    if let Some((backup, store_name, objects)) = backup_store {
+        cluster_spec["backup"] = barman_store(ctx, backup, store_name, objects);
     }
+    let source = format!("stores.{}", entry.name);
     let cluster = json!({
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
-        "metadata": ctx.metadata(&pg.name, &labels, "postgresql", pg.origin),
+        "metadata": ctx.metadata(name, &labels, &source, store.origin),
         "spec": cluster_spec,
     });
-    let mut objects = vec![ctx.object(cluster, pg.origin)];
+    let mut objects = vec![ctx.object(cluster, store.origin)];
     if let Some(backup) = &pg.backup {
         objects.push(ctx.object(
-            scheduled_backup(ctx, pg, backup, &labels),
+            scheduled_backup(ctx, name, &source, backup, &labels),
             backup.schedule.origin,
         ));
     }
     let policy = store_policy(
         ctx,
         StorePolicy {
-            name: &pg.name,
-            target: "postgresql",
+            name,
+            target: &entry.name,
             labels: &labels,
-            origin: pg.origin,
-            peer_ports: vec![pg.port, POSTGRES_STATUS_PORT],
+            origin: store.origin,
+            peer_ports: vec![POSTGRES_PORT, POSTGRES_STATUS_PORT],
             operator_namespace: Some((CNPG_OPERATOR_NAMESPACE, vec![POSTGRES_STATUS_PORT])),
             metrics_port: pg.monitoring.then_some(POSTGRES_METRICS_PORT),
             needs_api_server: true,
-            extra_egress: if pg.backup.is_some() {
-                egress_to_minio(ctx).into_iter().collect()
-            } else {
-                Vec::new()
-            },
+            extra_egress: pg
+                .backup
+                .as_ref()
+                .and_then(|b| egress_to_store(ctx, &b.to))
+                .into_iter()
+                .collect(),
         },
     );
-    objects.push(ctx.object(policy, pg.origin));
+    objects.push(ctx.object(policy, store.origin));
     Unit {
-        file: "data/postgresql.yaml".into(),
+        file: format!("data/{}.yaml", entry.name),
         objects,
     }
 }
 
 /// Base backups and WAL archiving to the MinIO bucket. WAL archiving is what meets the seed's
 /// database RPO (< 15 min), which a nightly dump alone cannot.
-fn barman_store(ctx: &Ctx<'_>, backup: &Backup, minio: &Minio) -> Value {
+fn barman_store(ctx: &Ctx<'_>, backup: &Backup, store_name: &str, minio: &ObjectStorage) -> Value {
     let secret = &ctx.spec.secrets.name;
     json!({
         "retentionPolicy": format!("{}d", backup.retention_days),
         "barmanObjectStore": {
             "destinationPath": format!("s3://{}/{}", backup.bucket, backup.path.trim_matches('/')),
-            "endpointURL": minio_endpoint(&minio.name, ctx.namespace),
+            "endpointURL": object_storage_endpoint(store_name, ctx.namespace),
             "s3Credentials": {
                 "accessKeyId": { "name": secret, "key": minio.access_key.value },
                 "secretAccessKey": { "name": secret, "key": minio.secret_key.value },
@@ -125,25 +153,33 @@ fn barman_store(ctx: &Ctx<'_>, backup: &Backup, minio: &Minio) -> Value {
 
 /// CloudNativePG schedules take six fields (seconds first); the spec uses the five-field cron the seed
 /// writes, so a leading `0` seconds field is added.
-fn scheduled_backup(ctx: &Ctx<'_>, pg: &Postgres, backup: &Backup, labels: &Labels) -> Value {
+fn scheduled_backup(
+    ctx: &Ctx<'_>,
+    name: &str,
+    source: &str,
+    backup: &Backup,
+    labels: &Labels,
+) -> Value {
     json!({
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "ScheduledBackup",
-        "metadata": ctx.metadata(&format!("{}-nightly", pg.name.value), labels, "postgresql.backup", backup.schedule.origin),
+        "metadata": ctx.metadata(&format!("{name}-nightly"), labels, &format!("{source}.backup"), backup.schedule.origin),
         "spec": {
             "schedule": format!("0 {}", backup.schedule.value),
             "backupOwnerReference": "self",
-            "cluster": { "name": pg.name.value },
+            "cluster": { "name": name },
             "method": "barmanObjectStore",
         },
     })
 }
 
-fn redis_unit(ctx: &Ctx<'_>, redis: &Redis) -> Unit {
-    let labels = store_labels(ctx, "redis", &redis.name, "cache", &redis.image);
+fn redis_unit(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisCluster) -> Unit {
+    let store = &entry.value;
+    let name = store.name.as_str();
+    let labels = store_labels(ctx, "redis", name, "cache", &redis.image);
     let size = ctx
         .spec
-        .size(&redis.size)
+        .size(&store.size)
         .expect("validated size reference");
     let mut kubernetes_config = json!({
         "image": redis.image.value,
@@ -172,41 +208,43 @@ fn redis_unit(ctx: &Ctx<'_>, redis: &Redis) -> Unit {
     let cluster = json!({
         "apiVersion": "redis.redis.opstreelabs.in/v1beta2",
         "kind": "RedisCluster",
-        "metadata": ctx.metadata(&redis.name, &labels, "redis", redis.origin),
+        "metadata": ctx.metadata(name, &labels, &format!("stores.{}", entry.name), store.origin),
         "spec": spec,
     });
     let policy = store_policy(
         ctx,
         StorePolicy {
-            name: &redis.name,
-            target: "redis",
+            name,
+            target: &entry.name,
             labels: &labels,
-            origin: redis.origin,
-            peer_ports: vec![redis.port, REDIS_BUS_PORT],
-            operator_namespace: Some((REDIS_OPERATOR_NAMESPACE, vec![redis.port])),
+            origin: store.origin,
+            peer_ports: vec![REDIS_PORT, REDIS_BUS_PORT],
+            operator_namespace: Some((REDIS_OPERATOR_NAMESPACE, vec![REDIS_PORT])),
             metrics_port: redis.exporter_image.as_ref().map(|_| REDIS_EXPORTER_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),
         },
     );
     Unit {
-        file: "data/redis.yaml".into(),
+        file: format!("data/{}.yaml", entry.name),
         objects: vec![
-            ctx.object(cluster, redis.origin),
-            ctx.object(policy, redis.origin),
+            ctx.object(cluster, store.origin),
+            ctx.object(policy, store.origin),
         ],
     }
 }
 
-fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
-    let name = minio.name.as_str();
-    let labels = store_labels(ctx, "minio", name, "object-storage", &minio.image);
+fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Unit {
+    let store = &entry.value;
+    let name = store.name.as_str();
+    let source = format!("stores.{}", entry.name);
+    let labels = store_labels(ctx, "object-storage", name, "object-storage", &minio.image);
     let selector = labels.selector(&[]).to_json();
-    let origin = minio.origin;
+    let origin = store.origin;
     let headless = format!("{name}-hl");
     let size = ctx
         .spec
-        .size(&minio.size)
+        .size(&store.size)
         .expect("validated size reference");
     let replicas = minio.replicas.value;
     // One server serves a single drive; several form a distributed set addressed through the headless
@@ -225,18 +263,18 @@ fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
         "name": "minio",
         "image": minio.image.value,
         "imagePullPolicy": ctx.spec.defaults.image_pull_policy,
-        "args": ["server", data_arg, "--address", format!(":{MINIO_PORT}"), "--certs-dir", "/tmp/certs"],
+        "args": ["server", data_arg, "--address", format!(":{OBJECT_STORAGE_PORT}"), "--certs-dir", "/tmp/certs"],
         // MinIO reads `MINIO_ROOT_*_FILE` from files under /run/secrets, so keys never sit in the
         // environment.
         "env": [
             { "name": "MINIO_ROOT_USER_FILE", "value": minio.access_key.value },
             { "name": "MINIO_ROOT_PASSWORD_FILE", "value": minio.secret_key.value },
         ],
-        "ports": [{ "name": "http", "containerPort": MINIO_PORT, "protocol": "TCP" }],
+        "ports": [{ "name": "http", "containerPort": OBJECT_STORAGE_PORT, "protocol": "TCP" }],
         "resources": resources(size),
         "livenessProbe": { "httpGet": { "path": "/minio/health/live", "port": "http" }, "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3 },
         "readinessProbe": { "httpGet": { "path": "/minio/health/ready", "port": "http" }, "initialDelaySeconds": 5, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3 },
-        "securityContext": container_security(),
+        "securityContext": container_security(true),
         "volumeMounts": [
             { "name": "data", "mountPath": "/data" },
             { "name": "tmp", "mountPath": "/tmp" },
@@ -251,7 +289,7 @@ fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
         ],
         "defaultMode": 0o440,
     });
-    let mut metadata = ctx.metadata(name, &labels, "minio", origin);
+    let mut metadata = ctx.metadata(name, &labels, &source, origin);
     super::workload::waive_digest_check(&mut metadata, &[&minio.image]);
     let statefulset = json!({
         "apiVersion": "apps/v1",
@@ -268,7 +306,7 @@ fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
                     "serviceAccountName": name,
                     "automountServiceAccountToken": false,
                     "enableServiceLinks": false,
-                    "securityContext": pod_security(ctx.spec.defaults.run_as_user),
+                    "securityContext": pod_security(ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user),
                     "containers": [container],
                     "volumes": [
                         { "name": "tmp", "emptyDir": { "sizeLimit": "256Mi" } },
@@ -289,7 +327,7 @@ fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
     let service = |svc_name: &str, headless: bool| {
         let mut spec = json!({
             "selector": selector,
-            "ports": [{ "name": "http", "port": MINIO_PORT, "targetPort": "http", "protocol": "TCP" }],
+            "ports": [{ "name": "http", "port": OBJECT_STORAGE_PORT, "targetPort": "http", "protocol": "TCP" }],
         });
         if headless {
             spec["clusterIP"] = json!("None");
@@ -297,19 +335,19 @@ fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
         } else {
             spec["type"] = json!("ClusterIP");
         }
-        json!({ "apiVersion": "v1", "kind": "Service", "metadata": ctx.metadata(svc_name, &labels, "minio", origin), "spec": spec })
+        json!({ "apiVersion": "v1", "kind": "Service", "metadata": ctx.metadata(svc_name, &labels, &source, origin), "spec": spec })
     };
-    let account = super::workload::service_account(ctx, name, &labels, "minio", origin, false);
+    let account = super::workload::service_account(ctx, name, &labels, &source, origin, None);
     let policy = store_policy(
         ctx,
         StorePolicy {
             name,
-            target: "minio",
+            target: &entry.name,
             labels: &labels,
             origin,
-            peer_ports: vec![MINIO_PORT],
+            peer_ports: vec![OBJECT_STORAGE_PORT],
             operator_namespace: None,
-            metrics_port: Some(MINIO_PORT),
+            metrics_port: Some(OBJECT_STORAGE_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),
         },
@@ -325,13 +363,117 @@ fn minio_unit(ctx: &Ctx<'_>, minio: &Minio) -> Unit {
         let pdb = json!({
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
-            "metadata": ctx.metadata(name, &labels, "minio", origin),
+            "metadata": ctx.metadata(name, &labels, &source, origin),
             "spec": { "maxUnavailable": 1, "selector": { "matchLabels": selector } },
         });
         objects.push(ctx.object(pdb, origin));
     }
     Unit {
-        file: "data/minio.yaml".into(),
+        file: format!("data/{}.yaml", entry.name),
         objects,
+    }
+}
+
+/// One Redis server: a StatefulSet of one with its data on a claim. The upstream image's entrypoint
+/// drops to its `redis` user (UID 999) only when started as root; started as that user it runs
+/// directly, and `fsGroup` makes the claim writable. Redis writes nothing outside `--dir`.
+fn redis_single(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisSingle) -> Unit {
+    let store = &entry.value;
+    let name = store.name.as_str();
+    let source = format!("stores.{}", entry.name);
+    let origin = store.origin;
+    let labels = store_labels(ctx, "redis", name, "cache", &redis.image);
+    let selector = labels.selector(&[]).to_json();
+    let size = ctx
+        .spec
+        .size(&store.size)
+        .expect("validated size reference");
+    let port = redis.port;
+    let probe = |delay: i64| {
+        json!({ "exec": { "command": ["redis-cli", "-p", port.to_string(), "ping"] },
+                "initialDelaySeconds": delay, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3 })
+    };
+    let container = json!({
+        "name": "redis",
+        "image": redis.image.value,
+        "imagePullPolicy": ctx.spec.defaults.image_pull_policy,
+        "args": ["redis-server", "--port", port.to_string(), "--dir", "/data", "--appendonly", "yes"],
+        "ports": [{ "name": "redis", "containerPort": port, "protocol": "TCP" }],
+        "resources": resources(size),
+        "livenessProbe": probe(15),
+        "readinessProbe": probe(5),
+        "securityContext": container_security(true),
+        "volumeMounts": [
+            { "name": "data", "mountPath": "/data" },
+            { "name": "tmp", "mountPath": "/tmp" },
+        ],
+    });
+    let mut metadata = ctx.metadata(name, &labels, &source, origin);
+    super::workload::waive_digest_check(&mut metadata, &[&redis.image]);
+    let statefulset = json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata,
+        "spec": {
+            "serviceName": format!("{name}-hl"),
+            "replicas": 1,
+            "selector": { "matchLabels": selector },
+            "template": {
+                "metadata": { "labels": labels.to_json() },
+                "spec": {
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": false,
+                    "enableServiceLinks": false,
+                    "securityContext": pod_security(REDIS_IMAGE_UID, REDIS_IMAGE_UID, REDIS_IMAGE_UID),
+                    "containers": [container],
+                    "volumes": [{ "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } }],
+                },
+            },
+            "volumeClaimTemplates": [{
+                "metadata": { "name": "data" },
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": redis.storage.class,
+                    "resources": { "requests": { "storage": redis.storage.size.text } },
+                },
+            }],
+        },
+    });
+    let service = |svc_name: &str, headless: bool| {
+        let mut spec = json!({
+            "selector": selector,
+            "ports": [{ "name": "redis", "port": port, "targetPort": "redis", "protocol": "TCP" }],
+        });
+        if headless {
+            spec["clusterIP"] = json!("None");
+        } else {
+            spec["type"] = json!("ClusterIP");
+        }
+        json!({ "apiVersion": "v1", "kind": "Service", "metadata": ctx.metadata(svc_name, &labels, &source, origin), "spec": spec })
+    };
+    let account = super::workload::service_account(ctx, name, &labels, &source, origin, None);
+    let policy = store_policy(
+        ctx,
+        StorePolicy {
+            name,
+            target: &entry.name,
+            labels: &labels,
+            origin,
+            peer_ports: vec![port],
+            operator_namespace: None,
+            metrics_port: None,
+            needs_api_server: false,
+            extra_egress: Vec::new(),
+        },
+    );
+    Unit {
+        file: format!("data/{}.yaml", entry.name),
+        objects: vec![
+            ctx.object(account, origin),
+            ctx.object(statefulset, origin),
+            ctx.object(service(name, false), origin),
+            ctx.object(service(&format!("{name}-hl"), true), origin),
+            ctx.object(policy, origin),
+        ],
     }
 }

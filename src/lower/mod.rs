@@ -5,20 +5,20 @@
 
 pub mod config;
 mod datastores;
-mod labels;
+mod fleets;
 mod network;
 mod platform;
-mod services;
-mod tenants;
+pub mod services;
 mod workload;
 
 use serde_json::{Map, Value};
 
+use crate::facts::Inventory;
 use crate::source::{Origin, Sources};
 use crate::spec::Spec;
 
-pub use labels::Labels;
-pub use tenants::Path;
+pub use crate::kit::{Labels, obj, object};
+pub use fleets::Path;
 
 /// One Kubernetes object and the spec location that produced it.
 #[derive(Clone, Debug)]
@@ -50,6 +50,7 @@ pub struct Ctx<'a> {
     pub spec: &'a Spec,
     pub sources: &'a Sources,
     pub namespace: &'a str,
+    pub inventory: Inventory,
     config_hash: String,
 }
 
@@ -114,13 +115,15 @@ pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn Sink) {
     lower_with(spec, sources, sink, Path::Prototypes);
 }
 
-/// [`lower`], choosing how tenants are lowered (tests compare both ways).
-pub fn lower_with(spec: &Spec, sources: &Sources, sink: &mut dyn Sink, tenants: Path) {
-    let config = config::platform_config(spec);
+/// [`lower`], choosing how fleet instances are lowered (tests compare both ways).
+pub fn lower_with(spec: &Spec, sources: &Sources, sink: &mut dyn Sink, instances: Path) {
+    let inventory = Inventory::of(spec);
+    let config = config::platform_config(spec, &inventory);
     let ctx = Ctx {
         spec,
         sources,
         namespace: &spec.environment.namespace,
+        inventory,
         config_hash: fnv1a_hex(&config),
     };
     sink.manifests(platform::namespace(&ctx));
@@ -132,13 +135,13 @@ pub fn lower_with(spec: &Spec, sources: &Sources, sink: &mut dyn Sink, tenants: 
         sink.manifests(unit);
     }
     sink.manifests(network::baseline(&ctx));
-    for service in &spec.services {
-        sink.manifests(services::service_unit(&ctx, service));
+    for workload in &spec.workloads {
+        sink.manifests(services::workload_unit(&ctx, workload));
     }
     for unit in datastores::units(&ctx) {
         sink.manifests(unit);
     }
-    tenants::lower_tenants(&ctx, sink, tenants);
+    fleets::lower_fleets(&ctx, sink, instances);
     crate::observe::lower(&ctx, sink);
 }
 
@@ -152,18 +155,4 @@ pub fn fnv1a_hex(items: &[(String, String)]) -> String {
         }
     }
     format!("{hash:016x}")
-}
-
-/// A JSON object from pairs, moving the values in (`json!` would copy interpolated values through serde).
-pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}
-
-/// Builds a JSON object from pairs, skipping `None` values: keeps optional fields out of manifests.
-pub fn obj(pairs: impl IntoIterator<Item = (&'static str, Option<Value>)>) -> Value {
-    let map: Map<String, Value> = pairs
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-        .collect();
-    Value::Object(map)
 }

@@ -4,24 +4,14 @@
 
 use serde_json::{Value, json};
 
-use super::config::MINIO_PORT;
+use super::services::Target;
 use super::{Ctx, Labels, Unit};
+use crate::facts::{Endpoint, workload_selector};
 use crate::source::Origin;
-use crate::validate::ASTRBOT_TARGET;
 
-pub const REDIS_BUS_PORT: i64 = 16379;
-pub const REDIS_EXPORTER_PORT: i64 = 9121;
-pub const POSTGRES_STATUS_PORT: i64 = 8000;
-pub const POSTGRES_METRICS_PORT: i64 = 9187;
 /// Where the operators run that manage the data stores and must reach their pods.
 pub const CNPG_OPERATOR_NAMESPACE: &str = "cnpg-system";
 pub const REDIS_OPERATOR_NAMESPACE: &str = "redis-operator";
-
-/// Something pods can talk to: a pod selector and the ports it serves.
-pub struct Peer {
-    pub selector: Value,
-    pub ports: Vec<i64>,
-}
 
 fn tcp(ports: &[i64]) -> Value {
     json!(
@@ -40,67 +30,22 @@ fn match_labels(pairs: &[(&str, &str)]) -> Value {
     json!({ "matchLabels": map })
 }
 
-/// The pods behind a name that `talks_to` may use.
-pub fn peer(ctx: &Ctx<'_>, target: &str) -> Option<Peer> {
-    let spec = ctx.spec;
-    if let Some(service) = spec.services.iter().find(|s| s.name == target) {
-        return Some(Peer {
-            selector: match_labels(&[("app.kubernetes.io/name", target)]),
-            ports: vec![super::services::port_of(ctx, &service.value)],
-        });
-    }
-    match target {
-        "postgresql" => spec.postgresql.as_ref().map(|pg| Peer {
-            selector: match_labels(&[("cnpg.io/cluster", pg.name.as_str())]),
-            ports: vec![pg.port],
-        }),
-        "redis" => spec.redis.as_ref().map(|r| Peer {
-            selector: redis_selector(&r.name),
-            ports: vec![r.port],
-        }),
-        "minio" => spec.minio.as_ref().map(|m| Peer {
-            selector: match_labels(&[
-                ("app.kubernetes.io/name", "minio"),
-                ("app.kubernetes.io/instance", m.name.as_str()),
-            ]),
-            ports: vec![MINIO_PORT],
-        }),
-        ASTRBOT_TARGET => spec.astrbot.as_ref().map(|a| Peer {
-            selector: match_labels(&[("app.kubernetes.io/name", "astrbot")]),
-            ports: vec![if a.port > 0 {
-                a.port
-            } else {
-                spec.defaults.port
-            }],
-        }),
-        _ => None,
-    }
-}
-
-/// The opstree operator labels leader pods `app: <name>-leader` and followers `app: <name>-follower`.
-fn redis_selector(name: &str) -> Value {
-    json!({ "matchExpressions": [{
-        "key": "app",
-        "operator": "In",
-        "values": [format!("{name}-follower"), format!("{name}-leader")],
-    }] })
-}
-
-/// Selectors of the workloads that list `target` in their `talks_to`.
+/// The selectors of the workloads and fleets that list `target` in their `talks_to`.
 fn clients_of(ctx: &Ctx<'_>, target: &str) -> Vec<Value> {
     let spec = ctx.spec;
-    let mut clients: Vec<Value> = spec
-        .services
+    let lists =
+        |talks_to: &[crate::decode::Located<String>]| talks_to.iter().any(|t| t.as_str() == target);
+    let workloads = spec
+        .workloads
         .iter()
-        .filter(|s| s.value.talks_to.iter().any(|t| t.as_str() == target))
-        .map(|s| match_labels(&[("app.kubernetes.io/name", s.name.as_str())]))
-        .collect();
-    if let Some(astrbot) = &spec.astrbot
-        && astrbot.talks_to.iter().any(|t| t.as_str() == target)
-    {
-        clients.push(match_labels(&[("app.kubernetes.io/name", "astrbot")]));
-    }
-    clients
+        .filter(|w| lists(&w.value.talks_to))
+        .map(|w| workload_selector(&w.name));
+    let fleets = spec
+        .fleets
+        .iter()
+        .filter(|f| lists(&f.value.template.talks_to))
+        .map(|f| workload_selector(&f.name));
+    workloads.chain(fleets).collect()
 }
 
 fn from_pods(selectors: Vec<Value>, ports: &[i64]) -> Option<Value> {
@@ -120,8 +65,26 @@ fn from_namespace(namespace: &str, ports: &[i64]) -> Value {
     })
 }
 
-fn to_peer(peer: &Peer) -> Value {
-    json!({ "to": [{ "podSelector": peer.selector }], "ports": tcp(&peer.ports) })
+fn with_protocol(ports: &[(i64, &str)]) -> Value {
+    json!(
+        ports
+            .iter()
+            .map(|(p, proto)| json!({ "protocol": proto, "port": p }))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// Egress to one endpoint: its pods on the ports they listen on, or its CIDRs outside the cluster.
+fn to_endpoint(endpoint: &Endpoint) -> Value {
+    let to: Vec<Value> = match &endpoint.selector {
+        Some(selector) => vec![json!({ "podSelector": selector })],
+        None => endpoint
+            .cidrs
+            .iter()
+            .map(|c| json!({ "ipBlock": { "cidr": c } }))
+            .collect(),
+    };
+    json!({ "to": to, "ports": with_protocol(&endpoint.ports) })
 }
 
 /// What a policy selects and allows.
@@ -158,11 +121,11 @@ fn policy(
 
 /// Ingress rules every application workload gets besides its clients: metrics scraping from the
 /// monitoring namespace and, when the spec keeps the seed's rule, kube-system.
-fn common_ingress(ctx: &Ctx<'_>, port: i64) -> Vec<Value> {
+fn common_ingress(ctx: &Ctx<'_>, ports: &[i64]) -> Vec<Value> {
     let network = &ctx.spec.network;
-    let mut rules = vec![from_namespace(&network.monitoring_namespace, &[port])];
+    let mut rules = vec![from_namespace(&network.monitoring_namespace, ports)];
     if network.allow_from_kube_system {
-        rules.push(from_namespace("kube-system", &[port]));
+        rules.push(from_namespace("kube-system", ports));
     }
     rules
 }
@@ -170,8 +133,8 @@ fn common_ingress(ctx: &Ctx<'_>, port: i64) -> Vec<Value> {
 fn egress_to(ctx: &Ctx<'_>, targets: &[crate::decode::Located<String>]) -> Vec<Value> {
     targets
         .iter()
-        .filter_map(|t| peer(ctx, t))
-        .map(|p| to_peer(&p))
+        .filter_map(|t| ctx.inventory.endpoint(t))
+        .map(to_endpoint)
         .collect()
 }
 
@@ -210,77 +173,66 @@ pub fn baseline(ctx: &Ctx<'_>) -> Unit {
     }
 }
 
-/// The policy of one service: its clients (and the ingress controller if it is the Ingress backend).
-pub fn service_policy(
-    ctx: &Ctx<'_>,
-    name: &str,
-    service: &crate::spec::Service,
-    labels: &Labels,
-    origin: Origin,
-) -> Value {
-    let port = super::services::port_of(ctx, service);
-    let mut ingress: Vec<Value> = from_pods(clients_of(ctx, name), &[port])
-        .into_iter()
+/// The policy of one workload or fleet instance: its clients, the ingress controller when it is the
+/// Ingress backend, whoever `reachable_from` names, and monitoring; egress to what it talks to.
+pub fn workload_policy(ctx: &Ctx<'_>, t: &Target<'_>) -> Value {
+    let w = t.workload;
+    let ports: Vec<(i64, &str)> = w
+        .ports()
+        .iter()
+        .map(|p| (p.port.value, p.protocol.transport()))
         .collect();
-    if ctx
-        .spec
-        .ingress
-        .as_ref()
-        .is_some_and(|i| i.backend.as_str() == name)
-    {
-        ingress.push(from_namespace(
-            &ctx.spec.network.ingress_controller_namespace,
-            &[port],
-        ));
+    let mut ingress = Vec::new();
+    if !ports.is_empty() {
+        let numbers: Vec<i64> = ports.iter().map(|(p, _)| *p).collect();
+        if let Some(rule) = from_pods(clients_of(ctx, t.key), &numbers) {
+            ingress.push(json!({ "from": rule["from"], "ports": with_protocol(&ports) }));
+        }
+        let backend = ctx
+            .spec
+            .ingress
+            .as_ref()
+            .is_some_and(|i| i.backend.as_str() == t.key);
+        if backend {
+            ingress.push(from_namespace(
+                &ctx.spec.network.ingress_controller_namespace,
+                &numbers,
+            ));
+        }
+        for from in &w.reachable_from {
+            ingress.push(reachable_rule(ctx, from, &ports));
+        }
+        ingress.extend(common_ingress(ctx, &numbers));
     }
-    ingress.extend(common_ingress(ctx, port));
-    let selector = match_labels(&[("app.kubernetes.io/name", name)]);
+    let selector = match &t.instance {
+        Some(_) => match_labels(&[("app.kubernetes.io/instance", t.object_name.as_str())]),
+        None => workload_selector(t.key),
+    };
     policy(
         ctx,
-        name,
-        labels,
-        &format!("services.{name}.talks_to"),
-        origin,
+        &t.object_name,
+        &t.labels,
+        &format!("{}.talks_to", t.source),
+        t.origin,
         Rules {
             selector,
             ingress,
-            egress: egress_to(ctx, &service.talks_to),
+            egress: egress_to(ctx, &w.talks_to),
         },
     )
 }
 
-/// The policy of one tenant's AstrBot instance: reached by the services that talk to `astrbot`,
-/// reaching what the template lists; tenants never reach each other.
-pub fn tenant_policy(
-    ctx: &Ctx<'_>,
-    object_name: &str,
-    tenant: &str,
-    labels: &Labels,
-    origin: Origin,
-) -> Value {
-    let astrbot = ctx.spec.astrbot.as_ref().expect("tenants need astrbot");
-    let port = if astrbot.port > 0 {
-        astrbot.port
-    } else {
-        ctx.spec.defaults.port
-    };
-    let mut ingress: Vec<Value> = from_pods(clients_of(ctx, ASTRBOT_TARGET), &[port])
-        .into_iter()
-        .collect();
-    ingress.extend(common_ingress(ctx, port));
-    let selector = match_labels(&[("app.kubernetes.io/instance", object_name)]);
-    policy(
-        ctx,
-        object_name,
-        labels,
-        &format!("tenants.{tenant}"),
-        origin,
-        Rules {
-            selector,
-            ingress,
-            egress: egress_to(ctx, &astrbot.talks_to),
-        },
-    )
+/// `internet` (any address, for a LoadBalancer), `ingress` (the ingress controller) or
+/// `namespace:<name>`.
+fn reachable_rule(ctx: &Ctx<'_>, from: &str, ports: &[(i64, &str)]) -> Value {
+    let numbers: Vec<i64> = ports.iter().map(|(p, _)| *p).collect();
+    match from {
+        "internet" => {
+            json!({ "from": [{ "ipBlock": { "cidr": "0.0.0.0/0" } }], "ports": with_protocol(ports) })
+        }
+        "ingress" => from_namespace(&ctx.spec.network.ingress_controller_namespace, &numbers),
+        other => from_namespace(other.strip_prefix("namespace:").unwrap_or(other), &numbers),
+    }
 }
 
 /// A data store's policy: its clients, its own pods (replication), its operator, and metrics.
@@ -297,22 +249,17 @@ pub struct StorePolicy<'a> {
 }
 
 pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
-    let own = peer(ctx, p.target).expect("store is declared");
+    let own = ctx.inventory.endpoint(p.target).expect("store is declared");
+    let own_selector = own.selector.clone().unwrap_or_else(|| json!({}));
+    let own_ports: Vec<i64> = own.ports.iter().map(|(p, _)| *p).collect();
     let self_rule =
-        json!({ "from": [{ "podSelector": own.selector }], "ports": tcp(&p.peer_ports) });
-    let mut ingress: Vec<Value> = from_pods(clients_of(ctx, p.target), &own.ports)
+        json!({ "from": [{ "podSelector": own_selector }], "ports": tcp(&p.peer_ports) });
+    let mut ingress: Vec<Value> = from_pods(clients_of(ctx, p.target), &own_ports)
         .into_iter()
         .collect();
-    if p.target == "minio"
-        && ctx
-            .spec
-            .postgresql
-            .as_ref()
-            .is_some_and(|pg| pg.backup.is_some())
-        && let Some(pg) = peer(ctx, "postgresql")
-    {
-        ingress
-            .push(json!({ "from": [{ "podSelector": pg.selector }], "ports": tcp(&[MINIO_PORT]) }));
+    // Databases that keep their backups in this store.
+    for backer in backups_into(ctx, p.target) {
+        ingress.push(json!({ "from": [{ "podSelector": backer }], "ports": tcp(&own_ports) }));
     }
     ingress.push(self_rule.clone());
     if let Some((ns, ports)) = &p.operator_namespace {
@@ -325,7 +272,7 @@ pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
         ));
     }
     let mut egress =
-        vec![json!({ "to": [{ "podSelector": own.selector }], "ports": tcp(&p.peer_ports) })];
+        vec![json!({ "to": [{ "podSelector": own_selector }], "ports": tcp(&p.peer_ports) })];
     if p.needs_api_server {
         egress.push(json!({
             "to": [{ "ipBlock": { "cidr": ctx.spec.network.api_server_cidr } }],
@@ -337,16 +284,32 @@ pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
         ctx,
         p.name,
         p.labels,
-        p.target,
+        &format!("stores.{}", p.target),
         p.origin,
         Rules {
-            selector: own.selector.clone(),
+            selector: own_selector.clone(),
             ingress,
             egress,
         },
     )
 }
 
-pub fn egress_to_minio(ctx: &Ctx<'_>) -> Option<Value> {
-    peer(ctx, "minio").map(|p| to_peer(&p))
+/// Selectors of the PostgreSQL stores whose backups go to `store`.
+fn backups_into(ctx: &Ctx<'_>, store: &str) -> Vec<Value> {
+    ctx.spec
+        .stores
+        .iter()
+        .filter(|s| match &s.value.kind {
+            crate::spec::StoreKind::Postgres(pg) => {
+                pg.backup.as_ref().is_some_and(|b| b.to.as_str() == store)
+            }
+            _ => false,
+        })
+        .map(|s| crate::facts::store_selector(&s.value))
+        .collect()
+}
+
+/// Egress to the store named `key`, for a store that writes to another (backups).
+pub fn egress_to_store(ctx: &Ctx<'_>, key: &str) -> Option<Value> {
+    ctx.inventory.endpoint(key).map(to_endpoint)
 }

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{Ctx, Labels, Unit};
-use crate::spec::SecretProvider;
+use crate::facts::database_credentials_name;
+use crate::spec::{SecretProvider, StoreKind};
 
 /// The Kubernetes version whose Pod Security Standards the namespace enforces.
 pub const PSS_VERSION: &str = "v1.33";
@@ -59,9 +60,7 @@ pub fn secrets(ctx: &Ctx<'_>) -> Option<Unit> {
         ),
         secrets.origin,
     )];
-    if let Some(unit) = database_credentials(ctx, &labels) {
-        objects.push(unit);
-    }
+    objects.extend(database_credentials(ctx, &labels));
     Some(Unit {
         file: "platform/secrets.yaml".into(),
         objects,
@@ -103,43 +102,44 @@ fn external_secret(
     })
 }
 
-/// The name of the basic-auth Secret CloudNativePG bootstraps the application owner from.
-pub fn database_credentials_name(cluster: &str) -> String {
-    format!("{cluster}-app-credentials")
-}
-
 /// CloudNativePG wants the owner's credentials as a `kubernetes.io/basic-auth` Secret; it is made from
 /// the same `DB_PASSWORD` the services read, so the two cannot drift apart.
-fn database_credentials(ctx: &Ctx<'_>, labels: &Labels) -> Option<super::Object> {
-    let pg = ctx.spec.postgresql.as_ref()?;
-    let has_password = ctx
-        .spec
-        .secrets
-        .keys
-        .iter()
-        .any(|k| k.value == "DB_PASSWORD");
-    if !has_password {
-        return None;
+fn database_credentials(ctx: &Ctx<'_>, labels: &Labels) -> Vec<super::Object> {
+    let mut out = Vec::new();
+    for store in &ctx.spec.stores {
+        let StoreKind::Postgres(pg) = &store.value.kind else {
+            continue;
+        };
+        let Some(key) = &pg.password_key else {
+            continue;
+        };
+        let name = database_credentials_name(&store.value.name);
+        let target = json!({
+            "name": name,
+            "creationPolicy": "Owner",
+            "template": {
+                "type": "kubernetes.io/basic-auth",
+                "data": { "username": pg.owner, "password": "{{ .password }}" },
+            },
+        });
+        let data = vec![
+            json!({ "secretKey": "password", "remoteRef": { "key": remote_key(ctx, &key.value) } }),
+        ];
+        let value = external_secret(ctx, &name, labels, target, data);
+        out.push(ctx.object(value, store.value.origin));
     }
-    let target = json!({
-        "name": database_credentials_name(&pg.name),
-        "creationPolicy": "Owner",
-        "template": {
-            "type": "kubernetes.io/basic-auth",
-            "data": { "username": pg.owner, "password": "{{ .password }}" },
-        },
-    });
-    let data = vec![
-        json!({ "secretKey": "password", "remoteRef": { "key": remote_key(ctx, "DB_PASSWORD") } }),
-    ];
-    let value = external_secret(
-        ctx,
-        &database_credentials_name(&pg.name),
-        labels,
-        target,
-        data,
-    );
-    Some(ctx.object(value, pg.origin))
+    out
+}
+
+/// The backend port the Ingress sends to: the one it names, or the backend's first exposed port.
+fn ingress_port(ctx: &Ctx<'_>, ingress: &crate::spec::Ingress) -> String {
+    if let Some(port) = &ingress.port {
+        return port.value.clone();
+    }
+    ctx.spec
+        .workload(&ingress.backend)
+        .and_then(|w| w.service_ports().next())
+        .map_or_else(|| "http".to_string(), |p| p.name.clone())
 }
 
 pub fn ingress(ctx: &Ctx<'_>) -> Option<Unit> {
@@ -173,7 +173,7 @@ pub fn ingress(ctx: &Ctx<'_>) -> Option<Unit> {
                 "http": { "paths": [{
                     "path": "/",
                     "pathType": "Prefix",
-                    "backend": { "service": { "name": ingress.backend.value, "port": { "name": "http" } } },
+                    "backend": { "service": { "name": ingress.backend.value, "port": { "name": ingress_port(ctx, ingress) } } },
                 }] },
             }],
         },

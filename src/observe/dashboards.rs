@@ -17,7 +17,7 @@ use crate::decode::{Fields, Located, Named};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::lower::{Ctx, Labels, Sink, Unit, fnv1a_hex};
 use crate::node::Node;
-use crate::observe::metrics::{self, ASTRBOT_JOB, Family, FamilyKind, Job};
+use crate::observe::metrics::{self, Family, FamilyKind, Job};
 use crate::source::Origin;
 use crate::spec::{MonitoringLevel, Spec};
 
@@ -555,14 +555,14 @@ fn overview(spec: &Spec, section: &Section, q: &Queries, links_services: bool) -
         .unit("none")
         .describe("Tenants that sent at least one request in the last 5 minutes."),
     ];
-    if metrics::jobs(spec).iter().any(|j| j.name == ASTRBOT_JOB) {
+    for job in metrics::jobs(spec).iter().filter(|j| j.fleet) {
         panels.push(
             Panel::new(
-                "AstrBot instance status",
+                &format!("{} instance status", job.workload),
                 PanelKind::Table,
                 18,
                 section.overview.origin,
-                vec![q.up_table(ASTRBOT_JOB)],
+                vec![q.up_table(&job.name)],
             )
             .style(Style::UpDown),
         );
@@ -665,9 +665,14 @@ fn service_board(spec: &Spec, section: &Section, q: &Queries, job: &Job) -> Boar
 }
 
 fn service_description(spec: &Spec, job: &Job) -> String {
-    let what = match spec.service(&job.workload) {
-        Some(service) => service.description.clone().unwrap_or_default(),
-        None => "One AstrBot instance per tenant".to_string(),
+    let what = match (spec.workload(&job.workload), spec.fleet(&job.workload)) {
+        (Some(w), _) => w.description.clone().unwrap_or_default(),
+        (None, Some(f)) => f
+            .template
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("The instances of fleet `{}`", job.workload)),
+        (None, None) => String::new(),
     };
     format!("Scrape job `{}`. {what}", job.name)
         .trim_end()
@@ -676,9 +681,10 @@ fn service_description(spec: &Spec, job: &Job) -> String {
 
 /// Names the limit the spec sets, so the reader knows what 100% means.
 fn memory_description(spec: &Spec, workload: &str) -> String {
-    let size = match spec.service(workload) {
-        Some(service) => Some(service.size.value.as_str()),
-        None => spec.astrbot.as_ref().map(|a| a.size.value.as_str()),
+    let size = match (spec.workload(workload), spec.fleet(workload)) {
+        (Some(w), _) => Some(w.size.value.as_str()),
+        (None, Some(f)) => Some(f.template.size.value.as_str()),
+        (None, None) => None,
     };
     let limit = size.and_then(|s| spec.size(s).map(|z| (s, z.limits.memory.text.as_str())));
     match limit {

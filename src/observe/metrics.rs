@@ -9,12 +9,9 @@ use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::lower::{Ctx, Labels, Sink, Unit};
 use crate::node::Node;
 use crate::spec::Spec;
-use crate::validate::ASTRBOT_TARGET;
 
 /// The Service label whose value Prometheus uses as the `job` of every target behind it.
 pub const JOB_LABEL: &str = "plat.dev/job";
-/// The job of every tenant's AstrBot instance (the seed's alerts select `job="astrbot-instance"`).
-pub const ASTRBOT_JOB: &str = "astrbot-instance";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FamilyKind {
@@ -54,7 +51,7 @@ pub struct Metrics {
     pub scrape_timeout: String,
     /// Labels the Prometheus instance selects ServiceMonitors and PrometheusRules by.
     pub selector_labels: Vec<(String, String)>,
-    /// Services (and `astrbot`) that expose the families.
+    /// Workloads and fleets that expose the families.
     pub exposed_by: Vec<Located<String>>,
     pub families: Vec<Named<Family>>,
 }
@@ -130,8 +127,10 @@ fn read_family(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Famil
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
     pub name: String,
-    /// The `talks_to` name of the workload (a service name or `astrbot`).
+    /// The `talks_to` name of the workload or fleet.
     pub workload: String,
+    /// Whether its targets are the instances of a fleet.
+    pub fleet: bool,
 }
 
 /// The jobs this spec's scrape configuration produces, in spec order.
@@ -141,18 +140,18 @@ pub fn jobs(spec: &Spec) -> Vec<Job> {
         .exposed_by
         .iter()
         .map(|w| Job {
-            name: job_of(w),
+            name: job_of(spec, w),
             workload: w.value.clone(),
+            fleet: spec.fleet(w).is_some(),
         })
         .collect()
 }
 
-/// The job name of a workload.
-pub fn job_of(workload: &str) -> String {
-    if workload == ASTRBOT_TARGET {
-        ASTRBOT_JOB.to_string()
-    } else {
-        workload.to_string()
+/// The job name of a workload, or of a fleet's instances (the fleet's `job`).
+pub fn job_of(spec: &Spec, workload: &str) -> String {
+    match spec.fleet(workload) {
+        Some(fleet) => crate::facts::fleet_job(workload, fleet),
+        None => workload.to_string(),
     }
 }
 
@@ -165,18 +164,20 @@ pub fn family<'a>(spec: &'a Spec, name: &str) -> Option<&'a Family> {
         .map(|f| &f.value)
 }
 
-/// Every `exposed_by` entry names a service or `astrbot`.
+/// Every `exposed_by` entry names a workload or fleet.
 pub fn check(spec: &Spec, diags: &mut Diagnostics) {
-    let mut workloads: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
-    if spec.astrbot.is_some() {
-        workloads.push(ASTRBOT_TARGET);
-    }
+    let workloads: Vec<&str> = spec
+        .workloads
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(spec.fleets.iter().map(|f| f.name.as_str()))
+        .collect();
     for entry in &spec.observe.metrics.exposed_by {
         if !workloads.contains(&entry.as_str()) {
             let mut d = Diagnostic::error(
                 "P0204",
                 format!(
-                    "`metrics.exposed_by` names `{}`, which is no service",
+                    "`metrics.exposed_by` names `{}`, which is no service or fleet",
                     entry.value
                 ),
             );

@@ -31,19 +31,16 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
             None
         }
     };
-    let defaults = defaults(f.node("defaults"), diags);
+    let defaults = defaults(f.node("defaults"), root.origin, diags);
     let sizes = f.named("sizes", diags, size);
-    let services = f.named("services", diags, service);
+    let workloads = f.named("services", diags, super::read_workload::workload);
+    let fleets = f.named("fleets", diags, super::read_fleet::fleet);
+    let stores = f.named("stores", diags, super::read_store::store);
     let release = release(f.node("release"), diags);
     let ingress = f.node("ingress").map(|n| ingress(n, diags));
     let network = network(f.node("network"), diags);
     let config = f.named("config", diags, config_value);
     let secrets = secrets(f.node("secrets"), root, diags);
-    let postgresql = f.node("postgresql").map(|n| postgres(n, diags));
-    let redis = f.node("redis").map(|n| redis(n, diags));
-    let minio = f.node("minio").map(|n| minio(n, diags));
-    let astrbot = f.node("astrbot").map(|n| astrbot(n, diags));
-    let tenants = f.named("tenants", diags, tenant);
     let observe = crate::observe::read(&mut f, diags);
     let waivers = f
         .opt::<Vec<Located<Waiver>>>("waivers", diags)
@@ -52,25 +49,49 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     if !ok || diags.has_errors() {
         return None;
     }
+    let defaults = defaults?;
+    let mut workloads = workloads;
+    let mut fleets = fleets;
+    let templates = fleets.iter_mut().map(|f| &mut f.value.template);
+    for w in workloads.iter_mut().map(|w| &mut w.value).chain(templates) {
+        default_port(w, &defaults);
+    }
     Some(Spec {
         platform: platform.flatten()?,
         environment: env?,
-        defaults: defaults?,
+        defaults,
         sizes,
-        services,
+        workloads,
+        fleets,
+        stores,
         release: release?,
         ingress: ingress.flatten(),
         network: network?,
         config,
         secrets: secrets?,
-        postgresql: postgresql.flatten(),
-        redis: redis.flatten(),
-        minio: minio.flatten(),
-        astrbot: astrbot.flatten(),
-        tenants,
         observe: observe?,
         waivers: waivers.into_iter().map(|w| w.value).collect(),
     })
+}
+
+/// A serving workload that declares no port gets the platform's default port, as `http`.
+fn default_port(w: &mut Workload, defaults: &Defaults) {
+    if !w.kind.serves() || !w.main.ports.is_empty() {
+        return;
+    }
+    let origin = w.origin;
+    w.main.ports.push(Port {
+        name: "http".into(),
+        port: Located {
+            value: defaults.port,
+            origin,
+            replaced: None,
+        },
+        service_port: defaults.port,
+        protocol: Protocol::Http,
+        expose: true,
+        origin,
+    });
 }
 
 fn platform(node: &Node, diags: &mut Diagnostics) -> Option<Platform> {
@@ -122,70 +143,123 @@ fn environment_of(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<En
     })
 }
 
-fn probe(
+/// `[defaults.probes.<protocol>]`: the probes a workload's first port of that protocol gets.
+fn protocol_probes(
     node: Option<&Node>,
     path: &str,
-    default: Probe,
+    builtin: ProtocolProbes,
     diags: &mut Diagnostics,
-) -> Option<Probe> {
+) -> Option<ProtocolProbes> {
     let Some(node) = node else {
-        return Some(default);
+        return Some(builtin);
     };
     let mut f = Fields::open(node, path, diags)?;
-    let probe = Probe {
-        path: f.or("path", default.path, diags),
-        initial_delay: f
-            .int("initial_delay_seconds", 0, 3600, diags)
-            .map_or(default.initial_delay, |v| v.value),
-        period: f
-            .int("period_seconds", 1, 3600, diags)
-            .map_or(default.period, |v| v.value),
-        timeout: f
-            .int("timeout_seconds", 1, 3600, diags)
-            .map_or(default.timeout, |v| v.value),
-        failures: f
-            .int("failure_threshold", 1, 100, diags)
-            .map_or(default.failures, |v| v.value),
+    let read = |key: &'static str, f: &mut Fields<'_>, diags: &mut Diagnostics| {
+        f.node(key)
+            .map(|n| super::read_workload::probe(n, &format!("{path}.{key}"), diags))
     };
-    f.finish(diags).then_some(probe)
+    let liveness = read("liveness", &mut f, diags);
+    let readiness = read("readiness", &mut f, diags);
+    let startup = read("startup", &mut f, diags);
+    f.finish(diags).then_some(())?;
+    let pick = |set: Option<Option<Probe>>, builtin: Option<Probe>| match set {
+        Some(p) => p.map(Some),
+        None => Some(builtin),
+    };
+    Some(ProtocolProbes {
+        liveness: pick(liveness, builtin.liveness)?,
+        readiness: pick(readiness, builtin.readiness)?,
+        startup: pick(startup, builtin.startup)?,
+    })
 }
 
-fn defaults(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Defaults> {
-    let liveness = Probe {
-        path: "/health".into(),
-        initial_delay: 30,
-        period: 10,
-        timeout: 5,
-        failures: 3,
+/// Without `[defaults.probes]`, a port is probed the one way that works for any server of its
+/// protocol: a TCP connection for HTTP and TCP, the standard health service for gRPC.
+fn builtin_probes(protocol: Protocol, origin: crate::source::Origin) -> ProtocolProbes {
+    let probe = |action: ProbeAction| Probe {
+        action: Some(action),
+        timings: Timings::default(),
+        origin,
     };
-    let readiness = Probe {
-        path: "/ready".into(),
-        initial_delay: 5,
-        period: 5,
-        timeout: 3,
-        failures: 3,
+    let action = match protocol {
+        Protocol::Grpc => ProbeAction::Grpc {
+            port: None,
+            service: None,
+        },
+        _ => ProbeAction::Tcp { port: None },
     };
+    if protocol == Protocol::Udp {
+        return ProtocolProbes {
+            liveness: None,
+            readiness: None,
+            startup: None,
+        };
+    }
+    ProtocolProbes {
+        liveness: Some(probe(action.clone())),
+        readiness: Some(probe(action)),
+        startup: None,
+    }
+}
+
+fn default_probes(
+    node: Option<&Node>,
+    origin: crate::source::Origin,
+    diags: &mut Diagnostics,
+) -> Option<Vec<(Protocol, ProtocolProbes)>> {
+    let mut f = match node {
+        Some(n) => Some(Fields::open(n, "defaults.probes", diags)?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (protocol, key) in [
+        (Protocol::Http, "http"),
+        (Protocol::Grpc, "grpc"),
+        (Protocol::Tcp, "tcp"),
+    ] {
+        let node = f.as_mut().and_then(|f| f.node(key));
+        let path = format!("defaults.probes.{key}");
+        match protocol_probes(node, &path, builtin_probes(protocol, origin), diags) {
+            Some(p) => out.push((protocol, p)),
+            None => ok = false,
+        }
+    }
+    out.push((Protocol::Udp, builtin_probes(Protocol::Udp, origin)));
+    if let Some(f) = f {
+        ok &= f.finish(diags);
+    }
+    ok.then_some(out)
+}
+
+fn defaults(
+    node: Option<&Node>,
+    root: crate::source::Origin,
+    diags: &mut Diagnostics,
+) -> Option<Defaults> {
+    let origin = node.map_or(root, |n| n.origin);
     let builtin = Defaults {
         port: 8000,
-        liveness: liveness.clone(),
-        readiness: readiness.clone(),
+        probes: Vec::new(),
         pre_stop_seconds: 15,
         termination_grace_seconds: 45,
-        max_surge: "50%".into(),
+        max_surge: "25%".into(),
         max_unavailable: "25%".into(),
         run_as_user: 10001,
-        image_pull_policy: "Always".into(),
+        image_pull_policy: "IfNotPresent".into(),
         revision_history: 5,
     };
     let Some(node) = node else {
-        return Some(builtin);
+        return Some(Defaults {
+            probes: default_probes(None, origin, diags)?,
+            ..builtin
+        });
     };
     let mut f = Fields::open(node, "defaults", diags)?;
     let port = f
         .int("port", 1, 65535, diags)
         .map_or(builtin.port, |v| v.value);
-    let liveness = probe(f.node("liveness"), "defaults.liveness", liveness, diags);
-    let readiness = probe(f.node("readiness"), "defaults.readiness", readiness, diags);
+    let probes = default_probes(f.node("probes"), origin, diags);
     let pre_stop = f
         .int("pre_stop_sleep_seconds", 0, 600, diags)
         .map_or(builtin.pre_stop_seconds, |v| v.value);
@@ -222,8 +296,7 @@ fn defaults(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Defaults> {
     }
     ok.then_some(Defaults {
         port,
-        liveness: liveness?,
-        readiness: readiness?,
+        probes: probes?,
         pre_stop_seconds: pre_stop,
         termination_grace_seconds: grace,
         max_surge,
@@ -232,6 +305,22 @@ fn defaults(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Defaults> {
         image_pull_policy: pull,
         revision_history: history,
     })
+}
+
+/// Reads a choice the caller already offered with [`Fields::choice`] into its enum, reporting an
+/// unknown value with did-you-mean.
+pub(super) fn parse_choice<T>(
+    value: &Located<String>,
+    path: &str,
+    names: &[&str],
+    parse: impl Fn(&str) -> Option<T>,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let parsed = parse(value.as_str());
+    if parsed.is_none() {
+        diags.push(enum_error(value, path, names));
+    }
+    parsed
 }
 
 fn resources(
@@ -275,90 +364,6 @@ fn size(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Size> {
     Some(Size {
         requests: requests?,
         limits: limits?,
-    })
-}
-
-fn autoscaling(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Autoscaling> {
-    let mut f = Fields::open(node, path, diags)?;
-    let min = f.int("min_replicas", 1, 10_000, diags);
-    let max = f.int("max_replicas", 1, 10_000, diags);
-    let cpu = f.int("cpu_percent", 1, 1000, diags).map(|v| v.value);
-    let memory = f.int("memory_percent", 1, 1000, diags).map(|v| v.value);
-    if f.need("min_replicas").is_none() {
-        f.missing("min_replicas", "an integer", diags);
-    }
-    if f.need("max_replicas").is_none() {
-        f.missing("max_replicas", "an integer", diags);
-    }
-    f.finish(diags).then_some(())?;
-    if cpu.is_none() && memory.is_none() {
-        diags.push(
-            crate::diag::Diagnostic::error("P0103", format!("`{path}` has no metric to scale on"))
-                .at(node.origin, "autoscaling without a target")
-                .help("set `cpu_percent`, `memory_percent` or both"),
-        );
-        return None;
-    }
-    Some(Autoscaling {
-        min: min?,
-        max: max?,
-        cpu_percent: cpu,
-        memory_percent: memory,
-        origin: node.origin,
-    })
-}
-
-fn service(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Service> {
-    let name = path.rsplit('.').next().unwrap_or(path);
-    let mut f = Fields::open(node, path, diags)?;
-    let image = f.req("image", diags);
-    let next_image = f.opt("next_image", diags);
-    let replicas = f.int("replicas", 1, 10_000, diags);
-    if f.need("replicas").is_none() {
-        f.missing("replicas", "an integer of at least 1", diags);
-    }
-    let size = f.req("size", diags);
-    let port = f.int("port", 1, 65535, diags).map(|v| v.value);
-    let component = f.or("component", "backend".to_string(), diags);
-    let description = f.opt::<String>("description", diags).map(|d| d.value);
-    let talks_to = f
-        .opt::<Vec<Located<String>>>("talks_to", diags)
-        .map_or_else(Vec::new, |v| v.value);
-    let secrets = f
-        .opt::<Vec<Located<String>>>("secrets", diags)
-        .map_or_else(Vec::new, |v| v.value);
-    let autoscaling = f
-        .node("autoscaling")
-        .map(|n| autoscaling(n, &format!("{path}.autoscaling"), diags));
-    let token = f.or("service_account_token", false, diags);
-    let ok = f.finish(diags);
-    check_dns_label(
-        &Located {
-            value: name.to_string(),
-            origin: node.origin,
-            replaced: None,
-        },
-        path,
-        diags,
-    );
-    if !ok {
-        return None;
-    }
-    Some(Service {
-        image: image?,
-        next_image,
-        replicas: replicas?,
-        size: size?,
-        port: port.unwrap_or(0),
-        component,
-        description,
-        talks_to,
-        secrets,
-        autoscaling: match autoscaling {
-            Some(a) => Some(a?),
-            None => None,
-        },
-        needs_service_account_token: token,
     })
 }
 
@@ -407,8 +412,10 @@ fn ingress(node: &Node, diags: &mut Diagnostics) -> Option<Ingress> {
         .int("rate_limit_rps", 1, 1_000_000, diags)
         .map(|v| v.value);
     let backend = f.req("backend", diags);
+    let port = f.opt::<String>("port", diags);
     f.finish(diags).then_some(())?;
     Some(Ingress {
+        port,
         class,
         host: host?,
         tls_issuer: issuer?.value,
@@ -426,6 +433,7 @@ fn network(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Network> {
         dns_namespace: "kube-system".into(),
         api_server_cidr: "0.0.0.0/0".into(),
         allow_from_kube_system: true,
+        external: Vec::new(),
     };
     let Some(node) = node else {
         return Some(builtin);
@@ -445,12 +453,47 @@ fn network(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Network> {
             builtin.allow_from_kube_system,
             diags,
         ),
+        external: f.named("external", diags, external),
     };
     f.finish(diags).then_some(network)
 }
 
+/// `[network.external.<name>]`: `cidrs` and `ports` outside the cluster.
+fn external(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<External> {
+    let mut f = Fields::open(node, path, diags)?;
+    let cidrs = f.req::<Vec<Located<String>>>("cidrs", diags);
+    let ports = f.req::<Vec<Located<i64>>>("ports", diags);
+    f.finish(diags).then_some(())?;
+    let mut out = Vec::new();
+    for port in ports?.value {
+        if !(1..=65535).contains(&port.value) {
+            diags.push(
+                port.diagnostic(
+                    crate::diag::Diagnostic::error(
+                        "P0104",
+                        format!("`{path}.ports`: {} is not a port", port.value),
+                    )
+                    .help("ports are 1 to 65535"),
+                    "not a port",
+                ),
+            );
+            return None;
+        }
+        out.push(port.value);
+    }
+    Some(External {
+        cidrs: cidrs?.value,
+        ports: out,
+        origin: node.origin,
+    })
+}
+
 /// Configuration values are written as TOML strings, numbers or booleans and become ConfigMap strings.
-fn config_value(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Located<String>> {
+pub(super) fn config_value(
+    node: &Node,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Option<Located<String>> {
     crate::decode::describe(
         node,
         || serde_json::json!({ "type": ["string", "number", "boolean"] }),
@@ -534,180 +577,11 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
     })
 }
 
-fn storage(
-    node: Option<&Node>,
+pub(super) fn enum_error(
+    value: &Located<String>,
     path: &str,
-    owner: &Fields<'_>,
-    diags: &mut Diagnostics,
-) -> Option<Storage> {
-    let Some(node) = node else {
-        diags.push(
-            crate::diag::Diagnostic::error("P0103", format!("`{}.storage` is missing", owner.path))
-                .at(owner.origin(), "this data store needs storage")
-                .help("add `storage = { size = \"10Gi\", class = \"standard\" }`"),
-        );
-        return None;
-    };
-    let mut f = Fields::open(node, path, diags)?;
-    let size = f.req("size", diags);
-    let class = f.req::<String>("class", diags);
-    f.finish(diags).then_some(())?;
-    Some(Storage {
-        size: size?,
-        class: class?.value,
-    })
-}
-
-fn backup(node: &Node, diags: &mut Diagnostics) -> Option<Backup> {
-    let mut f = Fields::open(node, "postgresql.backup", diags)?;
-    let schedule = f.req("schedule", diags);
-    let retention = f.int("retention_days", 1, 3650, diags);
-    let bucket = f.req::<String>("bucket", diags);
-    let path = f.or("path", "postgresql".to_string(), diags);
-    f.finish(diags).then_some(())?;
-    Some(Backup {
-        schedule: schedule?,
-        retention_days: retention.map_or(7, |r| r.value),
-        bucket: bucket?.value,
-        path,
-    })
-}
-
-fn postgres(node: &Node, diags: &mut Diagnostics) -> Option<Postgres> {
-    let mut f = Fields::open(node, "postgresql", diags)?;
-    let name = f.req("name", diags);
-    let instances = f.int("instances", 1, 99, diags);
-    let image = f.req("image", diags);
-    let database = f.req::<String>("database", diags);
-    let owner = f.or("owner", "app".to_string(), diags);
-    let port = f.int("port", 1, 65535, diags).map_or(5432, |p| p.value);
-    let host = f.opt::<String>("host", diags).map(|h| h.value);
-    let size = f.req("size", diags);
-    let storage_node = f.need("storage");
-    let storage = storage(storage_node, "postgresql.storage", &f, diags);
-    let monitoring = f.or("monitoring", true, diags);
-    let parameters = f.named("parameters", diags, config_value);
-    let backup = f.node("backup").map(|n| backup(n, diags));
-    if f.need("instances").is_none() {
-        f.missing("instances", "an integer", diags);
-    }
-    f.finish(diags).then_some(())?;
-    Some(Postgres {
-        name: name?,
-        instances: instances?,
-        image: image?,
-        database: database?.value,
-        owner,
-        port,
-        host,
-        size: size?,
-        storage: storage?,
-        monitoring,
-        parameters,
-        backup: match backup {
-            Some(b) => Some(b?),
-            None => None,
-        },
-        origin: node.origin,
-    })
-}
-
-fn redis(node: &Node, diags: &mut Diagnostics) -> Option<Redis> {
-    let mut f = Fields::open(node, "redis", diags)?;
-    let name = f.req("name", diags);
-    let cluster_size = f.int("cluster_size", 3, 99, diags);
-    let image = f.req("image", diags);
-    let exporter = f.opt("exporter_image", diags);
-    let port = f.int("port", 1, 65535, diags).map_or(6379, |p| p.value);
-    let host = f.opt::<String>("host", diags).map(|h| h.value);
-    let size = f.req("size", diags);
-    let storage_node = f.need("storage");
-    let storage = storage(storage_node, "redis.storage", &f, diags);
-    let password_key = f.opt("password_secret_key", diags);
-    if f.need("cluster_size").is_none() {
-        f.missing("cluster_size", "an integer of at least 3", diags);
-    }
-    f.finish(diags).then_some(())?;
-    Some(Redis {
-        name: name?,
-        cluster_size: cluster_size?,
-        image: image?,
-        exporter_image: exporter,
-        port,
-        host,
-        size: size?,
-        storage: storage?,
-        password_key,
-        origin: node.origin,
-    })
-}
-
-fn minio(node: &Node, diags: &mut Diagnostics) -> Option<Minio> {
-    let mut f = Fields::open(node, "minio", diags)?;
-    let name = f.req("name", diags);
-    let replicas = f.int("replicas", 1, 32, diags);
-    let image = f.req("image", diags);
-    let size = f.req("size", diags);
-    let storage_node = f.need("storage");
-    let storage = storage(storage_node, "minio.storage", &f, diags);
-    let access = f.req("access_key_secret_key", diags);
-    let secret = f.req("secret_key_secret_key", diags);
-    if f.need("replicas").is_none() {
-        f.missing("replicas", "an integer", diags);
-    }
-    f.finish(diags).then_some(())?;
-    Some(Minio {
-        name: name?,
-        replicas: replicas?,
-        image: image?,
-        size: size?,
-        storage: storage?,
-        access_key: access?,
-        secret_key: secret?,
-        origin: node.origin,
-    })
-}
-
-fn astrbot(node: &Node, diags: &mut Diagnostics) -> Option<AstrBot> {
-    let mut f = Fields::open(node, "astrbot", diags)?;
-    let image = f.req("image", diags);
-    let size = f.req("size", diags);
-    let port = f.int("port", 1, 65535, diags).map_or(0, |p| p.value);
-    let max = f.int("max_instances", 1, 100_000, diags);
-    let talks_to = f
-        .opt::<Vec<Located<String>>>("talks_to", diags)
-        .map_or_else(Vec::new, |v| v.value);
-    let secrets = f
-        .opt::<Vec<Located<String>>>("secrets", diags)
-        .map_or_else(Vec::new, |v| v.value);
-    if f.need("max_instances").is_none() {
-        f.missing("max_instances", "an integer", diags);
-    }
-    f.finish(diags).then_some(())?;
-    Some(AstrBot {
-        image: image?,
-        size: size?,
-        port,
-        max_instances: max?,
-        talks_to,
-        secrets,
-        origin: node.origin,
-    })
-}
-
-fn tenant(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Tenant> {
-    let mut f = Fields::open(node, path, diags)?;
-    let display_name = f.opt::<String>("display_name", diags).map(|d| d.value);
-    let plan = f.or("plan", "standard".to_string(), diags);
-    let size = f.opt("size", diags);
-    f.finish(diags).then_some(Tenant {
-        display_name,
-        plan,
-        size,
-    })
-}
-
-fn enum_error(value: &Located<String>, path: &str, allowed: &[&str]) -> crate::diag::Diagnostic {
+    allowed: &[&str],
+) -> crate::diag::Diagnostic {
     let mut d = value.diagnostic(
         crate::diag::Diagnostic::error(
             "P0104",

@@ -1,0 +1,33 @@
+//! The bottom toolkit: labels, JSON object builders and the hardened security contexts. It imports
+//! nothing of plat, so every stage above may use it.
+
+pub mod labels;
+pub mod security;
+
+use serde_json::{Map, Value};
+
+pub use labels::{Labels, version_of};
+
+/// A JSON object from pairs, moving the values in (`json!` would copy interpolated values through serde).
+pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+/// Builds a JSON object from pairs, skipping `None` values: keeps optional fields out of manifests.
+pub fn obj(pairs: impl IntoIterator<Item = (&'static str, Option<Value>)>) -> Value {
+    let map: Map<String, Value> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    Value::Object(map)
+}
+
+/// A JSON object of string pairs, in the order given.
+pub fn string_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}

@@ -1,0 +1,177 @@
+//! Reading `[stores.<name>]`: named data stores of the kinds plat runs. Each kind offers only the
+//! settings its operator or image honours.
+
+use super::read::{config_value, enum_error};
+use super::*;
+use crate::decode::Fields;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::node::Node;
+
+pub fn store(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Store> {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let mut f = Fields::open(node, path, diags)?;
+    let kind = f.req_choice("kind", &StoreKind::NAMES, diags);
+    let name = f.opt::<String>("name", diags);
+    let size = f.req("size", diags);
+    let image = f.req("image", diags);
+    let storage_node = f.need("storage");
+    let storage = storage(storage_node, &format!("{path}.storage"), &f, diags);
+    let kind = kind?;
+    let store_kind = match kind.as_str() {
+        "postgresql" => postgres(&mut f, path, image, storage, diags).map(StoreKind::Postgres),
+        "redis-cluster" => {
+            redis_cluster(&mut f, image, storage, diags).map(StoreKind::RedisCluster)
+        }
+        "redis" => {
+            let port = f.int("port", 1, 65535, diags).map_or(6379, |p| p.value);
+            Some(StoreKind::Redis(RedisSingle {
+                image: image?,
+                port,
+                storage: storage?,
+            }))
+        }
+        "object-storage" => {
+            object_storage(&mut f, image, storage, diags).map(StoreKind::ObjectStorage)
+        }
+        _ => {
+            diags.push(enum_error(
+                &kind,
+                &format!("{path}.kind"),
+                &StoreKind::NAMES,
+            ));
+            None
+        }
+    };
+    let ok = f.finish(diags);
+    let store_kind = store_kind?;
+    ok.then_some(())?;
+    Some(Store {
+        name: name.unwrap_or(Located {
+            value: key.to_string(),
+            origin: node.origin,
+            replaced: None,
+        }),
+        size: size?,
+        kind: store_kind,
+        origin: node.origin,
+    })
+}
+
+fn postgres(
+    f: &mut Fields<'_>,
+    path: &str,
+    image: Option<Located<String>>,
+    storage: Option<Storage>,
+    diags: &mut Diagnostics,
+) -> Option<Postgres> {
+    let instances = f.int("instances", 1, 99, diags);
+    if f.need("instances").is_none() {
+        f.missing("instances", "an integer", diags);
+    }
+    let database = f.req::<String>("database", diags);
+    let owner = f.or("owner", "app".to_string(), diags);
+    let monitoring = f.or("monitoring", true, diags);
+    let parameters = f.named("parameters", diags, config_value);
+    let backup = f
+        .node("backup")
+        .map(|n| backup(n, &format!("{path}.backup"), diags));
+    let password_key = f.opt("password_secret_key", diags);
+    Some(Postgres {
+        instances: instances?,
+        image: image?,
+        database: database?.value,
+        owner,
+        storage: storage?,
+        monitoring,
+        parameters,
+        backup: match backup {
+            Some(b) => Some(b?),
+            None => None,
+        },
+        password_key,
+    })
+}
+
+fn redis_cluster(
+    f: &mut Fields<'_>,
+    image: Option<Located<String>>,
+    storage: Option<Storage>,
+    diags: &mut Diagnostics,
+) -> Option<RedisCluster> {
+    let cluster_size = f.int("cluster_size", 3, 99, diags);
+    if f.need("cluster_size").is_none() {
+        f.missing("cluster_size", "an integer of at least 3", diags);
+    }
+    let exporter = f.opt("exporter_image", diags);
+    let password_key = f.opt("password_secret_key", diags);
+    Some(RedisCluster {
+        cluster_size: cluster_size?,
+        image: image?,
+        exporter_image: exporter,
+        storage: storage?,
+        password_key,
+    })
+}
+
+fn object_storage(
+    f: &mut Fields<'_>,
+    image: Option<Located<String>>,
+    storage: Option<Storage>,
+    diags: &mut Diagnostics,
+) -> Option<ObjectStorage> {
+    let replicas = f.int("replicas", 1, 32, diags);
+    if f.need("replicas").is_none() {
+        f.missing("replicas", "an integer", diags);
+    }
+    let access = f.req("access_key_secret_key", diags);
+    let secret = f.req("secret_key_secret_key", diags);
+    Some(ObjectStorage {
+        replicas: replicas?,
+        image: image?,
+        storage: storage?,
+        access_key: access?,
+        secret_key: secret?,
+    })
+}
+
+fn storage(
+    node: Option<&Node>,
+    path: &str,
+    owner: &Fields<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Storage> {
+    let Some(node) = node else {
+        diags.push(
+            Diagnostic::error("P0103", format!("`{}.storage` is missing", owner.path))
+                .at(owner.origin(), "this data store needs storage")
+                .help("add `storage = { size = \"10Gi\", class = \"standard\" }`"),
+        );
+        return None;
+    };
+    let mut f = Fields::open(node, path, diags)?;
+    let size = f.req("size", diags);
+    let class = f.req::<String>("class", diags);
+    f.finish(diags).then_some(())?;
+    Some(Storage {
+        size: size?,
+        class: class?.value,
+    })
+}
+
+fn backup(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Backup> {
+    let mut f = Fields::open(node, path, diags)?;
+    let schedule = f.req("schedule", diags);
+    let retention = f.int("retention_days", 1, 3650, diags);
+    let to = f.req("to", diags);
+    let bucket = f.req::<String>("bucket", diags);
+    let prefix = f.or("path", "postgresql".to_string(), diags);
+    f.finish(diags).then_some(())?;
+    Some(Backup {
+        schedule: schedule?,
+        retention_days: retention.map_or(7, |r| r.value),
+        to: to?,
+        bucket: bucket?.value,
+        path: prefix,
+        origin: node.origin,
+    })
+}
