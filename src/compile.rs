@@ -172,7 +172,7 @@ fn compile_env(
 /// `[fleets.<name>] instances_from = "tenants"`: each `tenants/<id>.toml` becomes
 /// `fleets.<name>.instances.<id>`, before overlays are merged so that an overlay can still change or
 /// remove one. Onboarding an instance is then a one-file change.
-fn graft_instances(
+pub fn graft_instances(
     world: &dyn World,
     base: &mut Node,
     sources: &mut Sources,

@@ -12,28 +12,24 @@ use crate::compile::{Compilation, ENV_DIR, Selection, compile};
 use crate::render::Files;
 use crate::world::{MemoryWorld, World};
 
-/// Reads the project as it is at `rev`, through git, into memory.
+/// Reads the project as it is at `rev`, through git, into memory: every file of the project folder
+/// but the output (instance folders and config files are input too).
 pub fn world_at(root: &Path, rev: &str, spec_file: &str) -> Result<MemoryWorld, String> {
     let mut world = MemoryWorld::default();
     world = world.with(
         spec_file,
         git(root, &["show", &format!("{rev}:./{spec_file}")])?,
     );
-    let listing = git(
-        root,
-        &["ls-tree", "--name-only", rev, &format!("{ENV_DIR}/")],
-    )
-    .unwrap_or_default();
-    for path in String::from_utf8_lossy(&listing)
-        .lines()
-        .filter(|p| p.ends_with(".toml"))
-    {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let relative = format!("{ENV_DIR}/{name}");
-        world = world.with(
-            &relative,
-            git(root, &["show", &format!("{rev}:./{relative}")])?,
-        );
+    let listing = git(root, &["ls-tree", "-r", "--name-only", rev, "."]).unwrap_or_default();
+    for path in String::from_utf8_lossy(&listing).lines() {
+        let skipped = path == spec_file
+            || path.starts_with("generated/")
+            || path.starts_with("target/")
+            || !(path.starts_with(&format!("{ENV_DIR}/")) || !path.starts_with('.'));
+        if skipped {
+            continue;
+        }
+        world = world.with(path, git(root, &["show", &format!("{rev}:./{path}")])?);
     }
     Ok(world)
 }

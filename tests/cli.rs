@@ -23,7 +23,17 @@ fn project(name: &str) -> PathBuf {
         )
         .unwrap();
     }
+    copy_dir(&repo.join("tenants"), &dir.join("tenants"));
     dir
+}
+
+/// Copies the files of a folder of the project (the fleet's instance files).
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
 }
 
 /// A project whose spec has a misspelt key (`replicaz`) in the auth service.
@@ -123,7 +133,7 @@ fn a_failed_render_leaves_generated_untouched() {
         dir.join("platform.toml"),
         spec.replace(
             "replicas = 3\nsize = \"2C4G\"\ncomponent",
-            "replicas = 0\nsize = \"2C4G\"\ncomponent",
+            "replicas = -1\nsize = \"2C4G\"\ncomponent",
         ),
     )
     .unwrap();
@@ -222,24 +232,24 @@ fn diff_base_previews_what_a_change_does_to_the_output() {
     let same = plat(&dir, &["diff", "--base", "HEAD"]);
     assert_eq!(code(&same), 0, "{}", text(&same.stderr));
     assert!(text(&same.stdout).contains("prod: 0 files added, 0 removed, 0 changed"));
-    let spec = fs::read_to_string(dir.join("platform.toml")).unwrap();
-    let spec = spec.replace(
-        "[tenants.hooli]",
-        "[tenants.wayne]\nplan = \"pro\"\n\n[tenants.hooli]",
-    );
-    fs::write(dir.join("platform.toml"), spec).unwrap();
+    // Onboarding a tenant is one new file.
+    fs::write(
+        dir.join("tenants/wayne.toml"),
+        "plan = \"pro\"\nvars = { display_name = \"Wayne\" }\n",
+    )
+    .unwrap();
     let changed = plat(&dir, &["diff", "--base", "HEAD", "--env", "prod"]);
     let out = text(&changed.stdout);
     assert_eq!(code(&changed), 1, "{out}");
-    // The new tenant's file (five objects) is added, and the kustomization lists it.
+    // The new tenant's file (six objects: its claim among them) is added, and the kustomization lists it.
     assert!(
         out.starts_with(
-            "prod: 1 files added, 0 removed, 1 changed; objects: 5 added, 0 removed, 0 changed"
+            "prod: 1 files added, 0 removed, 1 changed; objects: 6 added, 0 removed, 0 changed"
         ),
         "{out}"
     );
     assert!(
-        out.contains("+++ b/generated/prod/kubernetes/tenants/wayne.yaml"),
+        out.contains("+++ b/generated/prod/kubernetes/fleets/astrbot/wayne.yaml"),
         "{out}"
     );
     assert!(!out.contains("dev:"), "only the chosen environment: {out}");

@@ -179,6 +179,8 @@ fn is_removal(overlay: &Node) -> bool {
 struct Repo {
     base: String,
     overlays: Vec<(String, String)>,
+    /// The fleet's instance files (`tenants/<id>.toml`), grafted into the base by the compiler.
+    instances: Vec<(String, String)>,
 }
 
 impl Repo {
@@ -199,7 +201,37 @@ impl Repo {
             !overlays.is_empty(),
             "the repository declares no environments"
         );
-        Repo { base, overlays }
+        let mut instances: Vec<(String, String)> = std::fs::read_dir(root.join("tenants"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .map(|path| {
+                let name = format!("tenants/{}", path.file_name().unwrap().to_string_lossy());
+                (name, std::fs::read_to_string(&path).unwrap())
+            })
+            .collect();
+        instances.sort();
+        Repo {
+            base,
+            overlays,
+            instances,
+        }
+    }
+
+    /// The base spec and the instance files, as the compiler reads them.
+    fn world(&self) -> MemoryWorld {
+        self.instances.iter().fold(
+            MemoryWorld::default().with(SPEC_FILE, self.base.as_str()),
+            |world, (path, text)| world.with(path, text.as_str()),
+        )
+    }
+
+    /// The parsed base with the instance files grafted in, as the compiler merges overlays onto it.
+    fn base_node(&self, sources: &mut Sources) -> Node {
+        let mut base = parse(sources, SPEC_FILE, &self.base);
+        let mut diags = Diagnostics::default();
+        plat::compile::graft_instances(&self.world(), &mut base, sources, &mut diags);
+        assert_clean(sources, diags, "grafting the instances");
+        base
     }
 
     fn overlay(&self, env: &str) -> &str {
@@ -208,10 +240,9 @@ impl Repo {
 
     /// Compiles the base with the given overlays as the only environments.
     fn compile(&self, overlays: &[(&str, &str)], selection: &Selection) -> Compilation {
-        let world = overlays.iter().fold(
-            MemoryWorld::default().with(SPEC_FILE, self.base.as_str()),
-            |world, (env, text)| world.with(&format!("environments/{env}.toml"), *text),
-        );
+        let world = overlays.iter().fold(self.world(), |world, (env, text)| {
+            world.with(&format!("environments/{env}.toml"), *text)
+        });
         compile(&world, SPEC_FILE, selection)
     }
 
@@ -227,7 +258,7 @@ impl Repo {
     /// The names of the base's top-level tables and of its services.
     fn tables(&self) -> (Vec<String>, Vec<String>) {
         let mut sources = Sources::default();
-        let base = parse(&mut sources, SPEC_FILE, &self.base);
+        let base = self.base_node(&mut sources);
         let Value::Table(root) = &base.value else {
             unreachable!("a parsed file is a table")
         };
@@ -319,7 +350,7 @@ fn with_empty_tables(overlay: &str, tables: &[String], services: &[String]) -> S
 fn an_environment_only_overlay_changes_no_base_value() {
     let repo = Repo::read();
     let mut sources = Sources::default();
-    let base = parse(&mut sources, SPEC_FILE, &repo.base);
+    let base = repo.base_node(&mut sources);
     let environment = environment_section(repo.overlay("dev"));
     let overlay = parse(&mut sources, "environments/dev.toml", &environment);
     let mut root = merged(&sources, &base, [overlay]);
@@ -370,16 +401,21 @@ fn empty_tables_merge_to_the_same_tree() {
 fn check_key_by_key(base_text: &str, name: &str, overlay_text: &str) {
     let mut sources = Sources::default();
     let base = parse(&mut sources, SPEC_FILE, base_text);
-    let overlay = parse(&mut sources, name, overlay_text);
-    let at_once = merged(&sources, &base, [overlay.clone()]);
+    check_key_by_key_on(&mut sources, base, name, overlay_text);
+}
+
+fn check_key_by_key_on(sources: &mut Sources, base: Node, name: &str, overlay_text: &str) {
+    let sources = sources;
+    let overlay = parse(sources, name, overlay_text);
+    let at_once = merged(sources, &base, [overlay.clone()]);
     let pieces = leaves(&overlay);
     assert!(pieces.len() > 1, "{name}: too small to split");
-    let one_by_one = merged(&sources, &base, pieces.clone());
+    let one_by_one = merged(sources, &base, pieces.clone());
     assert_eq!(plain(&one_by_one), plain(&at_once), "{name}: key by key");
     // Leaves are independent: any order gives the same values, only new keys land in another order.
     let (removals, rest): (Vec<Node>, Vec<Node>) = pieces.into_iter().partition(is_removal);
     let reversed = merged(
-        &sources,
+        sources,
         &base,
         removals.into_iter().chain(rest.into_iter().rev()),
     );
@@ -394,7 +430,9 @@ fn check_key_by_key(base_text: &str, name: &str, overlay_text: &str) {
 fn repository_overlays_applied_key_by_key_equal_applied_at_once() {
     let repo = Repo::read();
     for (env, overlay) in &repo.overlays {
-        check_key_by_key(&repo.base, &format!("environments/{env}.toml"), overlay);
+        let mut sources = Sources::default();
+        let base = repo.base_node(&mut sources);
+        check_key_by_key_on(&mut sources, base, &format!("environments/{env}.toml"), overlay);
     }
 }
 
@@ -432,7 +470,7 @@ fn applying_an_overlay_twice_equals_applying_it_once() {
     let repo = Repo::read();
     for (env, overlay_text) in &repo.overlays {
         let mut sources = Sources::default();
-        let base = parse(&mut sources, SPEC_FILE, &repo.base);
+        let base = repo.base_node(&mut sources);
         let mut overlay = parse(&mut sources, env, overlay_text);
         // A second removal of the same entries is an error by design (P0106), so only the rest of
         // the overlay is applied twice.
@@ -625,22 +663,23 @@ fn an_overlay_can_remove_an_entry_and_add_it_back_fresh() {
 }
 
 #[test]
-fn dev_removes_the_tenants_it_lists() {
+fn dev_removes_the_fleet_instances_it_lists() {
     let repo = Repo::read();
     let mut sources = Sources::default();
-    let base = parse(&mut sources, SPEC_FILE, &repo.base);
+    let base = repo.base_node(&mut sources);
     let dev = parse(&mut sources, "environments/dev.toml", repo.overlay("dev"));
-    let removed: Vec<String> = match &table(&dev, REMOVE_KEY).get("tenants").unwrap().value {
+    let removals = table(&dev, &format!("{REMOVE_KEY}.fleets.astrbot"));
+    let removed: Vec<String> = match &removals.get("instances").unwrap().value {
         Value::Array(names) => names.iter().map(plain).collect(),
-        _ => panic!("`remove.tenants` is an array"),
+        _ => panic!("`remove.fleets.astrbot.instances` is an array"),
     };
     assert!(!removed.is_empty());
     let merged = merged(&sources, &base, [dev]);
-    let expected: Vec<&str> = keys(table(&base, "tenants"))
+    let expected: Vec<&str> = keys(table(&base, "fleets.astrbot.instances"))
         .into_iter()
         .filter(|t| !removed.contains(&format!("{t:?}")))
         .collect();
-    assert_eq!(keys(table(&merged, "tenants")), expected);
+    assert_eq!(keys(table(&merged, "fleets.astrbot.instances")), expected);
 }
 
 // ---------------------------------------------------------------------------------------------

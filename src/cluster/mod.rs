@@ -145,6 +145,7 @@ fn environment_table(world: &dyn World, spec_file: &str, env: &str) -> Result<(S
             .ok_or_else(|| Error(format!("cannot parse {path}")))
     };
     let mut root = read(spec_file, &mut sources, &mut diags)?;
+    crate::compile::graft_instances(world, &mut root, &mut sources, &mut diags);
     let overlay = read(&format!("{ENV_DIR}/{env}.toml"), &mut sources, &mut diags)?;
     crate::merge::apply_overlay(&mut root, overlay, &mut diags);
     let spec = crate::spec::read::read_spec(&root, env, &mut diags)

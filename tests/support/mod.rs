@@ -48,6 +48,12 @@ impl Project {
             )
             .expect("copy overlay");
         }
+        std::fs::create_dir_all(dir.join("tenants")).expect("scratch dir");
+        for entry in std::fs::read_dir(root.join("tenants")).expect("tenants/") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), dir.join("tenants").join(entry.file_name()))
+                .expect("copy instance");
+        }
         let kubeconfig = dir.join("kubeconfig.yaml");
         std::fs::write(&kubeconfig, kubeconfig_text(&server.url())).expect("kubeconfig");
         Project { dir, kubeconfig }
