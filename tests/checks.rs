@@ -294,8 +294,8 @@ fn files_over_the_size_limit_are_refused_before_parsing() {
 #[test]
 fn more_database_instances_than_nodes_is_a_warning() {
     let spec = r#"
-[postgresql]
-name = "db"
+[stores.db]
+kind = "postgresql"
 instances = 3
 image = "ghcr.io/cloudnative-pg/postgresql:16.4"
 database = "app"

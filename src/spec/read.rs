@@ -49,6 +49,19 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     if !ok || diags.has_errors() {
         return None;
     }
+    for (table, entries) in [("services", workloads.iter().map(|w| (&w.name, w.origin)).collect::<Vec<_>>()), ("fleets", fleets.iter().map(|f| (&f.name, f.origin)).collect())] {
+        for (name, origin) in entries {
+            let located = Located {
+                value: name.clone(),
+                origin,
+                replaced: None,
+            };
+            check_dns_label(&located, &format!("{table}.{name}"), diags);
+        }
+    }
+    if diags.has_errors() {
+        return None;
+    }
     let defaults = defaults?;
     let mut workloads = workloads;
     let mut fleets = fleets;
