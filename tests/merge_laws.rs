@@ -432,7 +432,12 @@ fn repository_overlays_applied_key_by_key_equal_applied_at_once() {
     for (env, overlay) in &repo.overlays {
         let mut sources = Sources::default();
         let base = repo.base_node(&mut sources);
-        check_key_by_key_on(&mut sources, base, &format!("environments/{env}.toml"), overlay);
+        check_key_by_key_on(
+            &mut sources,
+            base,
+            &format!("environments/{env}.toml"),
+            overlay,
+        );
     }
 }
 

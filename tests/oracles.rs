@@ -29,27 +29,41 @@ fn tool(name: &str) -> PathBuf {
     common::tool(name)
 }
 
+/// The projects held to the oracles: the reference platform and the examples of other shapes.
+const PROJECTS: [&str; 3] = [".", "examples/grpc-shop", "examples/stateful-web"];
+
+/// Every committed `generated/<env>` of every project, as `<project>/generated/<env>` paths relative
+/// to the repository.
 fn environments() -> Vec<String> {
-    let mut envs: Vec<String> = std::fs::read_dir(repo().join("generated"))
-        .expect("generated/ exists; run `plat render`")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    envs.sort();
+    let mut envs = Vec::new();
+    for project in PROJECTS {
+        let generated = repo().join(project).join("generated");
+        let mut names: Vec<String> = std::fs::read_dir(&generated)
+            .expect("generated/ exists; run `plat render`")
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert!(names.len() >= 2, "{project}: found only {names:?}");
+        envs.extend(
+            names
+                .into_iter()
+                .map(|n| format!("{project}/generated/{n}")),
+        );
+    }
     assert!(
-        envs.len() >= 5,
-        "expected the five environments, found {envs:?}"
+        envs.len() >= 9,
+        "expected every environment, found {envs:?}"
     );
     envs
 }
 
 fn manifests(env: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        walkdir::WalkDir::new(repo().join("generated").join(env).join("kubernetes"))
-            .into_iter()
-            .map(Result::unwrap)
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
-            .collect();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(repo().join(env).join("kubernetes"))
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
     files.sort();
     files
 }
@@ -86,7 +100,7 @@ fn kustomize_builds_every_environment_with_every_object() {
     for env in environments() {
         let output = run(Command::new(&kubectl)
             .arg("kustomize")
-            .arg(repo().join("generated").join(&env)));
+            .arg(repo().join(&env)));
         assert!(
             output.status.success(),
             "kubectl kustomize generated/{env}: {}",
@@ -162,7 +176,7 @@ fn checkov_finds_no_failed_check_and_every_skip_has_a_reason() {
                 "--soft-fail",
                 "-d",
             ])
-            .arg(repo().join("generated").join(&env).join("kubernetes")));
+            .arg(repo().join(&env).join("kubernetes")));
         let report: serde_json::Value =
             serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
                 panic!(
@@ -182,7 +196,7 @@ fn checkov_finds_no_failed_check_and_every_skip_has_a_reason() {
             "checkov could not parse {env}"
         );
         assert!(
-            summary["passed"].as_u64().unwrap() > 100,
+            summary["passed"].as_u64().unwrap() > 50,
             "checkov ran too few checks on {env}: {summary}"
         );
         for skipped in report["results"]["skipped_checks"]

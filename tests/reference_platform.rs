@@ -162,7 +162,9 @@ fn every_object_names_the_spec_entry_that_produced_it() {
             .as_str()
             .unwrap_or("");
         assert!(
-            source.starts_with("platform.toml#") || source.starts_with("environments/dev.toml#"),
+            source.starts_with("platform.toml#")
+                || source.starts_with("environments/dev.toml#")
+                || source.starts_with("tenants/"),
             "{} {} has source {source:?}",
             object["kind"],
             object["metadata"]["name"]

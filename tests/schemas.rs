@@ -269,12 +269,13 @@ fn custom_resources_without_a_vendored_schema_are_documented_exceptions() {
 
 #[test]
 fn a_kind_without_a_schema_is_reported() {
-    let cron = json!({ "apiVersion": "batch/v1", "kind": "CronJob", "metadata": { "name": "nightly" }, "spec": {} });
-    let (sources, origin, diags) = check(cron);
+    let class = json!({ "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": { "name": "nightly" }, "value": 1000 });
+    let (sources, origin, diags) = check(class);
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert_eq!(diags[0].code, "P0507");
     assert!(
-        diags[0].message.contains("CronJob `nightly`") && diags[0].message.contains("batch/v1"),
+        diags[0].message.contains("PriorityClass `nightly`")
+            && diags[0].message.contains("scheduling.k8s.io/v1"),
         "{}",
         diags[0].message
     );

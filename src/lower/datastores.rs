@@ -17,9 +17,6 @@ use crate::kit::security::{container_security, pod_security};
 use crate::kit::version_of;
 use crate::spec::{Backup, ObjectStorage, Postgres, RedisCluster, RedisSingle, Store, StoreKind};
 
-/// The UID the upstream Redis image's `redis` user has.
-const REDIS_IMAGE_UID: i64 = 999;
-
 pub fn units(ctx: &Ctx<'_>) -> Vec<Unit> {
     ctx.spec
         .stores
@@ -375,8 +372,9 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
 }
 
 /// One Redis server: a StatefulSet of one with its data on a claim. The upstream image's entrypoint
-/// drops to its `redis` user (UID 999) only when started as root; started as that user it runs
-/// directly, and `fsGroup` makes the claim writable. Redis writes nothing outside `--dir`.
+/// changes owners and drops to its `redis` user only when started as root; started as any other
+/// user it runs the server directly, and `fsGroup` makes the claim writable. Redis writes nothing
+/// outside `--dir`.
 fn redis_single(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisSingle) -> Unit {
     let store = &entry.value;
     let name = store.name.as_str();
@@ -424,7 +422,7 @@ fn redis_single(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisSingle) -> Uni
                     "serviceAccountName": name,
                     "automountServiceAccountToken": false,
                     "enableServiceLinks": false,
-                    "securityContext": pod_security(REDIS_IMAGE_UID, REDIS_IMAGE_UID, REDIS_IMAGE_UID),
+                    "securityContext": pod_security(ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user),
                     "containers": [container],
                     "volumes": [{ "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } }],
                 },

@@ -285,6 +285,7 @@ fn controller_metadata(
 ) -> Value {
     let mut metadata = ctx.metadata(name, labels, &t.source, t.origin);
     super::workload::waive_digest_check(&mut metadata, &images(t.workload, image));
+    super::workload::waive_secret_env_check(&mut metadata, t.workload);
     if let Some(description) = &t.workload.description {
         metadata["annotations"]["plat.dev/description"] = json!(description);
     }

@@ -572,6 +572,20 @@ pub fn waive_digest_check(metadata: &mut Value, images: &[&str]) {
     );
 }
 
+/// checkov's CKV_K8S_35 wants secrets as files, which is plat's default; a variable from a secret is
+/// an explicit opt-in of the spec (`env.X = { secret = "KEY" }`), and the workload says so.
+pub fn waive_secret_env_check(metadata: &mut Value, w: &Workload) {
+    let containers = std::iter::once(&w.main).chain(w.containers.iter().map(|c| &c.value));
+    let opted_in = containers
+        .flat_map(|c| c.env.iter())
+        .any(|e| matches!(e.value, EnvValue::Secret(_)));
+    if opted_in {
+        metadata["annotations"]["checkov.io/skip2"] = json!(
+            "CKV_K8S_35=the spec opts these secret keys into environment variables explicitly; plat mounts secrets as files by default"
+        );
+    }
+}
+
 /// Every image a workload's pods run.
 pub fn images<'a>(w: &'a Workload, main: &'a str) -> Vec<&'a str> {
     let mut images = vec![main];

@@ -49,7 +49,19 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     if !ok || diags.has_errors() {
         return None;
     }
-    for (table, entries) in [("services", workloads.iter().map(|w| (&w.name, w.origin)).collect::<Vec<_>>()), ("fleets", fleets.iter().map(|f| (&f.name, f.origin)).collect())] {
+    for (table, entries) in [
+        (
+            "services",
+            workloads
+                .iter()
+                .map(|w| (&w.name, w.origin))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "fleets",
+            fleets.iter().map(|f| (&f.name, f.origin)).collect(),
+        ),
+    ] {
         for (name, origin) in entries {
             let located = Located {
                 value: name.clone(),
@@ -259,7 +271,7 @@ fn defaults(
         max_surge: "25%".into(),
         max_unavailable: "25%".into(),
         run_as_user: 10001,
-        image_pull_policy: "IfNotPresent".into(),
+        image_pull_policy: "Always".into(),
         revision_history: 5,
     };
     let Some(node) = node else {

@@ -1,6 +1,6 @@
-//! Tenants rendered from prototypes write exactly the bytes that lowering them one by one writes,
-//! whatever their names, plans and display names (YAML-reserved words, quotes, colons, unicode,
-//! multi-line text), sizes and source files.
+//! Fleet instances rendered from prototypes write exactly the bytes that lowering them one by one
+//! writes, whatever their ids, plans and values (YAML-reserved words, quotes, colons, unicode,
+//! multi-line text), sizes, source files and the templates that read them.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use plat::lower::{Object, Path, Prerendered, Sink, Unit, lower_with};
 use plat::source::Sources;
 
 #[derive(Default)]
-struct Collect(BTreeMap<String, String>);
+struct Collect(BTreeMap<String, String>, usize);
 
 impl Sink for Collect {
     fn manifests(&mut self, unit: Unit) {
@@ -23,34 +23,41 @@ impl Sink for Collect {
         true
     }
     fn prerendered(&mut self, unit: Prerendered) {
+        self.1 += 1;
         self.0.insert(unit.file, unit.text);
     }
 }
 
 const TENANTS: &str = r#"
-[tenants.yes]
-plan = "no"
-display_name = "It's \"quoted\": yes # not a comment"
-
-[tenants.n]
-plan = "123"
-
-[tenants.null]
-plan = "true"
-display_name = "中文 租户"
-
-[tenants.acme-2]
+[fleets.astrbot.instances.yes]
 plan = "pro"
-display_name = "Line one\nline two"
+vars = { display_name = "It's \"quoted\": yes # not a comment" }
+
+[fleets.astrbot.instances.n]
+plan = "standard"
+vars = { display_name = "n" }
+
+[fleets.astrbot.instances.null]
+plan = "enterprise"
+vars = { display_name = "中文 租户" }
+
+[fleets.astrbot.instances.acme-2]
+plan = "pro"
+vars = { display_name = "Line one\nline two" }
 size = "2C4G"
 
-[tenants.on]
-plan = "with: colon"
+[fleets.astrbot.instances.on]
+plan = "standard"
 size = "2C4G"
-display_name = "Plain"
+vars = { display_name = "Plain" }
 
-[tenants.zzplattenantzzx]
+[fleets.astrbot.instances.zzplatidzzx]
 plan = "pro"
+vars = { display_name = "zzplatvar0zz" }
+
+[fleets.astrbot.instances.7up]
+plan = "pro"
+vars = { display_name = "true" }
 "#;
 
 fn spec(overlay_tenants: &str) -> (Sources, plat::spec::Spec) {
@@ -74,14 +81,20 @@ fn spec(overlay_tenants: &str) -> (Sources, plat::spec::Spec) {
 
 #[test]
 fn prototypes_write_the_same_bytes_as_one_by_one() {
-    let (sources, spec) = spec("\n[tenants.from-overlay]\nplan = \"off\"\ndisplay_name = \"y\"\n");
+    let (sources, spec) = spec(
+        "\n[fleets.astrbot.instances.from-overlay]\nplan = \"pro\"\nvars = { display_name = \"y\" }\n",
+    );
     let mut fast = Collect::default();
     let mut slow = Collect::default();
     lower_with(&spec, &sources, &mut fast, Path::Prototypes);
     lower_with(&spec, &sources, &mut slow, Path::OneByOne);
     assert!(
-        fast.0.contains_key("tenants/yes.yaml") && fast.0.contains_key("tenants/from-overlay.yaml")
+        fast.0.contains_key("fleets/astrbot/yes.yaml")
+            && fast.0.contains_key("fleets/astrbot/from-overlay.yaml")
     );
+    // Most instances take the fast path; the one whose values hold a placeholder does not.
+    assert!(fast.1 >= 5, "only {} instances from prototypes", fast.1);
+    assert_eq!(slow.1, 0);
     assert_eq!(
         fast.0.keys().collect::<Vec<_>>(),
         slow.0.keys().collect::<Vec<_>>()
@@ -90,5 +103,7 @@ fn prototypes_write_the_same_bytes_as_one_by_one() {
         assert_eq!(&fast.0[path], text, "{path} differs");
     }
     // The reserved words really needed quoting, so the test exercises the scalar rule.
-    assert!(fast.0["tenants/yes.yaml"].contains("TENANT_ID: \"yes\""));
+    assert!(
+        fast.0["fleets/astrbot/yes.yaml"].contains("- name: TENANT_ID\n          value: \"yes\"")
+    );
 }
