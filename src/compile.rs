@@ -169,6 +169,28 @@ fn compile_env(
     (!diags.has_errors()).then_some(files)
 }
 
+/// The typed spec of one environment, read as `compile` reads it (instance files grafted, the overlay
+/// merged, config files read), without validating or lowering it: for tools that need the spec
+/// itself, such as the cluster stage and tests.
+pub fn read_environment(
+    world: &dyn World,
+    spec_file: &str,
+    env: &str,
+) -> (Sources, Diagnostics, Option<spec::Spec>) {
+    let mut sources = Sources::default();
+    let mut diags = Diagnostics::default();
+    let spec = (|| {
+        let mut root = load_file(world, spec_file, &mut sources, &mut diags)?;
+        graft_instances(world, &mut root, &mut sources, &mut diags);
+        let overlay = load_file(world, &format!("{ENV_DIR}/{env}.toml"), &mut sources, &mut diags)?;
+        merge::apply_overlay(&mut root, overlay, &mut diags);
+        let mut spec = spec::read_spec(&root, env, &mut diags)?;
+        read_config_files(world, &mut spec, &mut diags);
+        Some(spec)
+    })();
+    (sources, diags, spec)
+}
+
 /// `[fleets.<name>] instances_from = "tenants"`: each `tenants/<id>.toml` becomes
 /// `fleets.<name>.instances.<id>`, before overlays are merged so that an overlay can still change or
 /// remove one. Onboarding an instance is then a one-file change.

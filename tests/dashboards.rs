@@ -66,24 +66,9 @@ fn dashboards(files: &Files) -> Vec<(String, String)> {
 
 /// The spec of one environment, read the way the compiler reads it.
 fn spec_of(env: &str) -> Spec {
-    let world = repository();
-    let mut sources = Sources::default();
-    let mut diags = Diagnostics::default();
-    let load = |path: &str, sources: &mut Sources, diags: &mut Diagnostics| {
-        let file =
-            plat::load::decode_text(path, world.read(path).unwrap(), sources, diags).unwrap();
-        plat::load::parse(file, sources, diags).unwrap()
-    };
-    let mut root = load("platform.toml", &mut sources, &mut diags);
-    let overlay = load(
-        &format!("environments/{env}.toml"),
-        &mut sources,
-        &mut diags,
-    );
-    plat::merge::apply_overlay(&mut root, overlay, &mut diags);
-    let spec = plat::spec::read_spec(&root, env, &mut diags).expect("the reference spec reads");
+    let (_, diags, spec) = plat::compile::read_environment(&repository(), "platform.toml", env);
     assert!(diags.is_empty(), "{diags:?}");
-    spec
+    spec.expect("the reference spec reads")
 }
 
 /// The series names of the declared families (histograms by their `_bucket`, `_sum` and `_count`

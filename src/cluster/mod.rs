@@ -19,9 +19,7 @@ pub mod resources;
 
 use std::fmt;
 
-use crate::compile::{Compilation, ENV_DIR, Selection, compile};
-use crate::diag::Diagnostics;
-use crate::source::Sources;
+use crate::compile::{Compilation, Selection, compile};
 use crate::world::World;
 
 /// An error of the cluster stage: one readable message with its context.
@@ -133,23 +131,8 @@ pub fn load_environment(
 /// Reads `[environment] context` and `namespace` through the compiler's own reader (the spec
 /// compiled a moment ago, so this cannot report anything new).
 fn environment_table(world: &dyn World, spec_file: &str, env: &str) -> Result<(String, String)> {
-    let mut sources = Sources::default();
-    let mut diags = Diagnostics::default();
-    let read = |path: &str, sources: &mut Sources, diags: &mut Diagnostics| {
-        let bytes = world
-            .read(path)
-            .map_err(|e| Error(format!("cannot read {path}: {e}")))?;
-        let file = crate::load::decode_text(path, bytes, sources, diags)
-            .ok_or_else(|| Error(format!("{path} is not UTF-8")))?;
-        crate::load::parse(file, sources, diags)
-            .ok_or_else(|| Error(format!("cannot parse {path}")))
-    };
-    let mut root = read(spec_file, &mut sources, &mut diags)?;
-    crate::compile::graft_instances(world, &mut root, &mut sources, &mut diags);
-    let overlay = read(&format!("{ENV_DIR}/{env}.toml"), &mut sources, &mut diags)?;
-    crate::merge::apply_overlay(&mut root, overlay, &mut diags);
-    let spec = crate::spec::read::read_spec(&root, env, &mut diags)
-        .ok_or_else(|| Error(format!("cannot read the spec of environment `{env}`")))?;
+    let (_, _, spec) = crate::compile::read_environment(world, spec_file, env);
+    let spec = spec.ok_or_else(|| Error(format!("cannot read the spec of environment `{env}`")))?;
     Ok((
         spec.environment.context.value.clone(),
         spec.environment.namespace.value.clone(),

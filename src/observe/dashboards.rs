@@ -558,7 +558,7 @@ fn overview(spec: &Spec, section: &Section, q: &Queries, links_services: bool) -
     for job in metrics::jobs(spec).iter().filter(|j| j.fleet) {
         panels.push(
             Panel::new(
-                &format!("{} instance status", job.workload),
+                &format!("{} instance status", fleet_title(spec, &job.workload)),
                 PanelKind::Table,
                 18,
                 section.overview.origin,
@@ -662,6 +662,12 @@ fn service_board(spec: &Spec, section: &Section, q: &Queries, job: &Job) -> Boar
         source: "dashboards.per_service".into(),
         links_services: false,
     }
+}
+
+fn fleet_title<'a>(spec: &'a Spec, fleet: &'a str) -> &'a str {
+    spec.fleet(fleet)
+        .and_then(|f| f.title.as_deref())
+        .unwrap_or(fleet)
 }
 
 fn service_description(spec: &Spec, job: &Job) -> String {

@@ -537,6 +537,8 @@ pub struct Fleet {
     pub instances: Vec<Named<Instance>>,
     /// The scrape job of every instance (one job for the fleet).
     pub job: Option<String>,
+    /// What people call the fleet's instances, for dashboards (the fleet's name unless said).
+    pub title: Option<String>,
     pub origin: Origin,
 }
 

@@ -19,6 +19,7 @@ pub fn fleet(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Fleet> 
     // Read by the load stage, which grafts the folder's files into `instances`.
     let _ = f.opt::<String>("instances_from", diags);
     let job = f.opt::<String>("job", diags).map(|j| j.value);
+    let title = f.opt::<String>("title", diags).map(|t| t.value);
     let ok = f.finish(diags);
     let template = template?;
     ok.then_some(Fleet {
@@ -27,6 +28,7 @@ pub fn fleet(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Fleet> 
         plans,
         instances,
         job,
+        title,
         origin: node.origin,
     })
 }
