@@ -182,7 +182,12 @@ pub fn read_environment(
     let spec = (|| {
         let mut root = load_file(world, spec_file, &mut sources, &mut diags)?;
         graft_instances(world, &mut root, &mut sources, &mut diags);
-        let overlay = load_file(world, &format!("{ENV_DIR}/{env}.toml"), &mut sources, &mut diags)?;
+        let overlay = load_file(
+            world,
+            &format!("{ENV_DIR}/{env}.toml"),
+            &mut sources,
+            &mut diags,
+        )?;
         merge::apply_overlay(&mut root, overlay, &mut diags);
         let mut spec = spec::read_spec(&root, env, &mut diags)?;
         read_config_files(world, &mut spec, &mut diags);

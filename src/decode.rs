@@ -296,6 +296,18 @@ impl<'n> Fields<'n> {
         node
     }
 
+    /// The raw node of a key whose reader accepts `schema` (e.g. `false` or a table): recorded whether
+    /// the sample has the key or not, and refined by the reader when it does.
+    pub fn node_as(
+        &mut self,
+        key: &'static str,
+        schema: impl FnOnce() -> Json,
+    ) -> Option<&'n Node> {
+        let node = self.lookup(key);
+        self.record(key, schema, node);
+        node
+    }
+
     /// The raw node of a key the table must have; the caller reports it missing in its own words.
     pub fn need(&mut self, key: &'static str) -> Option<&'n Node> {
         self.record_required(key);

@@ -247,7 +247,7 @@ impl Inventory {
         &self,
         text: &Located<String>,
         instance: Option<&Value>,
-    ) -> Result<String, Diagnostic> {
+    ) -> Result<String, Box<Diagnostic>> {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.value.clone());
         }
@@ -260,10 +260,10 @@ impl Inventory {
         let context = Value::Object(context);
         let template = env
             .template_from_str(text.as_str())
-            .map_err(|e| self.template_error(text, &e, &context))?;
+            .map_err(|e| Box::new(self.template_error(text, &e, &context)))?;
         template
             .render(minijinja::value::Serde(&context))
-            .map_err(|e| self.template_error(text, &e, &context))
+            .map_err(|e| Box::new(self.template_error(text, &e, &context)))
     }
 
     fn template_error(

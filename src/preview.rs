@@ -8,7 +8,7 @@ use std::process::Command;
 
 use similar::TextDiff;
 
-use crate::compile::{Compilation, ENV_DIR, Selection, compile};
+use crate::compile::{Compilation, Selection, compile};
 use crate::render::Files;
 use crate::world::{MemoryWorld, World};
 
@@ -22,10 +22,11 @@ pub fn world_at(root: &Path, rev: &str, spec_file: &str) -> Result<MemoryWorld, 
     );
     let listing = git(root, &["ls-tree", "-r", "--name-only", rev, "."]).unwrap_or_default();
     for path in String::from_utf8_lossy(&listing).lines() {
+        // The output, build products and tooling folders (`.git`, `.github`) are no input.
         let skipped = path == spec_file
             || path.starts_with("generated/")
             || path.starts_with("target/")
-            || !(path.starts_with(&format!("{ENV_DIR}/")) || !path.starts_with('.'));
+            || path.starts_with('.');
         if skipped {
             continue;
         }

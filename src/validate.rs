@@ -347,7 +347,7 @@ fn check_config(spec: &Spec, inventory: &crate::facts::Inventory, diags: &mut Di
             );
         }
         if let Err(d) = inventory.render(&entry.value, None) {
-            diags.push(d);
+            diags.push(*d);
         }
     }
 }

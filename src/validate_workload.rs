@@ -384,7 +384,7 @@ fn check_env(
             match &entry.value {
                 EnvValue::Text(text) => {
                     if let Err(d) = inventory.render(text, instance.map(|(f, _)| f)) {
-                        diags.push(d);
+                        diags.push(*d);
                     }
                 }
                 EnvValue::Config(key) => {

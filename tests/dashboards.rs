@@ -11,13 +11,12 @@ use promql_parser::util::{ExprVisitor, walk_expr};
 use serde_json::{Value, json};
 
 use plat::compile::{Compilation, Selection, compile};
-use plat::diag::{Diagnostics, render_short};
+use plat::diag::render_short;
 use plat::observe::dashboards::{GRID_COLUMNS, SCHEMA_VERSION, is_platform_metric};
 use plat::observe::metrics::FamilyKind;
 use plat::render::Files;
-use plat::source::Sources;
 use plat::spec::Spec;
-use plat::world::{FsWorld, MemoryWorld, World};
+use plat::world::{FsWorld, MemoryWorld};
 
 const ENVIRONMENTS: [&str; 5] = ["dev", "test", "staging", "prod", "dr"];
 const JOBS: [&str; 6] = [

@@ -405,7 +405,6 @@ fn check_key_by_key(base_text: &str, name: &str, overlay_text: &str) {
 }
 
 fn check_key_by_key_on(sources: &mut Sources, base: Node, name: &str, overlay_text: &str) {
-    let sources = sources;
     let overlay = parse(sources, name, overlay_text);
     let at_once = merged(sources, &base, [overlay.clone()]);
     let pieces = leaves(&overlay);
@@ -673,8 +672,8 @@ fn dev_removes_the_fleet_instances_it_lists() {
     let mut sources = Sources::default();
     let base = repo.base_node(&mut sources);
     let dev = parse(&mut sources, "environments/dev.toml", repo.overlay("dev"));
-    let removals = table(&dev, &format!("{REMOVE_KEY}.fleets.astrbot"));
-    let removed: Vec<String> = match &removals.get("instances").unwrap().value {
+    let removals = table(&dev, REMOVE_KEY);
+    let removed: Vec<String> = match &removals.get("fleets.astrbot.instances").unwrap().value {
         Value::Array(names) => names.iter().map(plain).collect(),
         _ => panic!("`remove.fleets.astrbot.instances` is an array"),
     };

@@ -97,7 +97,11 @@ fn every_object_of_every_environment_validates() {
 
 /// Compiles one project, checks each of its objects one by one, and returns how many there were.
 fn validate_every_object(project: &str, validated: &mut BTreeSet<(String, String)>) -> usize {
-    let compilation = compile(&FsWorld::new(repo().join(project)), "platform.toml", &Selection::All);
+    let compilation = compile(
+        &FsWorld::new(repo().join(project)),
+        "platform.toml",
+        &Selection::All,
+    );
     let schema_findings: Vec<_> = compilation
         .diagnostics
         .iter()

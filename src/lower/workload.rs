@@ -45,9 +45,12 @@ pub fn resources(size: &Size) -> Value {
     })
 }
 
+/// Reads one timing of a probe.
+type Timing = fn(&Timings) -> Option<i64>;
+
 fn timings(probe: &mut Map<String, Value>, own: &Timings, default: Option<&Timings>) {
-    let pick = |f: fn(&Timings) -> Option<i64>| f(own).or_else(|| default.and_then(f));
-    let fields: [(&str, fn(&Timings) -> Option<i64>); 4] = [
+    let pick = |f: Timing| f(own).or_else(|| default.and_then(f));
+    let fields: [(&str, Timing); 4] = [
         ("initialDelaySeconds", |t| t.initial_delay),
         ("periodSeconds", |t| t.period),
         ("timeoutSeconds", |t| t.timeout),

@@ -697,7 +697,8 @@ pub struct ObjectStorage {
 
 #[derive(Clone, Debug)]
 pub enum StoreKind {
-    Postgres(Postgres),
+    /// Boxed: by far the largest kind.
+    Postgres(Box<Postgres>),
     RedisCluster(RedisCluster),
     Redis(RedisSingle),
     ObjectStorage(ObjectStorage),

@@ -180,7 +180,7 @@ fn protocol_probes(
     };
     let mut f = Fields::open(node, path, diags)?;
     let read = |key: &'static str, f: &mut Fields<'_>, diags: &mut Diagnostics| {
-        f.node(key)
+        f.node_as(key, || serde_json::json!({ "type": "object" }))
             .map(|n| super::read_workload::probe(n, &format!("{path}.{key}"), diags))
     };
     let liveness = read("liveness", &mut f, diags);

@@ -18,7 +18,8 @@ pub fn store(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Store> 
     let storage = storage(storage_node, &format!("{path}.storage"), &f, diags);
     let kind = kind?;
     let store_kind = match kind.as_str() {
-        "postgresql" => postgres(&mut f, path, image, storage, diags).map(StoreKind::Postgres),
+        "postgresql" => postgres(&mut f, path, image, storage, diags)
+            .map(|pg| StoreKind::Postgres(Box::new(pg))),
         "redis-cluster" => {
             redis_cluster(&mut f, image, storage, diags).map(StoreKind::RedisCluster)
         }
@@ -42,6 +43,7 @@ pub fn store(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Store> 
             None
         }
     };
+    reject_foreign_keys(&mut f, node, path, kind.as_str(), diags);
     let ok = f.finish(diags);
     let store_kind = store_kind?;
     ok.then_some(())?;
@@ -57,6 +59,72 @@ pub fn store(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Store> 
     })
 }
 
+/// The keys only some kinds have.
+const KIND_KEYS: [(&str, &[&str]); 4] = [
+    (
+        "postgresql",
+        &[
+            "instances",
+            "database",
+            "owner",
+            "monitoring",
+            "parameters",
+            "backup",
+            "password_secret_key",
+        ],
+    ),
+    (
+        "redis-cluster",
+        &["cluster_size", "exporter_image", "password_secret_key"],
+    ),
+    ("redis", &["port"]),
+    (
+        "object-storage",
+        &["replicas", "access_key_secret_key", "secret_key_secret_key"],
+    ),
+];
+
+/// A key of another kind is an error of its own ("does not apply"), not an unknown key: the reader
+/// knows every store key, and says which kinds have it.
+fn reject_foreign_keys(
+    f: &mut Fields<'_>,
+    node: &Node,
+    path: &str,
+    kind: &str,
+    diags: &mut Diagnostics,
+) {
+    let own: &[&str] = KIND_KEYS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(&[], |(_, keys)| keys);
+    for (other, keys) in KIND_KEYS {
+        for key in keys.iter().copied() {
+            if own.contains(&key) || other == kind {
+                continue;
+            }
+            if let Some(value) = f.node(key) {
+                let kinds: Vec<&str> = KIND_KEYS
+                    .iter()
+                    .filter(|(_, ks)| ks.contains(&key))
+                    .map(|(k, _)| *k)
+                    .collect();
+                diags.push(
+                    Diagnostic::error(
+                        "P0104",
+                        format!("`{path}.{key}` does not apply to a `{kind}` store"),
+                    )
+                    .at(value.origin, "not a setting of this kind")
+                    .also(node.origin, "this store")
+                    .help(format!(
+                        "`{key}` is a setting of {} stores; remove it or change `kind`",
+                        kinds.join(", ")
+                    )),
+                );
+            }
+        }
+    }
+}
+
 fn postgres(
     f: &mut Fields<'_>,
     path: &str,
@@ -64,11 +132,15 @@ fn postgres(
     storage: Option<Storage>,
     diags: &mut Diagnostics,
 ) -> Option<Postgres> {
+    // Keys of one kind are required of that kind only, so they are not `required` in the schema.
     let instances = f.int("instances", 1, 99, diags);
-    if f.need("instances").is_none() {
+    if f.node("instances").is_none() {
         f.missing("instances", "an integer", diags);
     }
-    let database = f.req::<String>("database", diags);
+    let database = f.opt::<String>("database", diags);
+    if database.is_none() && f.node("database").is_none() {
+        f.missing("database", "a string", diags);
+    }
     let owner = f.or("owner", "app".to_string(), diags);
     let monitoring = f.or("monitoring", true, diags);
     let parameters = f.named("parameters", diags, config_value);
@@ -99,7 +171,7 @@ fn redis_cluster(
     diags: &mut Diagnostics,
 ) -> Option<RedisCluster> {
     let cluster_size = f.int("cluster_size", 3, 99, diags);
-    if f.need("cluster_size").is_none() {
+    if f.node("cluster_size").is_none() {
         f.missing("cluster_size", "an integer of at least 3", diags);
     }
     let exporter = f.opt("exporter_image", diags);
@@ -120,11 +192,19 @@ fn object_storage(
     diags: &mut Diagnostics,
 ) -> Option<ObjectStorage> {
     let replicas = f.int("replicas", 1, 32, diags);
-    if f.need("replicas").is_none() {
+    if f.node("replicas").is_none() {
         f.missing("replicas", "an integer", diags);
     }
-    let access = f.req("access_key_secret_key", diags);
-    let secret = f.req("secret_key_secret_key", diags);
+    let access = f.opt("access_key_secret_key", diags);
+    let secret = f.opt("secret_key_secret_key", diags);
+    for (key, value) in [
+        ("access_key_secret_key", &access),
+        ("secret_key_secret_key", &secret),
+    ] {
+        if value.is_none() && f.node(key).is_none() {
+            f.missing(key, "a key of [secrets].keys", diags);
+        }
+    }
     Some(ObjectStorage {
         replicas: replicas?,
         image: image?,

@@ -52,7 +52,7 @@ pub fn workload_fields(
     let component = f.or("component", "backend".to_string(), diags);
     let description = f.opt::<String>("description", diags).map(|d| d.value);
     let main = container_fields(f, path, diags, false);
-    let containers = f.named("containers", diags, |n, p, d| container(n, p, d));
+    let containers = f.named("containers", diags, container);
     let volumes = f.named("volumes", diags, volume);
     let exposure = f
         .node("service")
@@ -198,7 +198,7 @@ fn container_fields(
     };
     let ports = ports(f, path, diags);
     let probes = f
-        .node("probes")
+        .node_as("probes", || serde_json::json!({ "type": "object" }))
         .map(|n| probes(n, &format!("{path}.probes"), diags));
     let env = f.named("env", diags, env_value);
     let secrets = strings(f, "secrets", diags);
@@ -240,10 +240,7 @@ fn container_fields(
 
 /// `mounts.<volume> = "/path"` or `{ path = "/path", read_only = true }`.
 fn mount(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<(Located<String>, bool)> {
-    describe(
-        node,
-        || serde_json::json!({ "anyOf": [{ "type": "string" }, { "type": "object" }] }),
-    );
+    describe(node, || serde_json::json!({ "type": ["string", "object"] }));
     if let Value::String(text) = &node.value {
         return Some((located(text.clone(), node), false));
     }
@@ -265,7 +262,7 @@ fn located<T>(value: T, node: &Node) -> Located<T> {
 /// `port = N` (one `http` port) or `ports.<name> = { port, service_port, protocol, expose }`.
 fn ports(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Option<Vec<Port>> {
     let short = f.int("port", 1, 65535, diags);
-    let long = f.named("ports", diags, |n, p, d| port(n, p, d));
+    let long = f.named("ports", diags, port);
     if let Some(short) = short {
         if !long.is_empty() {
             diags.push(
@@ -303,7 +300,7 @@ fn ports(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Option<Vec<
 fn port(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Port> {
     describe(
         node,
-        || serde_json::json!({ "anyOf": [{ "type": "integer", "minimum": 1, "maximum": 65535 }, { "type": "object" }] }),
+        || serde_json::json!({ "type": ["integer", "object"] }),
     );
     if let Value::Integer(_) = node.value {
         let number = crate::decode::int_in(node, path, 1, 65535, diags)?;
@@ -348,9 +345,22 @@ fn port(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Port> {
 
 fn probes(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Probes> {
     let mut f = Fields::open(node, path, diags)?;
-    let liveness = probe_setting(f.node("liveness"), &format!("{path}.liveness"), diags);
-    let readiness = probe_setting(f.node("readiness"), &format!("{path}.readiness"), diags);
-    let startup = probe_setting(f.node("startup"), &format!("{path}.startup"), diags);
+    let slot = || serde_json::json!({ "type": ["object", "boolean"] });
+    let liveness = probe_setting(
+        f.node_as("liveness", slot),
+        &format!("{path}.liveness"),
+        diags,
+    );
+    let readiness = probe_setting(
+        f.node_as("readiness", slot),
+        &format!("{path}.readiness"),
+        diags,
+    );
+    let startup = probe_setting(
+        f.node_as("startup", slot),
+        &format!("{path}.startup"),
+        diags,
+    );
     f.finish(diags).then_some(())?;
     Some(Probes {
         liveness: liveness?,
@@ -384,13 +394,14 @@ fn probe_setting(node: Option<&Node>, path: &str, diags: &mut Diagnostics) -> Op
 pub fn probe(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Probe> {
     let mut f = Fields::open(node, path, diags)?;
     let mut actions = Vec::new();
-    if let Some(n) = f.node("http") {
+    let table = || serde_json::json!({ "type": "object" });
+    if let Some(n) = f.node_as("http", table) {
         actions.push((n.origin, http_action(n, &format!("{path}.http"), diags)));
     }
-    if let Some(n) = f.node("grpc") {
+    if let Some(n) = f.node_as("grpc", table) {
         actions.push((n.origin, grpc_action(n, &format!("{path}.grpc"), diags)));
     }
-    if let Some(n) = f.node("tcp") {
+    if let Some(n) = f.node_as("tcp", table) {
         actions.push((n.origin, tcp_action(n, &format!("{path}.tcp"), diags)));
     }
     if let Some(command) = f.opt::<Vec<Located<String>>>("exec", diags) {
@@ -461,7 +472,7 @@ fn tcp_action(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<ProbeA
 pub fn env_value(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<EnvValue> {
     describe(
         node,
-        || serde_json::json!({ "anyOf": [{ "type": ["string", "number", "boolean"] }, { "type": "object" }] }),
+        || serde_json::json!({ "type": ["string", "number", "boolean", "object"] }),
     );
     let text = match &node.value {
         Value::String(s) => Some(s.clone()),
@@ -508,6 +519,12 @@ fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
     let files = f.named("files", diags, config_file);
     let keys = strings(&mut f, "keys", diags);
     let ok = f.finish(diags);
+    if let Some(a) = &access
+        && !ACCESS_MODES.contains(&a.as_str())
+    {
+        diags.push(enum_error(a, &format!("{path}.access"), &ACCESS_MODES));
+        return None;
+    }
     let kind = kind?;
     let extra = |key: &str, set: bool, diags: &mut Diagnostics| {
         if set {
@@ -536,12 +553,6 @@ fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
                 );
                 return None;
             };
-            if let Some(a) = &access
-                && !ACCESS_MODES.contains(&a.as_str())
-            {
-                diags.push(enum_error(a, &format!("{path}.access"), &ACCESS_MODES));
-                return None;
-            }
             VolumeKind::Persistent {
                 size,
                 class,
@@ -553,7 +564,8 @@ fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
             }
         }
         "config" => {
-            if files.is_empty() {
+            let written = matches!(&node.value, Value::Table(t) if t.get("files").is_some());
+            if files.is_empty() && !written {
                 diags.push(
                     Diagnostic::error("P0103", format!("`{path}.files` is missing"))
                         .at(node.origin, "a config volume needs files")
@@ -572,7 +584,8 @@ fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
             }
         }
         "secret" => {
-            if keys.is_empty() {
+            let written = matches!(&node.value, Value::Table(t) if t.get("keys").is_some());
+            if keys.is_empty() && !written {
                 diags.push(
                     Diagnostic::error("P0103", format!("`{path}.keys` is missing"))
                         .at(node.origin, "a secret volume needs keys")
@@ -704,6 +717,9 @@ pub struct TolerationEntry(Toleration);
 
 impl crate::decode::Decode for TolerationEntry {
     const EXPECTED: &'static str = "a table with key, operator, value and effect";
+    fn schema() -> serde_json::Value {
+        serde_json::json!({ "type": "object" })
+    }
     fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         let mut f = Fields::open(node, path, diags)?;
         let key = f.opt::<String>("key", diags).map(|k| k.value);
@@ -823,7 +839,6 @@ fn cron_fields(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Optio
     let deadline = f
         .int("starting_deadline_seconds", 1, 86_400, diags)
         .map(|v| v.value);
-    let schedule = schedule?;
     let concurrency = match concurrency {
         Some(c) if !CONCURRENCY.contains(&c.as_str()) => {
             diags.push(enum_error(
@@ -836,6 +851,7 @@ fn cron_fields(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Optio
         Some(c) => c.value,
         None => "Forbid".into(),
     };
+    let schedule = schedule?;
     Some(CronSettings {
         schedule,
         time_zone,

@@ -199,15 +199,15 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "defaults",
-        "Settings every service shares: port, probes, preStop sleep, grace period, rolling update, run-as user, pull policy.",
+        "Settings every workload shares: port, probes per protocol, preStop sleep, grace period, rolling update, run-as user, pull policy.",
     ),
     (
         "sizes",
-        "Named sizes: `requests` and `limits` (`cpu`, `memory`); services, data stores and tenants refer to a size by name.",
+        "Named sizes: `requests` and `limits` (`cpu`, `memory`); workloads, fleets and stores refer to a size by name.",
     ),
     (
         "services",
-        "The services, by name (a DNS label): each becomes a Deployment, Service, ServiceAccount and NetworkPolicy.",
+        "The workloads, by name (a DNS label), each of a `kind`: service (Deployment and Service, the default), worker, stateful, job, cron or daemon.",
     ),
     (
         "services.*.image",
@@ -220,7 +220,7 @@ const DOCS: &[(&str, &str)] = &[
     ("services.*.size", "The name of a `[sizes]` entry."),
     (
         "services.*.talks_to",
-        "What the service calls: services, `postgresql`, `redis`, `minio`, `astrbot`; the network policies follow from it.",
+        "What the workload calls: services, fleets, stores and external endpoints by name; the network policies follow from it.",
     ),
     (
         "services.*.secrets",
@@ -245,7 +245,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "config",
-        "Values of the platform ConfigMap; connection settings (`DB_HOST` …) are derived and may not be set here.",
+        "Values of the platform ConfigMap; each may be a template over the platform's facts (`DB_HOST = \"{{ stores.db.host }}\"`).",
     ),
     (
         "secrets",
@@ -255,27 +255,49 @@ const DOCS: &[(&str, &str)] = &[
         "secrets.keys",
         "The keys the Secret holds; services, data stores and alerting refer to them.",
     ),
-    ("postgresql", "PostgreSQL as a CloudNativePG cluster."),
     (
-        "postgresql.parameters",
+        "stores",
+        "Named data stores: `kind` postgresql (CloudNativePG), redis-cluster (opstree), redis (one StatefulSet) or object-storage (MinIO); each exports host, port and more to templates.",
+    ),
+    (
+        "stores.*.parameters",
         "PostgreSQL server parameters, passed to the cluster as strings.",
     ),
     (
-        "postgresql.backup",
-        "Base backups with WAL archiving to MinIO, on a cron schedule.",
-    ),
-    ("redis", "Redis as an opstree RedisCluster."),
-    (
-        "minio",
-        "MinIO object storage for the AstrBot instances and the database backups.",
+        "stores.*.backup",
+        "Base backups with WAL archiving to an object-storage store (`to`), on a cron schedule.",
     ),
     (
-        "astrbot",
-        "The per-tenant AstrBot instance; `max_instances` is the ceiling on tenants.",
+        "fleets",
+        "Fleets, by name: a workload template run once per instance (a tenant, a customer), with plans and `max_instances`.",
     ),
     (
-        "tenants",
-        "The tenants, by name (a DNS label): each gets its own AstrBot instance.",
+        "fleets.*.instances",
+        "The instances, by id: `plan`, `size` and `vars` the template's env reads as `{{ instance.vars.<key> }}`; or one file each in the folder `instances_from` names.",
+    ),
+    (
+        "fleets.*.plans",
+        "Named overrides of the template for some instances: size, replicas, env.",
+    ),
+    (
+        "network.external",
+        "Endpoints outside the cluster (`cidrs`, `ports`) that `talks_to` may name; egress is allowed to them only.",
+    ),
+    (
+        "services.*.ports",
+        "Named ports: `port`, `service_port` (may differ), `protocol` (http, grpc, tcp, udp), `expose`; `port = N` is one http port.",
+    ),
+    (
+        "services.*.probes",
+        "`liveness`, `readiness`, `startup`: one of `http`, `grpc`, `tcp`, `exec` with timings, or `false`; defaults per protocol in `[defaults.probes]`.",
+    ),
+    (
+        "services.*.env",
+        "Variables: text or a template over the platform's facts (`{{ stores.db.host }}`), `{ config = \"KEY\" }`, or `{ secret = \"KEY\" }` (an explicit opt-in).",
+    ),
+    (
+        "services.*.volumes",
+        "Volumes by name: `empty`, `persistent` (a claim; one per pod on stateful workloads), `config` (files) or `secret` (keys), mounted at `path`.",
     ),
     (
         "metrics",
@@ -397,7 +419,7 @@ fn remove_schema(raw: &Value) -> Value {
     }
     json!({
         "type": "object",
-        "description": "Named entries to delete from the base spec before the overlay is merged, e.g. `tenants = [\"initech\"]`; a dotted key such as \"postgresql.parameters\" names a nested table.",
+        "description": "Named entries to delete from the base spec before the overlay is merged, e.g. `services = [\"auth-service\"]`; a dotted key such as \"fleets.astrbot.instances\" names a nested table.",
         "properties": properties,
         "additionalProperties": names,
     })
@@ -515,9 +537,10 @@ mod tests {
         let remove = &schemas.overlay["properties"]["remove"]["properties"];
         for path in [
             "services",
-            "tenants",
+            "fleets",
+            "stores",
             "sizes",
-            "postgresql.parameters",
+            "network.external",
             "alerting.receivers",
         ] {
             assert!(remove.get(path).is_some(), "{path}");
