@@ -398,7 +398,9 @@ fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostic
         policy: policy::OutputPolicy::default(),
         diags,
     };
-    lower::lower(spec, sources, &mut renderer);
+    let ctx = crate::output::Ctx::new(spec, sources);
+    lower::lower_in(&ctx, &mut renderer, lower::Path::Prototypes);
+    crate::observe::lower(&ctx, &mut renderer);
     renderer.policy.finish(renderer.diags);
     let mut files = renderer.files;
     files.push((

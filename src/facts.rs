@@ -16,6 +16,8 @@ pub const NAME_LABEL: &str = "app.kubernetes.io/name";
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// Fleet instances carry their id under this label.
 pub const FLEET_INSTANCE_LABEL: &str = "plat.dev/instance";
+/// The Service label whose value Prometheus uses as the `job` of every target behind it.
+pub const JOB_LABEL: &str = "plat.dev/job";
 
 /// CloudNativePG always serves PostgreSQL on 5432; its instance manager's status port is 8000.
 pub const POSTGRES_PORT: i64 = 5432;
@@ -293,6 +295,22 @@ impl Inventory {
             ),
         }
     }
+}
+
+/// All configuration values, sorted by key; templates were checked by `validate`.
+pub fn platform_config(spec: &Spec, inventory: &Inventory) -> Vec<(String, String)> {
+    let mut items: Vec<(String, String)> = spec
+        .config
+        .iter()
+        .map(|e| {
+            let value = inventory
+                .render(&e.value, None)
+                .unwrap_or_else(|_| e.value.value.clone());
+            (e.name.clone(), value)
+        })
+        .collect();
+    items.sort();
+    items
 }
 
 /// The scrape job of a fleet's instances: one job for the whole fleet.

@@ -19,6 +19,7 @@ pub mod lower;
 pub mod merge;
 pub mod node;
 pub mod observe;
+pub mod output;
 pub mod policy;
 pub mod preview;
 pub mod render;

@@ -31,3 +31,15 @@ pub fn string_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Va
             .collect(),
     )
 }
+
+/// A short stable hash (FNV-1a, 64 bit) for checksum annotations; not for security.
+pub fn fnv1a_hex(items: &[(String, String)]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in items {
+        for byte in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}

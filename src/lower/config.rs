@@ -5,24 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, Labels, Unit};
-use crate::facts::Inventory;
 use crate::spec::Spec;
-
-/// All configuration values, sorted by key; templates were checked by `validate`.
-pub fn platform_config(spec: &Spec, inventory: &Inventory) -> Vec<(String, String)> {
-    let mut items: Vec<(String, String)> = spec
-        .config
-        .iter()
-        .map(|e| {
-            let value = inventory
-                .render(&e.value, None)
-                .unwrap_or_else(|_| e.value.value.clone());
-            (e.name.clone(), value)
-        })
-        .collect();
-    items.sort();
-    items
-}
 
 pub fn config_map_name(spec: &Spec) -> String {
     format!("{}-config", spec.platform.name.value)
@@ -45,12 +28,5 @@ pub fn config_unit(ctx: &Ctx<'_>, items: Vec<(String, String)>) -> Unit {
     Unit {
         file: "platform/config.yaml".into(),
         objects: vec![ctx.object(value, spec.platform.name.origin)],
-    }
-}
-
-impl Ctx<'_> {
-    /// The checksum of the platform configuration; pods carry it so that they roll when it changes.
-    pub fn config_hash(&self) -> &str {
-        &self.config_hash
     }
 }

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 use super::workload::{PodInput, images, pod_template, service_account, volume_object_name};
 use super::{Ctx, Labels, Object, Unit, obj};
 use crate::decode::Named;
+use crate::facts::JOB_LABEL;
 use crate::kit::version_of;
-use crate::observe::metrics::JOB_LABEL;
 use crate::source::Origin;
 use crate::spec::{
     Color, EnvValue, RolloutStrategy, ServiceType, Size, Strategy, VolumeKind, Workload,

@@ -4,8 +4,8 @@
 
 use crate::decode::{Fields, Located, Named};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::lower::{Ctx, Sink};
 use crate::node::Node;
+use crate::output::{Ctx, Sink};
 use crate::spec::{MonitoringLevel, Spec};
 
 use super::AlertInfo;
@@ -516,7 +516,7 @@ pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     sink.file("prometheus/rules.yaml".into(), text);
     let spec = ctx.spec;
     let part_of = spec.platform.name.as_str();
-    let mut labels = crate::lower::Labels::standard(part_of, part_of, "monitoring", part_of, None);
+    let mut labels = crate::kit::Labels::standard(part_of, part_of, "monitoring", part_of, None);
     for (k, v) in &spec.observe.metrics.selector_labels {
         labels = labels.with_owned(k, v);
     }
@@ -531,7 +531,7 @@ pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
         "metadata": ctx.metadata(part_of, &labels, "alerts", origin),
         "spec": { "groups": groups },
     });
-    sink.manifests(crate::lower::Unit {
+    sink.manifests(crate::output::Unit {
         file: "monitoring/prometheus-rules.yaml".into(),
         objects: vec![ctx.object(rule, origin)],
     });

@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 
 use crate::decode::{Fields, Located, Named};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::lower::{Ctx, Labels, Sink, Unit, fnv1a_hex};
+use crate::kit::{Labels, fnv1a_hex};
 use crate::node::Node;
 use crate::observe::metrics::{self, Family, FamilyKind, Job};
+use crate::output::{Ctx, Sink, Unit};
 use crate::source::Origin;
 use crate::spec::{MonitoringLevel, Spec};
 
@@ -1326,7 +1327,12 @@ pub fn render(value: &Value) -> String {
     text
 }
 
-fn config_map(ctx: &Ctx<'_>, section: &Section, board: &Board, text: &str) -> crate::lower::Object {
+fn config_map(
+    ctx: &Ctx<'_>,
+    section: &Section,
+    board: &Board,
+    text: &str,
+) -> crate::output::Object {
     let name = format!("grafana-dashboard-{}", board.uid);
     let mut labels = Labels::standard(
         "grafana-dashboard",

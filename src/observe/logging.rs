@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use super::fluentd::{self, Body, Config, Directive, Section};
 use crate::decode::{Decode, Fields, Located, Named};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::lower::{Ctx, Labels, Object, Sink, Unit};
+use crate::kit::Labels;
 use crate::node::Node;
+use crate::output::{Ctx, Object, Sink, Unit};
 use crate::source::Origin;
 use crate::spec::{SecretProvider, Spec};
 
@@ -1157,7 +1158,7 @@ impl<'a> Kube<'a> {
         let mut metadata = self.metadata(NAME);
         waive_checks(&mut metadata, &self.logging.image);
         let selector = self.labels.selector(&[]).to_json();
-        let checksum = crate::lower::fnv1a_hex(&[("fluent.conf".to_string(), text.to_string())]);
+        let checksum = crate::kit::fnv1a_hex(&[("fluent.conf".to_string(), text.to_string())]);
         self.object(json!({
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",

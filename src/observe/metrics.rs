@@ -6,12 +6,12 @@ use serde_json::json;
 
 use crate::decode::{Fields, Located, Named};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::lower::{Ctx, Labels, Sink, Unit};
+use crate::kit::Labels;
 use crate::node::Node;
+use crate::output::{Ctx, Sink, Unit};
 use crate::spec::Spec;
 
-/// The Service label whose value Prometheus uses as the `job` of every target behind it.
-pub const JOB_LABEL: &str = "plat.dev/job";
+pub use crate::facts::JOB_LABEL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FamilyKind {

@@ -15,7 +15,7 @@ pub mod slo;
 
 use crate::decode::{Fields, Named};
 use crate::diag::Diagnostics;
-use crate::lower::{Ctx, Sink};
+use crate::output::{Ctx, Sink};
 use crate::spec::{MonitoringLevel, Spec};
 
 /// The observability sections of the spec.

@@ -24,8 +24,9 @@ use serde_json::{Value, json};
 
 use crate::decode::{Fields, Located, Named, type_error};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::lower::{Ctx, Labels, Sink, Unit, obj};
+use crate::kit::{Labels, obj};
 use crate::node::{Node, Value as NodeValue};
+use crate::output::{Ctx, Sink, Unit};
 use crate::source::Origin;
 use crate::spec::{MonitoringLevel, Spec};
 
