@@ -3,8 +3,9 @@
 //!
 //! Run with `cargo run --release --example bench [-- SIZES...]` (default sizes: 100 1000 10000).
 //!
-//! For each size N the spec is the repository's own `platform.toml` with its `[tenants.*]` tables
-//! replaced by N generated tenants (and `astrbot.max_instances` raised so the ceiling check passes),
+//! For each size N the spec is the repository's own `platform.toml` with the AstrBot fleet's instance
+//! files replaced by N generated instances in the spec (and `fleets.astrbot.max_instances` raised so
+//! the ceiling check passes),
 //! written to `target/bench/<N>/` next to a copy of `environments/prod.toml`. Each measurement runs in
 //! a fresh child process (this executable in its hidden `child` mode) so that the peak RSS the kernel
 //! reports belongs to that size alone. See `docs/benchmark.md`.
@@ -317,8 +318,8 @@ fn summarize(tenants: usize, mut runs: Vec<Measurement>) -> Row {
 
 // ------------------------------------------------------------------------------- the scaled spec
 
-/// The base spec with its tenants replaced by `tenants` generated ones and the AstrBot ceiling raised
-/// to fit them. Line-based on purpose: the rest of the text stays byte for byte the repository's.
+/// The base spec with the AstrBot fleet's instances replaced by `tenants` generated ones and its
+/// ceiling raised to fit them. Line-based on purpose: the rest of the text stays byte for byte the repository's.
 fn scaled_spec(base: &str, tenants: usize) -> Result<String, String> {
     let mut out = String::with_capacity(base.len() + tenants * 80);
     let mut table = "";
@@ -328,10 +329,14 @@ fn scaled_spec(base: &str, tenants: usize) -> Result<String, String> {
         if let Some(header) = trimmed.strip_prefix('[') {
             table = header.split(']').next().unwrap_or("");
         }
-        if table.starts_with("tenants.") {
+        if table.starts_with("fleets.astrbot.instances.") {
             continue;
         }
-        if table == "astrbot" && trimmed.starts_with("max_instances") {
+        // The generated instances replace the repository's instance files.
+        if table == "fleets.astrbot" && trimmed.starts_with("instances_from") {
+            continue;
+        }
+        if table == "fleets.astrbot" && trimmed.starts_with("max_instances") {
             let current = trimmed
                 .split(['=', '#'])
                 .nth(1)
@@ -345,7 +350,7 @@ fn scaled_spec(base: &str, tenants: usize) -> Result<String, String> {
         out.push('\n');
     }
     if !raised {
-        return Err("the base platform.toml has no `astrbot.max_instances`".into());
+        return Err("the base platform.toml has no `fleets.astrbot.max_instances`".into());
     }
     append_tenants(&mut out, tenants);
     Ok(out)
@@ -355,8 +360,8 @@ fn scaled_spec(base: &str, tenants: usize) -> Result<String, String> {
 fn append_tenants(out: &mut String, tenants: usize) {
     const PLANS: [&str; 3] = ["standard", "pro", "enterprise"];
     for i in 0..tenants {
-        let _ = writeln!(out, "\n[tenants.t{i:05}]");
-        let _ = writeln!(out, "display_name = \"Tenant {i}\"");
+        let _ = writeln!(out, "\n[fleets.astrbot.instances.t{i:05}]");
+        let _ = writeln!(out, "vars = {{ display_name = \"Tenant {i}\" }}");
         let _ = writeln!(out, "plan = \"{}\"", PLANS[i % PLANS.len()]);
         if i % 10 == 9 {
             let _ = writeln!(out, "size = \"2C4G\"");

@@ -5,6 +5,7 @@
 //! [`validate`] → [`lower`] → [`render`] → [`emit`]. Everything up to `render` is pure; input comes
 //! through a [`world::World`] and `emit` is the only stage that writes.
 
+pub mod capacity;
 pub mod checks;
 pub mod cli;
 pub mod cluster;

@@ -15,6 +15,7 @@ pub fn validate(spec: &Spec, diags: &mut Diagnostics) {
     check_fleets(spec, diags);
     check_config(spec, &inventory, diags);
     check_data_stores(spec, diags);
+    crate::capacity::check(spec, diags);
     crate::observe::check(spec, diags);
 }
 

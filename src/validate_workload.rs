@@ -4,7 +4,6 @@
 use crate::decode::{Located, Named};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::facts::{Inventory, instance_facts};
-use crate::lower::services::needs_recreate;
 use crate::spec::{
     Container, EnvValue, ProbeAction, ProbeSetting, Protocol, RolloutStrategy, Spec, VolumeKind,
     Workload, WorkloadKind,
@@ -355,7 +354,7 @@ fn check_shared_claim(
     }
     if let Some(strategy) = &w.strategy
         && strategy.value == RolloutStrategy::Rolling
-        && needs_recreate(w)
+        && w.needs_recreate()
     {
         diags.push(strategy.diagnostic(
             Diagnostic::error("P0223", format!("`{path}` rolls while holding the {} volume `{volume}`", access.value))

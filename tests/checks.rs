@@ -314,3 +314,37 @@ storage = { size = "1Gi", class = "standard" }
     assert!(found.contains(&("P0212", Severity::Warning)), "{found:?}");
     assert!(!compilation.has_errors(), "{found:?}");
 }
+
+#[test]
+fn capacity_near_the_nodes_allocatable_is_a_warning_and_above_it_an_error() {
+    // Peak: an autoscaler maximum of 6 plus a 50% surge (3 pods) of 500m each = 4.5 cores.
+    let spec = r#"
+[services.web]
+image = "registry.example.com/shop/web:1.0.0"
+replicas = 4
+size = "small"
+autoscaling = { min_replicas = 4, max_replicas = 6, cpu_percent = 70 }
+
+[sizes.small]
+requests = { cpu = "500m", memory = "1Gi" }
+limits = { cpu = "1", memory = "2Gi" }
+"#;
+    let base = "[platform]\nname = \"shop\"\n[defaults]\nmax_surge = \"50%\"\n";
+    let severity = |cpu: &str| {
+        let world = MemoryWorld::default()
+            .with("platform.toml", format!("{base}{spec}"))
+            .with(
+                "environments/dev.toml",
+                format!("{ENV}node_allocatable = {{ cpu = \"{cpu}\", memory = \"64Gi\" }}\n"),
+            );
+        let compilation = compile(&world, "platform.toml", &Selection::All);
+        compilation
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "P0224")
+            .map(|d| d.severity)
+    };
+    assert_eq!(severity("4"), Some(Severity::Error));
+    assert_eq!(severity("5"), Some(Severity::Warning));
+    assert_eq!(severity("8"), None);
+}

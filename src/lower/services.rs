@@ -309,13 +309,6 @@ fn template_for(ctx: &Ctx<'_>, t: &Target<'_>, labels: &Labels, image: &str) -> 
     template
 }
 
-/// A Deployment with a ReadWriteOnce claim cannot run its old and new pod at once: it is recreated.
-pub fn needs_recreate(w: &Workload) -> bool {
-    w.volumes.iter().any(|v| {
-        matches!(&v.value.kind, VolumeKind::Persistent { access, .. } if access.as_str() != "ReadWriteMany")
-    })
-}
-
 fn deployment(ctx: &Ctx<'_>, t: &Target<'_>, rollout: &Rollout<'_>) -> Value {
     let defaults = &ctx.spec.defaults;
     let w = t.workload;
@@ -330,7 +323,7 @@ fn deployment(ctx: &Ctx<'_>, t: &Target<'_>, rollout: &Rollout<'_>) -> Value {
     }
     let recreate = match &w.strategy {
         Some(s) => s.value == RolloutStrategy::Recreate,
-        None => needs_recreate(w),
+        None => w.needs_recreate(),
     };
     let strategy = if recreate {
         json!({ "type": "Recreate" })

@@ -80,6 +80,15 @@ pub struct Environment {
     pub nodes: i64,
     pub monitoring: MonitoringLevel,
     pub data: String,
+    /// What each node offers pods (`kubectl describe node`: Allocatable), for the capacity check.
+    pub node_allocatable: Option<NodeCapacity>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeCapacity {
+    pub cpu: Located<Quantity>,
+    pub memory: Located<Quantity>,
     pub origin: Origin,
 }
 
@@ -508,6 +517,14 @@ impl Workload {
 
     pub fn has_service(&self) -> bool {
         self.kind.serves() && self.service_ports().next().is_some()
+    }
+
+    /// A Deployment with a claim that attaches to one node at a time cannot run its old and new pod
+    /// at once: it is recreated, not rolled.
+    pub fn needs_recreate(&self) -> bool {
+        self.volumes.iter().any(|v| {
+            matches!(&v.value.kind, VolumeKind::Persistent { access, .. } if access.as_str() != "ReadWriteMany")
+        })
     }
 }
 

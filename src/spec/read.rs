@@ -137,6 +137,9 @@ fn environment_of(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<En
     let nodes = f.int("nodes", 1, 10_000, diags);
     let monitoring = f.req_choice("monitoring", &MonitoringLevel::NAMES, diags);
     let data = f.or("data", String::new(), diags);
+    let allocatable = f
+        .node("node_allocatable")
+        .map(|n| node_capacity(n, "environment.node_allocatable", diags));
     let ok = f.finish(diags);
     let monitoring = monitoring.and_then(|m| {
         let level = MonitoringLevel::parse(&m);
@@ -164,6 +167,23 @@ fn environment_of(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<En
         nodes: nodes.map_or(1, |n| n.value),
         monitoring: monitoring?,
         data,
+        node_allocatable: match allocatable {
+            Some(a) => Some(a?),
+            None => None,
+        },
+        origin: node.origin,
+    })
+}
+
+/// `node_allocatable = { cpu = "7.5", memory = "28Gi" }`: what one node offers pods.
+fn node_capacity(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<NodeCapacity> {
+    let mut f = Fields::open(node, path, diags)?;
+    let cpu = f.req("cpu", diags);
+    let memory = f.req("memory", diags);
+    f.finish(diags).then_some(())?;
+    Some(NodeCapacity {
+        cpu: cpu?,
+        memory: memory?,
         origin: node.origin,
     })
 }
