@@ -8,7 +8,7 @@ use crate::node::Node;
 use crate::render::{Files, kustomization, unit_text};
 use crate::source::{Origin, Sources};
 use crate::world::World;
-use crate::{load, lower, merge, policy, spec, validate, waivers};
+use crate::{extra, load, lower, merge, patch, policy, spec, validate, waivers};
 
 pub const SPEC_FILE: &str = "platform.toml";
 pub const ENV_DIR: &str = "environments";
@@ -146,12 +146,18 @@ fn compile_env(
         );
         return None;
     }
+    let patches = patch::read(base, &overlay, sources, diags);
+    let overlay_patches = has_table_or_key(&overlay, patch::KEY);
     let mut root = base.clone();
     merge::apply_overlay(&mut root, overlay, diags);
     if diags.has_errors() {
         return None;
     }
     policy::scan_secret_literals(&root, "", diags);
+    if overlay_patches {
+        // The merged tree holds the overlay's patches; the base's apply too and are scanned here.
+        patch::scan_base_secrets(base, diags);
+    }
     let spec = spec::read_spec(&root, env, diags)?;
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
@@ -159,13 +165,20 @@ fn compile_env(
     if diags.has_errors() {
         return None;
     }
-    let files = lower_and_render(&spec, sources, diags);
+    let extras = extra::render(world, &spec, sources, diags);
+    let files = lower_and_render(&spec, sources, patch::Patcher::new(patches), extras, diags);
     waivers::apply(&spec.waivers, &root, diags, &mut used);
+    waivers::apply_to_files(&spec.waivers, sources, diags, &mut used);
     waivers::report_unused(&spec.waivers, &used, diags);
     (!diags.has_errors()).then_some(files)
 }
 
 fn has_table(node: &Node, key: &str) -> bool {
+    has_table_or_key(node, key)
+}
+
+/// True when the table `node` has `key`.
+fn has_table_or_key(node: &Node, key: &str) -> bool {
     matches!(&node.value, crate::node::Value::Table(t) if t.get(key).is_some())
 }
 
@@ -175,13 +188,64 @@ struct Renderer<'d> {
     manifests: Vec<String>,
     seen: HashMap<(String, String), Origin>,
     policy: policy::OutputPolicy,
+    patcher: patch::Patcher,
+    extra_files: Vec<crate::source::FileId>,
     diags: &'d mut Diagnostics,
 }
 
 impl Renderer<'_> {
-    fn check_object(&mut self, object: &lower::Object) {
+    /// Patches an object, then runs the output checks on what is written.
+    fn check_object(&mut self, object: &mut lower::Object) {
+        let applied = self.patch(object, None);
+        self.check_patched(object, applied.as_deref().unwrap_or_default());
+    }
+
+    /// Applies the patches (to a fleet prototype when `placeholder` is given; `None` when the
+    /// prototype cannot stand for its instances).
+    fn patch(
+        &mut self,
+        object: &mut lower::Object,
+        placeholder: Option<&str>,
+    ) -> Option<Vec<usize>> {
+        if self.patcher.is_empty() {
+            return Some(Vec::new());
+        }
+        let before = object.value.clone();
+        let applied = match placeholder {
+            Some(p) => self.patcher.apply_to_prototype(object, p, self.diags)?,
+            None => self.patcher.apply(object, self.diags),
+        };
+        if !applied.is_empty() {
+            self.patcher
+                .check_secret_change(&before, object, &applied, self.diags);
+        }
+        Some(applied)
+    }
+
+    fn check_patched(&mut self, object: &lower::Object, applied: &[usize]) {
+        let before = self.diags.len();
         self.policy.check(object, self.diags);
-        crate::schemas::validate(object, self.diags);
+        let is_extra = self.extra_files.contains(&object.origin.file);
+        let api_version = object.value["apiVersion"].as_str().unwrap_or("");
+        if is_extra && !crate::schemas::is_known(api_version, object.kind()) {
+            self.diags.push(extra::unknown_kind(object, api_version));
+        } else {
+            let mut schema = Diagnostics::default();
+            crate::schemas::validate(object, &mut schema);
+            let mut found: Vec<Diagnostic> = schema.into_sorted();
+            self.patcher
+                .relocate_schema_findings(applied, object, &mut found);
+            found.into_iter().for_each(|d| self.diags.push(d));
+        }
+        if is_extra {
+            extra::check_secrets(object, self.diags);
+        }
+        if !applied.is_empty() {
+            let mut findings: Vec<&mut Diagnostic> = self.diags.iter_mut().skip(before).collect();
+            for d in findings.iter_mut().filter(|d| d.code != "P0704") {
+                self.patcher.mention(applied, d);
+            }
+        }
     }
 
     /// Reports a second object of the same kind, namespace and name.
@@ -201,8 +265,8 @@ impl Renderer<'_> {
 }
 
 impl lower::Sink for Renderer<'_> {
-    fn manifests(&mut self, unit: lower::Unit) {
-        for object in &unit.objects {
+    fn manifests(&mut self, mut unit: lower::Unit) {
+        for object in &mut unit.objects {
             self.check_object(object);
             let namespace = object.value["metadata"]["namespace"].as_str().unwrap_or("");
             self.register(object.kind(), namespace, object.name(), object.origin);
@@ -216,10 +280,14 @@ impl lower::Sink for Renderer<'_> {
         self.files.push((path, text));
     }
 
-    fn check_prototype(&mut self, objects: &[lower::Object]) -> bool {
+    fn check_prototype(&mut self, objects: &mut [lower::Object]) -> bool {
         let before = self.diags.len();
         for object in objects {
-            self.check_object(object);
+            let Some(applied) = self.patch(object, Some(lower::PLACEHOLDER)) else {
+                self.diags.truncate(before);
+                return false;
+            };
+            self.check_patched(object, &applied);
         }
         if self.diags.len() == before {
             return true;
@@ -236,19 +304,36 @@ impl lower::Sink for Renderer<'_> {
         self.manifests.push(path.clone());
         self.files.push((path, unit.text));
     }
+
+    fn lower_on_its_own(&self, unit: &lower::Prerendered) -> bool {
+        self.patcher.names_any(&unit.objects)
+    }
 }
 
-/// Lowers and renders unit by unit; the kustomization lists every manifest file.
-fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostics) -> Files {
+/// Lowers and renders unit by unit, then the extra objects; the kustomization lists every manifest
+/// file.
+fn lower_and_render(
+    spec: &spec::Spec,
+    sources: &Sources,
+    patcher: patch::Patcher,
+    extras: extra::Extras,
+    diags: &mut Diagnostics,
+) -> Files {
     let mut renderer = Renderer {
         files: Vec::new(),
         manifests: Vec::new(),
         seen: HashMap::new(),
         policy: policy::OutputPolicy::default(),
+        patcher,
+        extra_files: extras.files,
         diags,
     };
     lower::lower(spec, sources, &mut renderer);
+    for unit in extras.units {
+        lower::Sink::manifests(&mut renderer, unit);
+    }
     renderer.policy.finish(renderer.diags);
+    renderer.patcher.report_unmatched(renderer.diags);
     let mut files = renderer.files;
     files.push((
         "kustomization.yaml".to_string(),

@@ -130,6 +130,8 @@ pub enum Path {
 /// Placeholders: lower-case letters only, so that every string containing them keeps the quoting
 /// it has with a real tenant name (names are DNS labels), and unlikely in any spec value.
 const NAME: &str = "zzplattenantzz";
+/// What every placeholder contains: text with it stands for every instance of a family.
+pub const PLACEHOLDER: &str = "zzplat";
 const PLAN: &str = "zzplatplanzz";
 const DISPLAY: &str = "zzplatdisplayzz";
 
@@ -150,9 +152,9 @@ pub fn lower_tenants(ctx: &Ctx<'_>, sink: &mut dyn super::Sink, path: Path) {
         } else {
             None
         };
-        match prototype {
-            Some(text) => sink.prerendered(instantiate(ctx, tenant, text)),
-            None => sink.manifests(tenant_unit(ctx, tenant)),
+        match prototype.map(|text| instantiate(ctx, tenant, text)) {
+            Some(unit) if !sink.lower_on_its_own(&unit) => sink.prerendered(unit),
+            _ => sink.manifests(tenant_unit(ctx, tenant)),
         }
     }
 }
@@ -209,8 +211,8 @@ fn prototype_text(
             size: tenant.value.size.clone(),
         },
     };
-    let unit = tenant_unit(ctx, &placeholder);
-    sink.check_prototype(&unit.objects)
+    let mut unit = tenant_unit(ctx, &placeholder);
+    sink.check_prototype(&mut unit.objects)
         .then(|| crate::render::unit_text(&unit))
 }
 

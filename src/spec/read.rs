@@ -48,6 +48,10 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     let waivers = f
         .opt::<Vec<Located<Waiver>>>("waivers", diags)
         .map_or_else(Vec::new, |w| w.value);
+    // `[[patches]]` of the base and the overlay add up, so src/patch.rs reads them before merging.
+    if let Some(node) = f.node(crate::patch::KEY) {
+        crate::decode::describe(node, crate::patch::schema);
+    }
     let ok = f.finish(diags);
     if !ok || diags.has_errors() {
         return None;
