@@ -448,7 +448,7 @@ impl Patcher {
         let Some(&last) = applied.last() else { return };
         for d in findings.iter_mut().filter(|d| d.code == "P0506") {
             d.code = "P0704";
-            d.message = format!("the patch makes {}", d.message);
+            d.message = format!("patched {}", d.message);
             d.primary = Some(crate::diag::Label {
                 origin: self.patches[last].origin,
                 text: "this patch makes the object invalid".to_string(),
