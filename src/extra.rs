@@ -312,14 +312,28 @@ fn scan(value: &Json, path: &str, found: &mut Vec<(String, &'static str)>) {
             }
         }
         Json::String(text) => {
-            // The spec scanner reads dotted key paths; the last key is what matters.
-            let key = path.rsplit('/').next().unwrap_or("");
-            if let Some(why) = crate::policy::looks_like_secret(key, text) {
+            // The spec scanner reads snake_case keys such as `tls_secret_name` as references to a
+            // Secret; Kubernetes writes them in camelCase (`secretName`).
+            let key = snake_case(path.rsplit('/').next().unwrap_or(""));
+            if let Some(why) = crate::policy::looks_like_secret(&format!("_{key}"), text) {
                 found.push((path.to_string(), why));
             }
         }
         _ => {}
     }
+}
+
+fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What a template sees: the environment, the platform, and the workloads, stores and fleets with
