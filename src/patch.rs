@@ -121,27 +121,53 @@ impl Target {
 }
 
 /// Reads the patches of the base spec and of the overlay (the overlay's add to the base's: unlike
-/// other arrays they do not replace). The spec reader only marks the key as known.
+/// other arrays they do not replace). Problems are reported by the spec reader, which reads the
+/// merged tree through [`check`]; only the base's patches that an overlay's replace there are
+/// reported here.
 pub fn read(base: &Node, overlay: &Node, sources: &Sources, diags: &mut Diagnostics) -> Vec<Patch> {
+    let mut scratch = Diagnostics::default();
+    let overlay_has_patches = patches_node(overlay).is_some();
+    let base_diags = if overlay_has_patches {
+        diags
+    } else {
+        &mut scratch
+    };
+    let mut patches = read_root(base, sources, base_diags);
+    patches.extend(read_root(overlay, sources, &mut scratch));
+    patches
+}
+
+/// The spec reader's part: reports every problem of the merged tree's `patches`.
+pub fn check(node: &Node, diags: &mut Diagnostics) {
+    read_items(node, "", diags);
+}
+
+fn patches_node(root: &Node) -> Option<&Node> {
+    match &root.value {
+        Value::Table(table) => table.get(KEY),
+        _ => None,
+    }
+}
+
+fn read_root(root: &Node, sources: &Sources, diags: &mut Diagnostics) -> Vec<Patch> {
+    let Some(node) = patches_node(root) else {
+        return Vec::new();
+    };
+    let file = sources.file_name(root.origin.file).to_string();
+    read_items(node, &file, diags)
+}
+
+fn read_items(node: &Node, file: &str, diags: &mut Diagnostics) -> Vec<Patch> {
+    let Value::Array(items) = &node.value else {
+        diags.push(type_error(node, KEY, "an array of tables (`[[patches]]`)"));
+        return Vec::new();
+    };
     let mut patches = Vec::new();
-    for root in [base, overlay] {
-        let Value::Table(table) = &root.value else {
-            continue;
-        };
-        let Some(node) = table.get(KEY) else {
-            continue;
-        };
-        let Value::Array(items) = &node.value else {
-            diags.push(type_error(node, KEY, "an array of tables (`[[patches]]`)"));
-            continue;
-        };
-        let file = sources.file_name(root.origin.file).to_string();
-        for (i, item) in items.iter().enumerate() {
-            let path = format!("{KEY}[{i}]");
-            if let Some(mut patch) = read_patch(item, &path, diags) {
-                patch.label = format!("{file}#{path}");
-                patches.push(patch);
-            }
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("{KEY}[{i}]");
+        if let Some(mut patch) = read_patch(item, &path, diags) {
+            patch.label = format!("{file}#{path}");
+            patches.push(patch);
         }
     }
     patches
