@@ -56,6 +56,57 @@ pub fn environments(world: &dyn World) -> Vec<String> {
 }
 
 pub fn compile(world: &dyn World, spec_file: &str, selection: &Selection) -> Compilation {
+    compile_inner(world, spec_file, selection, None)
+}
+
+/// One object's way through the output stage, for `plat explain` (src/explain.rs).
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub kind: String,
+    pub name: String,
+    pub found: Vec<Traced>,
+}
+
+/// One object that matched a [`Trace`].
+#[derive(Debug, Clone)]
+pub struct Traced {
+    /// The unit's path under `generated/<env>/`.
+    pub file: String,
+    /// The spec entry (or extra object template) that produced it.
+    pub origin: Origin,
+    /// The patches applied to it, in order: their names and places.
+    pub patches: Vec<(String, Origin)>,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+impl Trace {
+    fn wants(&self, kind: &str, name: &str) -> bool {
+        self.kind == kind && self.name == name
+    }
+}
+
+/// [`compile`] of one environment, recording how the objects `trace` names were made.
+pub fn compile_traced(
+    world: &dyn World,
+    spec_file: &str,
+    env: &str,
+    trace: &mut Trace,
+) -> Compilation {
+    compile_inner(
+        world,
+        spec_file,
+        &Selection::One(env.to_string()),
+        Some(trace),
+    )
+}
+
+fn compile_inner(
+    world: &dyn World,
+    spec_file: &str,
+    selection: &Selection,
+    mut trace: Option<&mut Trace>,
+) -> Compilation {
     let mut out = Compilation::default();
     let mut diags = Diagnostics::default();
     let available = environments(world);
@@ -86,6 +137,7 @@ pub fn compile(world: &dyn World, spec_file: &str, selection: &Selection) -> Com
                 &available,
                 &mut out.sources,
                 &mut env_diags,
+                trace.as_deref_mut(),
             ) {
                 out.outputs.push((env.clone(), files));
             }
@@ -124,6 +176,7 @@ fn compile_env(
     available: &[String],
     sources: &mut Sources,
     diags: &mut Diagnostics,
+    trace: Option<&mut Trace>,
 ) -> Option<Files> {
     if !available.iter().any(|a| a == env) {
         let mut d = Diagnostic::error(
@@ -166,7 +219,8 @@ fn compile_env(
         return None;
     }
     let extras = extra::render(world, &spec, sources, diags);
-    let files = lower_and_render(&spec, sources, patch::Patcher::new(patches), extras, diags);
+    let patcher = patch::Patcher::new(patches);
+    let files = lower_and_render(&spec, sources, patcher, extras, diags, trace);
     waivers::apply(&spec.waivers, &root, diags, &mut used);
     waivers::apply_to_files(&spec.waivers, sources, diags, &mut used);
     waivers::report_unused(&spec.waivers, &used, diags);
@@ -191,13 +245,21 @@ struct Renderer<'d> {
     patcher: patch::Patcher,
     extra_files: Vec<crate::source::FileId>,
     diags: &'d mut Diagnostics,
+    trace: Option<&'d mut Trace>,
 }
 
 impl Renderer<'_> {
     /// Patches an object, then runs the output checks on what is written.
-    fn check_object(&mut self, object: &mut lower::Object) {
-        let applied = self.patch(object, None);
-        self.check_patched(object, applied.as_deref().unwrap_or_default());
+    fn check_object(&mut self, object: &mut lower::Object) -> Vec<usize> {
+        let applied = self.patch(object, None).unwrap_or_default();
+        self.check_patched(object, &applied);
+        applied
+    }
+
+    fn traces(&self, object: &lower::Object) -> bool {
+        self.trace
+            .as_ref()
+            .is_some_and(|t| t.wants(object.kind(), object.name()))
     }
 
     /// Applies the patches (to a fleet prototype when `placeholder` is given; `None` when the
@@ -266,12 +328,28 @@ impl Renderer<'_> {
 
 impl lower::Sink for Renderer<'_> {
     fn manifests(&mut self, mut unit: lower::Unit) {
+        let path = format!("kubernetes/{}", unit.file);
         for object in &mut unit.objects {
-            self.check_object(object);
+            let before = self.traces(object).then(|| object.value.clone());
+            let applied = self.check_object(object);
+            if let (Some(before), Some(trace)) = (before, self.trace.as_deref_mut()) {
+                trace.found.push(Traced {
+                    file: path.clone(),
+                    origin: object.origin,
+                    patches: applied
+                        .iter()
+                        .map(|&i| {
+                            let p = &self.patcher.patches[i];
+                            (p.label.clone(), p.origin)
+                        })
+                        .collect(),
+                    before,
+                    after: object.value.clone(),
+                });
+            }
             let namespace = object.value["metadata"]["namespace"].as_str().unwrap_or("");
             self.register(object.kind(), namespace, object.name(), object.origin);
         }
-        let path = format!("kubernetes/{}", unit.file);
         self.manifests.push(path.clone());
         self.files.push((path, unit_text(&unit)));
     }
@@ -306,7 +384,11 @@ impl lower::Sink for Renderer<'_> {
     }
 
     fn lower_on_its_own(&self, unit: &lower::Prerendered) -> bool {
-        self.patcher.names_any(&unit.objects)
+        let traced = self
+            .trace
+            .as_ref()
+            .is_some_and(|t| unit.objects.iter().any(|(kind, name)| t.wants(kind, name)));
+        traced || self.patcher.names_any(&unit.objects)
     }
 }
 
@@ -318,6 +400,7 @@ fn lower_and_render(
     patcher: patch::Patcher,
     extras: extra::Extras,
     diags: &mut Diagnostics,
+    trace: Option<&mut Trace>,
 ) -> Files {
     let mut renderer = Renderer {
         files: Vec::new(),
@@ -327,6 +410,7 @@ fn lower_and_render(
         patcher,
         extra_files: extras.files,
         diags,
+        trace,
     };
     lower::lower(spec, sources, &mut renderer);
     for unit in extras.units {
