@@ -272,12 +272,13 @@ impl Renderer<'_> {
         if self.patcher.is_empty() {
             return Some(Vec::new());
         }
-        let before = object.value.clone();
+        // Only a Secret's values are compared before and after: no copy of every other object.
+        let before = (object.kind() == "Secret").then(|| object.value.clone());
         let applied = match placeholder {
             Some(p) => self.patcher.apply_to_prototype(object, p, self.diags)?,
             None => self.patcher.apply(object, self.diags),
         };
-        if !applied.is_empty() {
+        if let Some(before) = before.filter(|_| !applied.is_empty()) {
             self.patcher
                 .check_secret_change(&before, object, &applied, self.diags);
         }
