@@ -36,7 +36,8 @@ PROMETHEUS_PACKAGE = "@kubernetes-models/prometheus-operator@1.6.3"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# The built-in kinds plat emits, as kubernetes-validate names their files: kind-group-version.
+# The built-in kinds plat emits, as kubernetes-validate names their files: kind-group-version
+# (ResourceQuota and PriorityClass for extra objects of manifests/, which plat does not emit itself).
 KUBERNETES_KINDS = [
     "clusterrole-rbac-v1",
     "clusterrolebinding-rbac-v1",
@@ -51,6 +52,8 @@ KUBERNETES_KINDS = [
     "networkpolicy-networking-v1",
     "persistentvolumeclaim-v1",
     "poddisruptionbudget-policy-v1",
+    "priorityclass-scheduling-v1",
+    "resourcequota-v1",
     "secret-v1",
     "service-v1",
     "serviceaccount-v1",

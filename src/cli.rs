@@ -40,6 +40,22 @@ pub enum Command {
     Drift(crate::cluster::cmd::DriftArgs),
     /// Write the editor schemas (schemas/*.schema.json) from the spec readers; --check fails when stale.
     Schema(SchemaArgs),
+    /// Show where an object comes from: its spec entry, each patch applied in order, the final object.
+    Explain(ExplainArgs),
+}
+
+/// `plat explain KIND/NAME`.
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The object, as KIND/NAME (e.g. Deployment/web).
+    #[arg(value_name = "KIND/NAME")]
+    pub object: String,
+    /// Only this environment [default: every environment].
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+    /// The platform spec; its folder is the project root that holds environments/.
+    #[arg(long, value_name = "FILE", default_value = "platform.toml")]
+    pub spec: PathBuf,
 }
 
 /// `plat schema`: the JSON schemas that `#:schema` lines in the spec files point editors to.
@@ -157,6 +173,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => crate::cluster::cmd::run_apply(&args),
         Command::Drift(args) => crate::cluster::cmd::run_drift(&args),
         Command::Schema(args) => schema(&args),
+        Command::Explain(args) => explain(&args),
     };
     ExitCode::from(code)
 }
@@ -192,6 +209,42 @@ fn schema(args: &SchemaArgs) -> u8 {
             );
             EXIT_ERROR
         }
+    }
+}
+
+fn explain(args: &ExplainArgs) -> u8 {
+    let (kind, name) = match crate::explain::parse_object(&args.object) {
+        Ok(parts) => parts,
+        Err(err) => {
+            eprintln!("plat explain: {err}");
+            return EXIT_ERROR;
+        }
+    };
+    let target = Target {
+        env: args.env.clone(),
+        all: false,
+        spec: args.spec.clone(),
+        out: None,
+        format: Format::Human,
+    };
+    let world = FsWorld::new(target.root());
+    let explanation = crate::explain::explain(
+        &world,
+        &target.spec_name(),
+        &kind,
+        &name,
+        args.env.as_deref(),
+    );
+    for compilation in &explanation.compilations {
+        if compilation.has_errors() {
+            report(compilation, &target);
+        }
+    }
+    print!("{}", explanation.text);
+    if explanation.found {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
     }
 }
 

@@ -8,7 +8,7 @@ use crate::node::Node;
 use crate::render::{Files, kustomization, unit_text};
 use crate::source::{Origin, Sources};
 use crate::world::World;
-use crate::{load, lower, merge, policy, spec, validate, waivers};
+use crate::{extra, load, lower, merge, patch, policy, spec, validate, waivers};
 
 pub const SPEC_FILE: &str = "platform.toml";
 pub const ENV_DIR: &str = "environments";
@@ -56,6 +56,57 @@ pub fn environments(world: &dyn World) -> Vec<String> {
 }
 
 pub fn compile(world: &dyn World, spec_file: &str, selection: &Selection) -> Compilation {
+    compile_inner(world, spec_file, selection, None)
+}
+
+/// One object's way through the output stage, for `plat explain` (src/explain.rs).
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub kind: String,
+    pub name: String,
+    pub found: Vec<Traced>,
+}
+
+/// One object that matched a [`Trace`].
+#[derive(Debug, Clone)]
+pub struct Traced {
+    /// The unit's path under `generated/<env>/`.
+    pub file: String,
+    /// The spec entry (or extra object template) that produced it.
+    pub origin: Origin,
+    /// The patches applied to it, in order: their names and places.
+    pub patches: Vec<(String, Origin)>,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+impl Trace {
+    fn wants(&self, kind: &str, name: &str) -> bool {
+        self.kind == kind && self.name == name
+    }
+}
+
+/// [`compile`] of one environment, recording how the objects `trace` names were made.
+pub fn compile_traced(
+    world: &dyn World,
+    spec_file: &str,
+    env: &str,
+    trace: &mut Trace,
+) -> Compilation {
+    compile_inner(
+        world,
+        spec_file,
+        &Selection::One(env.to_string()),
+        Some(trace),
+    )
+}
+
+fn compile_inner(
+    world: &dyn World,
+    spec_file: &str,
+    selection: &Selection,
+    mut trace: Option<&mut Trace>,
+) -> Compilation {
     let mut out = Compilation::default();
     let mut diags = Diagnostics::default();
     let available = environments(world);
@@ -89,6 +140,7 @@ pub fn compile(world: &dyn World, spec_file: &str, selection: &Selection) -> Com
                 &available,
                 &mut out.sources,
                 &mut env_diags,
+                trace.as_deref_mut(),
             ) {
                 out.outputs.push((env.clone(), files));
             }
@@ -127,6 +179,7 @@ fn compile_env(
     available: &[String],
     sources: &mut Sources,
     diags: &mut Diagnostics,
+    trace: Option<&mut Trace>,
 ) -> Option<Files> {
     if !available.iter().any(|a| a == env) {
         let mut d = Diagnostic::error(
@@ -149,12 +202,18 @@ fn compile_env(
         );
         return None;
     }
+    let patches = patch::read(base, &overlay, sources, diags);
+    let overlay_patches = has_table_or_key(&overlay, patch::KEY);
     let mut root = base.clone();
     merge::apply_overlay(&mut root, overlay, diags);
     if diags.has_errors() {
         return None;
     }
     policy::scan_secret_literals(&root, "", diags);
+    if overlay_patches {
+        // The merged tree holds the overlay's patches; the base's apply too and are scanned here.
+        patch::scan_base_secrets(base, diags);
+    }
     let mut spec = spec::read_spec(&root, env, diags)?;
     read_config_files(world, &mut spec, diags);
     validate::validate(&spec, diags);
@@ -163,8 +222,11 @@ fn compile_env(
     if diags.has_errors() {
         return None;
     }
-    let files = lower_and_render(&spec, sources, diags);
+    let extras = extra::render(world, &spec, sources, diags);
+    let patcher = patch::Patcher::new(patches);
+    let files = lower_and_render(&spec, sources, patcher, extras, diags, trace);
     waivers::apply(&spec.waivers, &root, diags, &mut used);
+    waivers::apply_to_files(&spec.waivers, sources, diags, &mut used);
     waivers::report_unused(&spec.waivers, &used, diags);
     (!diags.has_errors()).then_some(files)
 }
@@ -317,6 +379,11 @@ fn read_config_files(world: &dyn World, spec: &mut spec::Spec, diags: &mut Diagn
 }
 
 fn has_table(node: &Node, key: &str) -> bool {
+    has_table_or_key(node, key)
+}
+
+/// True when the table `node` has `key`.
+fn has_table_or_key(node: &Node, key: &str) -> bool {
     matches!(&node.value, crate::node::Value::Table(t) if t.get(key).is_some())
 }
 
@@ -326,13 +393,73 @@ struct Renderer<'d> {
     manifests: Vec<String>,
     seen: HashMap<(String, String), Origin>,
     policy: policy::OutputPolicy,
+    patcher: patch::Patcher,
+    extra_files: Vec<crate::source::FileId>,
     diags: &'d mut Diagnostics,
+    trace: Option<&'d mut Trace>,
 }
 
 impl Renderer<'_> {
-    fn check_object(&mut self, object: &lower::Object) {
+    /// Patches an object, then runs the output checks on what is written.
+    fn check_object(&mut self, object: &mut lower::Object) -> Vec<usize> {
+        let applied = self.patch(object, None).unwrap_or_default();
+        self.check_patched(object, &applied);
+        applied
+    }
+
+    fn traces(&self, object: &lower::Object) -> bool {
+        self.trace
+            .as_ref()
+            .is_some_and(|t| t.wants(object.kind(), object.name()))
+    }
+
+    /// Applies the patches (to a fleet prototype when `placeholder` is given; `None` when the
+    /// prototype cannot stand for its instances).
+    fn patch(
+        &mut self,
+        object: &mut lower::Object,
+        placeholder: Option<&str>,
+    ) -> Option<Vec<usize>> {
+        if self.patcher.is_empty() {
+            return Some(Vec::new());
+        }
+        // Only a Secret's values are compared before and after: no copy of every other object.
+        let before = (object.kind() == "Secret").then(|| object.value.clone());
+        let applied = match placeholder {
+            Some(p) => self.patcher.apply_to_prototype(object, p, self.diags)?,
+            None => self.patcher.apply(object, self.diags),
+        };
+        if let Some(before) = before.filter(|_| !applied.is_empty()) {
+            self.patcher
+                .check_secret_change(&before, object, &applied, self.diags);
+        }
+        Some(applied)
+    }
+
+    fn check_patched(&mut self, object: &lower::Object, applied: &[usize]) {
+        let before = self.diags.len();
         self.policy.check(object, self.diags);
-        crate::schemas::validate(object, self.diags);
+        let is_extra = self.extra_files.contains(&object.origin.file);
+        let api_version = object.value["apiVersion"].as_str().unwrap_or("");
+        if is_extra && !crate::schemas::is_known(api_version, object.kind()) {
+            self.diags.push(extra::unknown_kind(object, api_version));
+        } else {
+            let mut schema = Diagnostics::default();
+            crate::schemas::validate(object, &mut schema);
+            let mut found: Vec<Diagnostic> = schema.into_sorted();
+            self.patcher
+                .relocate_schema_findings(applied, object, &mut found);
+            found.into_iter().for_each(|d| self.diags.push(d));
+        }
+        if is_extra {
+            extra::check_secrets(object, self.diags);
+        }
+        if !applied.is_empty() {
+            let mut findings: Vec<&mut Diagnostic> = self.diags.iter_mut().skip(before).collect();
+            for d in findings.iter_mut().filter(|d| d.code != "P0704") {
+                self.patcher.mention(applied, d);
+            }
+        }
     }
 
     /// Reports a second object of the same kind, namespace and name.
@@ -352,13 +479,29 @@ impl Renderer<'_> {
 }
 
 impl lower::Sink for Renderer<'_> {
-    fn manifests(&mut self, unit: lower::Unit) {
-        for object in &unit.objects {
-            self.check_object(object);
+    fn manifests(&mut self, mut unit: lower::Unit) {
+        let path = format!("kubernetes/{}", unit.file);
+        for object in &mut unit.objects {
+            let before = self.traces(object).then(|| object.value.clone());
+            let applied = self.check_object(object);
+            if let (Some(before), Some(trace)) = (before, self.trace.as_deref_mut()) {
+                trace.found.push(Traced {
+                    file: path.clone(),
+                    origin: object.origin,
+                    patches: applied
+                        .iter()
+                        .map(|&i| {
+                            let p = &self.patcher.patches[i];
+                            (p.label.clone(), p.origin)
+                        })
+                        .collect(),
+                    before,
+                    after: object.value.clone(),
+                });
+            }
             let namespace = object.value["metadata"]["namespace"].as_str().unwrap_or("");
             self.register(object.kind(), namespace, object.name(), object.origin);
         }
-        let path = format!("kubernetes/{}", unit.file);
         self.manifests.push(path.clone());
         self.files.push((path, unit_text(&unit)));
     }
@@ -367,10 +510,14 @@ impl lower::Sink for Renderer<'_> {
         self.files.push((path, text));
     }
 
-    fn check_prototype(&mut self, objects: &[lower::Object]) -> bool {
+    fn check_prototype(&mut self, objects: &mut [lower::Object]) -> bool {
         let before = self.diags.len();
         for object in objects {
-            self.check_object(object);
+            let Some(applied) = self.patch(object, Some(lower::PLACEHOLDER)) else {
+                self.diags.truncate(before);
+                return false;
+            };
+            self.check_patched(object, &applied);
         }
         if self.diags.len() == before {
             return true;
@@ -387,21 +534,44 @@ impl lower::Sink for Renderer<'_> {
         self.manifests.push(path.clone());
         self.files.push((path, unit.text));
     }
+
+    fn lower_on_its_own(&self, unit: &lower::Prerendered) -> bool {
+        let traced = self
+            .trace
+            .as_ref()
+            .is_some_and(|t| unit.objects.iter().any(|(kind, name)| t.wants(kind, name)));
+        traced || self.patcher.names_any(&unit.objects)
+    }
 }
 
-/// Lowers and renders unit by unit; the kustomization lists every manifest file.
-fn lower_and_render(spec: &spec::Spec, sources: &Sources, diags: &mut Diagnostics) -> Files {
+/// Lowers and renders unit by unit, then the extra objects; the kustomization lists every manifest
+/// file.
+fn lower_and_render(
+    spec: &spec::Spec,
+    sources: &Sources,
+    patcher: patch::Patcher,
+    extras: extra::Extras,
+    diags: &mut Diagnostics,
+    trace: Option<&mut Trace>,
+) -> Files {
     let mut renderer = Renderer {
         files: Vec::new(),
         manifests: Vec::new(),
         seen: HashMap::new(),
         policy: policy::OutputPolicy::default(),
+        patcher,
+        extra_files: extras.files,
         diags,
+        trace,
     };
     let ctx = crate::output::Ctx::new(spec, sources);
     lower::lower_in(&ctx, &mut renderer, lower::Path::Prototypes);
     crate::observe::lower(&ctx, &mut renderer);
+    for unit in extras.units {
+        lower::Sink::manifests(&mut renderer, unit);
+    }
     renderer.policy.finish(renderer.diags);
+    renderer.patcher.report_unmatched(renderer.diags);
     let mut files = renderer.files;
     files.push((
         "kustomization.yaml".to_string(),

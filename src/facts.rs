@@ -54,6 +54,7 @@ pub struct Endpoint {
 pub struct Inventory {
     pub endpoints: Vec<Endpoint>,
     context: Map<String, Value>,
+    jinja: minijinja::Value,
 }
 
 pub fn service_host(name: &str, namespace: &str) -> String {
@@ -104,7 +105,7 @@ pub fn store_ports(store: &Store) -> Vec<i64> {
 
 fn store_facts(store: &Store, namespace: &str) -> Value {
     let name = store.name.as_str();
-    let mut facts = json!({ "name": name, "kind": store.kind.name() });
+    let mut facts = json!({ "name": name, "kind": store.kind.name(), "namespace": namespace });
     let (host, port) = match &store.kind {
         StoreKind::Postgres(pg) => {
             facts["database"] = json!(pg.database);
@@ -135,7 +136,14 @@ fn workload_facts(name: &str, workload: &Workload, namespace: &str) -> Value {
         .service_ports()
         .map(|p| (p.name.clone(), json!(p.service_port)))
         .collect();
-    let mut facts = json!({ "name": name, "kind": workload.kind.as_str() });
+    let mut facts = json!({
+        "name": name,
+        "kind": workload.kind.as_str(),
+        "namespace": namespace,
+        "image": workload.image.value,
+        "replicas": workload.replicas.value,
+        "component": workload.component,
+    });
     if workload.has_service() {
         facts["host"] = json!(service_host(name, namespace));
         if let Some(first) = workload.service_ports().next() {
@@ -171,12 +179,36 @@ impl Inventory {
         }
         let mut fleets = Map::new();
         for f in &spec.fleets {
+            let port = f
+                .value
+                .template
+                .service_ports()
+                .next()
+                .map(|p| p.service_port);
+            let instances: Vec<Value> = f
+                .value
+                .instances
+                .iter()
+                .map(|i| {
+                    let name = instance_name(&f.name, &i.name);
+                    json!({
+                        "id": i.name,
+                        "name": name,
+                        "plan": i.value.plan.as_ref().map(|p| p.value.clone()),
+                        "host": service_host(&name, namespace),
+                        "port": port,
+                    })
+                })
+                .collect();
             fleets.insert(
                 f.name.clone(),
                 json!({
                     "name": f.name,
+                    "namespace": namespace,
+                    "image": f.value.template.image.value,
+                    "port": port,
                     "max_instances": f.value.max_instances.value,
-                    "instances": f.value.instances.len(),
+                    "instances": instances,
                     "job": fleet_job(&f.name, &f.value),
                 }),
             );
@@ -225,13 +257,27 @@ impl Inventory {
         );
         context.insert(
             "environment".into(),
-            json!({ "name": env.name, "namespace": namespace, "cluster": env.cluster }),
+            json!({
+                "name": env.name,
+                "namespace": namespace,
+                "cluster": env.cluster,
+                "context": env.context.value,
+                "nodes": env.nodes,
+                "monitoring": env.monitoring.as_str(),
+            }),
         );
         context.insert("services".into(), Value::Object(services));
         context.insert("fleets".into(), Value::Object(fleets));
         context.insert("stores".into(), Value::Object(stores));
         context.insert("external".into(), Value::Object(external));
-        Inventory { endpoints, context }
+        // Converted once: a template's render then costs no copy of the facts, however many
+        // instances the fleets have.
+        let jinja = minijinja::Value::from(minijinja::value::Serde(&context));
+        Inventory {
+            endpoints,
+            context,
+            jinja,
+        }
     }
 
     pub fn endpoint(&self, key: &str) -> Option<&Endpoint> {
@@ -255,17 +301,22 @@ impl Inventory {
         }
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        let mut context = self.context.clone();
-        if let Some(instance) = instance {
-            context.insert("instance".into(), instance.clone());
-        }
-        let context = Value::Object(context);
-        let template = env
-            .template_from_str(text.as_str())
-            .map_err(|e| Box::new(self.template_error(text, &e, &context)))?;
-        template
-            .render(minijinja::value::Serde(&context))
-            .map_err(|e| Box::new(self.template_error(text, &e, &context)))
+        let jinja = match instance {
+            Some(instance) => minijinja::context! {
+                instance => minijinja::Value::from(minijinja::value::Serde(instance)),
+                ..self.jinja.clone()
+            },
+            None => self.jinja.clone(),
+        };
+        let explain = |e: minijinja::Error| {
+            let mut context = self.context.clone();
+            if let Some(instance) = instance {
+                context.insert("instance".into(), instance.clone());
+            }
+            Box::new(self.template_error(text, &e, &Value::Object(context)))
+        };
+        let template = env.template_from_str(text.as_str()).map_err(explain)?;
+        template.render(jinja).map_err(explain)
     }
 
     fn template_error(

@@ -106,9 +106,15 @@ pub trait Sink {
     fn file(&mut self, path: String, text: String);
     /// Runs the per-object checks on the prototype of a family of units that differ only in names;
     /// true when it has no finding (and nothing is reported), so the family may be pre-rendered.
-    fn check_prototype(&mut self, objects: &[Object]) -> bool;
+    /// The sink may change the prototype's objects (patches): the family's text is made from them.
+    fn check_prototype(&mut self, objects: &mut [Object]) -> bool;
     /// A unit whose text was made from a checked prototype.
     fn prerendered(&mut self, unit: Prerendered);
+    /// True when this instance must be lowered on its own instead of filled in from the prototype
+    /// (a patch names one of its objects).
+    fn lower_on_its_own(&self, _unit: &Prerendered) -> bool {
+        false
+    }
 }
 
 /// A unit rendered from a prototype: its text and the kinds and names of its objects.

@@ -217,7 +217,8 @@ pub fn scan_secret_literals(node: &Node, path: &str, diags: &mut Diagnostics) {
 }
 
 /// Recognised credential shapes, then secret-sounding keys with a password-like value.
-fn looks_like_secret(path: &str, text: &str) -> Option<&'static str> {
+/// (Public for the extra objects of `manifests/`, whose strings are scanned the same way.)
+pub fn looks_like_secret(path: &str, text: &str) -> Option<&'static str> {
     let prefixes = [
         ("AKIA", "an AWS access key"),
         ("ghp_", "a GitHub token"),

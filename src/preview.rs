@@ -32,6 +32,25 @@ pub fn world_at(root: &Path, rev: &str, spec_file: &str) -> Result<MemoryWorld, 
         }
         world = world.with(path, git(root, &["show", &format!("{rev}:./{path}")])?);
     }
+    // The extra objects' templates (src/extra.rs): `manifests/*.yaml` and `manifests/<env>/*.yaml`.
+    let listing = git(
+        root,
+        &[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            rev,
+            &format!("{}/", crate::extra::DIR),
+        ],
+    )
+    .unwrap_or_default();
+    for path in String::from_utf8_lossy(&listing)
+        .lines()
+        .filter(|p| p.ends_with(".yaml") || p.ends_with(".yml"))
+        .filter(|p| p.matches('/').count() <= 2)
+    {
+        world = world.with(path, git(root, &["show", &format!("{rev}:./{path}")])?);
+    }
     Ok(world)
 }
 

@@ -50,11 +50,19 @@ schemas! {
     "networking.k8s.io/v1" "Ingress" "kubernetes-1.33.0/ingress-networking-v1.json";
     "networking.k8s.io/v1" "NetworkPolicy" "kubernetes-1.33.0/networkpolicy-networking-v1.json";
     "policy/v1" "PodDisruptionBudget" "kubernetes-1.33.0/poddisruptionbudget-policy-v1.json";
+    "v1" "ResourceQuota" "kubernetes-1.33.0/resourcequota-v1.json";
+    "scheduling.k8s.io/v1" "PriorityClass" "kubernetes-1.33.0/priorityclass-scheduling-v1.json";
     "rbac.authorization.k8s.io/v1" "ClusterRole" "kubernetes-1.33.0/clusterrole-rbac-v1.json";
     "rbac.authorization.k8s.io/v1" "ClusterRoleBinding" "kubernetes-1.33.0/clusterrolebinding-rbac-v1.json";
     "monitoring.coreos.com/v1" "PrometheusRule" "prometheus-operator/prometheusrule-monitoring.coreos.com-v1.json";
     "monitoring.coreos.com/v1" "ServiceMonitor" "prometheus-operator/servicemonitor-monitoring.coreos.com-v1.json";
 }
+
+/// Kinds vendored for the extra objects of `manifests/` (src/extra.rs) that plat never emits itself.
+pub const FOR_EXTRA_OBJECTS: &[(&str, &str)] = &[
+    ("v1", "ResourceQuota"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
+];
 
 /// Custom resources plat emits whose operators' CRD schemas no reachable package registry ships as
 /// data (what was searched: `schemas/README.md`). They are not validated, and P0507 lets them pass
@@ -91,6 +99,11 @@ pub fn validate(object: &Object, diags: &mut Diagnostics) {
     if !validator.is_valid(&object.value) {
         report(object, &SCHEMAS[index], validator, diags);
     }
+}
+
+/// True when objects of this kind are validated (or are a documented exception).
+pub fn is_known(api_version: &str, kind: &str) -> bool {
+    find(api_version, kind).is_some() || UNVALIDATED.contains(&(api_version, kind))
 }
 
 /// The index in [`SCHEMAS`] of the schema for a kind.

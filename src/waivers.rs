@@ -24,6 +24,28 @@ pub fn apply(waivers: &[Waiver], root: &Node, diags: &mut Diagnostics, used: &mu
     }
 }
 
+/// Waives findings located in a file the spec does not hold, such as an extra object's template:
+/// a waiver whose `at` is that file's path (`manifests/quota.yaml`).
+pub fn apply_to_files(
+    waivers: &[Waiver],
+    sources: &crate::source::Sources,
+    diags: &mut Diagnostics,
+    used: &mut [bool],
+) {
+    for (i, waiver) in waivers.iter().enumerate() {
+        for d in diags.iter_mut() {
+            let in_file = d
+                .primary
+                .as_ref()
+                .is_some_and(|l| sources.file_name(l.origin.file) == waiver.at.as_str());
+            if d.code == waiver.check.as_str() && d.severity != Severity::Waived && in_file {
+                d.waive(&waiver.reason);
+                used[i] = true;
+            }
+        }
+    }
+}
+
 /// Reports waivers that name an unknown check, or matched nothing.
 pub fn report_unused(waivers: &[Waiver], used: &[bool], diags: &mut Diagnostics) {
     for (i, waiver) in waivers.iter().enumerate() {

@@ -63,6 +63,28 @@ pub fn parse_yaml_stream(text: &str) -> Result<Vec<Value>, String> {
     serde_saphyr::from_multiple_with_options(text, options).map_err(|err| err.to_string())
 }
 
+/// A YAML syntax error: the message and the one-based line and column, when the parser knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+/// [`parse_yaml_stream`] for text a person wrote (the extra objects of `manifests/`): the error keeps
+/// its position, so that it can be located in the file it came from.
+pub fn parse_yaml_located(text: &str) -> Result<Vec<Value>, YamlError> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_multiple_with_options(text, options).map_err(|err| {
+        let at = err.location().filter(|l| l.line() > 0);
+        YamlError {
+            message: err.to_string(),
+            line: at.map(|l| l.line() as usize),
+            column: at.map(|l| l.column() as usize),
+        }
+    })
+}
+
 /// Spaces for indentation, pushed in slices so deep nesting needs no allocation.
 const SPACES: &str = "                                                                ";
 

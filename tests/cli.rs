@@ -290,3 +290,31 @@ fn json_format_is_one_document_with_locations() {
     assert!(finding["location"]["line"].as_u64().unwrap() > 1);
     assert_eq!(report["summary"]["errors"], 1);
 }
+
+#[test]
+fn diff_base_reads_the_extra_objects_at_the_revision() {
+    let dir = project("preview-extra");
+    let quota = "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: {{ environment.namespace }}\nspec:\n  hard:\n    pods: \"50\"\n";
+    fs::create_dir_all(dir.join("manifests/prod")).unwrap();
+    fs::write(dir.join("manifests/prod/quota.yaml"), quota).unwrap();
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "base"]);
+    let same = plat(&dir, &["diff", "--base", "HEAD", "--env", "prod"]);
+    assert_eq!(code(&same), 0, "{}", text(&same.stdout));
+    fs::write(
+        dir.join("manifests/prod/quota.yaml"),
+        quota.replace("\"50\"", "\"60\""),
+    )
+    .unwrap();
+    let changed = plat(&dir, &["diff", "--base", "HEAD", "--env", "prod"]);
+    let out = text(&changed.stdout);
+    assert_eq!(code(&changed), 1, "{out}");
+    assert!(
+        out.starts_with(
+            "prod: 0 files added, 0 removed, 1 changed; objects: 0 added, 0 removed, 1 changed"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("+    pods: \"60\""), "{out}");
+}

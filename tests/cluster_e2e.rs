@@ -508,3 +508,151 @@ fn secret_values_are_never_printed() {
     }
     assert!(diff.stdout.contains("(masked"), "{diff:?}");
 }
+
+/// Extra objects of the escape hatch (`manifests/`): a namespaced quota and a cluster-wide
+/// priority class, both templates.
+const QUOTA: &str = "apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: {{ platform.name }}-quota
+  namespace: {{ environment.namespace }}
+spec:
+  hard:
+    pods: \"{{ 20 * environment.nodes }}\"
+";
+
+const PRIORITY: &str = "apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: {{ platform.name }}-{{ environment.name }}-critical
+value: 100000
+globalDefault: false
+";
+
+/// A patch of an object plat generates.
+const MESH_PATCH: &str = r#"
+[[patches]]
+target = { kind = "Deployment", name = "auth-service" }
+merge = { metadata = { labels = { "mesh.example.com/member" = "true" } } }
+"#;
+
+fn with_escape_hatches(name: &str) -> (FakeApiServer, Project) {
+    let server = FakeApiServer::start(full_cluster());
+    server.register(vec![
+        support::Kind::new("", "v1", "ResourceQuota", "resourcequotas", true),
+        support::Kind::new(
+            "scheduling.k8s.io",
+            "v1",
+            "PriorityClass",
+            "priorityclasses",
+            false,
+        ),
+    ]);
+    let project = Project::new(name, &server);
+    std::fs::create_dir_all(project.dir.join("manifests/dev")).unwrap();
+    std::fs::write(project.dir.join("manifests/quota.yaml"), QUOTA).unwrap();
+    std::fs::write(project.dir.join("manifests/dev/priority.yaml"), PRIORITY).unwrap();
+    project.append("platform.toml", MESH_PATCH);
+    (server, project)
+}
+
+#[test]
+fn patched_and_extra_objects_are_diffed_and_applied_in_their_stage() {
+    let (server, project) = with_escape_hatches("escape-apply");
+    let diff = project.plat("diff", &[]);
+    assert_eq!(diff.code, 1, "{diff:?}");
+    for object in [
+        format!("ResourceQuota {NS}/saas-platform-quota"),
+        "PriorityClass.scheduling.k8s.io saas-platform-dev-critical".to_string(),
+    ] {
+        assert!(diff.stdout.contains(&object), "{object}: {diff:?}");
+    }
+
+    server.clear_requests();
+    let run = project.plat("apply", &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let quota = server
+        .object("", "resourcequotas", NS, "saas-platform-quota")
+        .expect("the quota is applied");
+    assert_eq!(quota["spec"]["hard"]["pods"], "20");
+    assert_eq!(
+        quota["metadata"]["annotations"]["plat.dev/source"],
+        "manifests/quota.yaml"
+    );
+    assert!(
+        quota["metadata"]["labels"]["applyset.kubernetes.io/part-of"].is_string(),
+        "a member of the ApplySet: {quota}"
+    );
+    let deployment = server
+        .object("apps", "deployments", NS, "auth-service")
+        .unwrap();
+    assert_eq!(
+        deployment["metadata"]["labels"]["mesh.example.com/member"],
+        "true"
+    );
+    // Stages by kind: the namespace, then the cluster-wide priority class, then configuration
+    // (the quota) before the workloads.
+    let writes = writes(&server);
+    let position = |part: &str| {
+        writes
+            .iter()
+            .position(|r| r.path.contains(part))
+            .unwrap_or_else(|| panic!("no write to {part}: {writes:?}"))
+    };
+    assert!(position("/priorityclasses/") < position("/resourcequotas/"));
+    assert!(position("/resourcequotas/") < position("/deployments/"));
+    assert!(position(&format!("/namespaces/{NS}")) < position("/priorityclasses/"));
+
+    let diff = project.plat("diff", &[]);
+    assert_eq!(diff.code, 0, "{diff:?}");
+}
+
+#[test]
+fn drift_of_an_extra_object_names_its_file_and_prune_removes_it_when_the_file_is_deleted() {
+    let (server, project) = with_escape_hatches("escape-prune");
+    assert_eq!(project.plat("apply", &[]).code, 0);
+    kubectl_edit(
+        &server,
+        &format!("/api/v1/namespaces/{NS}/resourcequotas/saas-platform-quota"),
+        &json!({"spec": {"hard": {"pods": "99"}}}),
+    );
+    let drift = project.plat("drift", &[]);
+    assert_eq!(drift.code, 1, "{drift:?}");
+    assert!(
+        drift.stdout.contains(&format!(
+            "changed  ResourceQuota {NS}/saas-platform-quota  [manifests/quota.yaml]"
+        )),
+        "{drift:?}"
+    );
+    assert_eq!(project.plat("apply", &[]).code, 0);
+    assert_eq!(project.plat("drift", &[]).code, 0);
+
+    std::fs::remove_file(project.dir.join("manifests/quota.yaml")).unwrap();
+    let diff = project.plat("diff", &[]);
+    assert_eq!(diff.code, 1, "{diff:?}");
+    assert!(
+        diff.stdout.contains(&format!(
+            "ResourceQuota {NS}/saas-platform-quota (deleted by `plat apply --prune`)"
+        )),
+        "{diff:?}"
+    );
+    let run = project.plat("apply", &["--prune"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        server
+            .object("", "resourcequotas", NS, "saas-platform-quota")
+            .is_none()
+    );
+    // The other extra object and the patched one stay.
+    assert!(
+        server
+            .object(
+                "scheduling.k8s.io",
+                "priorityclasses",
+                "",
+                "saas-platform-dev-critical"
+            )
+            .is_some()
+    );
+    assert_eq!(project.plat("diff", &[]).code, 0);
+}

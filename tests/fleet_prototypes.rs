@@ -19,7 +19,7 @@ impl Sink for Collect {
     fn file(&mut self, path: String, text: String) {
         self.0.insert(path, text);
     }
-    fn check_prototype(&mut self, _: &[Object]) -> bool {
+    fn check_prototype(&mut self, _: &mut [Object]) -> bool {
         true
     }
     fn prerendered(&mut self, unit: Prerendered) {

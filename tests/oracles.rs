@@ -226,3 +226,81 @@ fn failed_checks(report: &serde_json::Value) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `examples/minimal/` has a patch in the base, one in the prod overlay and extra objects
+/// (`manifests/`): rendered, they pass the same oracles as plat's own output.
+#[test]
+fn the_minimal_example_with_patches_and_extra_objects_passes_the_oracles() {
+    let world = plat::world::FsWorld::new(repo().join("examples/minimal"));
+    let compilation =
+        plat::compile::compile(&world, "platform.toml", &plat::compile::Selection::All);
+    assert!(
+        !compilation.has_findings(),
+        "{}",
+        plat::diag::render_human(&compilation.sources, &compilation.diagnostics)
+    );
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oracles-minimal");
+    let _ = std::fs::remove_dir_all(&out);
+    plat::emit::write_all(&out, &compilation.outputs).unwrap();
+    let prod = out.join("prod");
+    let file = |path: &str| std::fs::read_to_string(prod.join(path)).unwrap();
+    assert!(file("kubernetes/services/web.yaml").contains("linkerd.io/inject: enabled"));
+    assert!(
+        file("kubernetes/services/web.yaml")
+            .contains("networking.gke.io/load-balancer-type: Internal")
+    );
+    assert!(file("kubernetes/manifests/quota.yaml").contains("kind: ResourceQuota"));
+    assert!(file("kubernetes/manifests/prod/priority.yaml").contains("kind: PriorityClass"));
+
+    let kubectl = run(Command::new(tool("kubectl")).arg("kustomize").arg(&prod));
+    assert!(
+        kubectl.status.success(),
+        "kubectl kustomize: {}",
+        text(&kubectl)
+    );
+    let built = String::from_utf8_lossy(&kubectl.stdout);
+    for kind in [
+        "kind: ResourceQuota",
+        "kind: PriorityClass",
+        "kind: Deployment",
+    ] {
+        assert!(built.contains(kind), "kustomize output has no {kind}");
+    }
+
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(prod.join("kubernetes"))
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    let validate = run(Command::new(tool("kubernetes-validate"))
+        .args(["--strict", "--quiet", "-k", KUBERNETES_VERSION])
+        .args(&files));
+    let report = text(&validate);
+    assert!(validate.status.success(), "kubernetes-validate:\n{report}");
+    assert!(
+        report.trim().is_empty(),
+        "every kind is validated: {report}"
+    );
+
+    let checkov = run(Command::new(tool("checkov"))
+        .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
+        .args([
+            "--framework",
+            "kubernetes",
+            "--output",
+            "json",
+            "--quiet",
+            "--soft-fail",
+            "-d",
+        ])
+        .arg(prod.join("kubernetes")));
+    let report: serde_json::Value = serde_json::from_slice(&checkov.stdout)
+        .unwrap_or_else(|e| panic!("checkov output is not JSON ({e}): {}", text(&checkov)));
+    assert_eq!(report["summary"]["failed"], 0, "{}", failed_checks(&report));
+    assert!(
+        report["summary"]["passed"].as_u64().unwrap() > 20,
+        "{}",
+        report["summary"]
+    );
+}

@@ -26,7 +26,9 @@ pub enum Path {
 /// Placeholders: lower-case letters and digits only, so that every string containing them keeps the
 /// quoting it has with a real instance id (ids are DNS labels), and unlikely in any spec value.
 const ID: &str = "zzplatidzz";
-const MARK: &str = "zzplat";
+/// What every placeholder contains: text with it stands for every instance of a family.
+pub const PLACEHOLDER: &str = "zzplat";
+const MARK: &str = PLACEHOLDER;
 
 fn var_placeholder(index: usize) -> String {
     format!("zzplatvar{index}zz")
@@ -141,8 +143,8 @@ pub fn lower_fleets(ctx: &Ctx<'_>, sink: &mut dyn super::Sink, path: Path) {
                 })
                 .flatten();
             match prerendered {
-                Some(unit) => sink.prerendered(unit),
-                None => sink.manifests(instance_unit(ctx, fleet, instance)),
+                Some(unit) if !sink.lower_on_its_own(&unit) => sink.prerendered(unit),
+                _ => sink.manifests(instance_unit(ctx, fleet, instance)),
             }
         }
     }
@@ -193,8 +195,8 @@ fn prototype(
         instance.origin,
     );
     let facts = t.instance.clone();
-    let unit = target_unit(ctx, &t);
-    if !sink.check_prototype(&unit.objects) {
+    let mut unit = target_unit(ctx, &t);
+    if !sink.check_prototype(&mut unit.objects) {
         return None;
     }
     let rendered = templates

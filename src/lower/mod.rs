@@ -17,7 +17,7 @@ use crate::spec::Spec;
 
 pub use crate::kit::{Labels, fnv1a_hex, obj, object};
 pub use crate::output::{Object, Prerendered, SOURCE_ANNOTATION, Sink, Unit};
-pub use fleets::Path;
+pub use fleets::{PLACEHOLDER, Path};
 
 /// Lowers the spec, handing each unit to `sink` in a stable order.
 pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn Sink) {

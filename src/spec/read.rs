@@ -45,6 +45,12 @@ pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Opt
     let waivers = f
         .opt::<Vec<Located<Waiver>>>("waivers", diags)
         .map_or_else(Vec::new, |w| w.value);
+    // `[[patches]]` of the base and the overlay add up, so src/patch.rs reads them before merging;
+    // here they are only checked.
+    if let Some(node) = f.node(crate::patch::KEY) {
+        crate::decode::describe(node, crate::patch::schema);
+        crate::patch::check(node, diags);
+    }
     let ok = f.finish(diags);
     if !ok || diags.has_errors() {
         return None;
