@@ -86,7 +86,7 @@ checks! {
     "P0504" E "security" "No default-deny NetworkPolicy" "Without it every pod reaches every other; the topology-derived policies only allow." "(workloads in a namespace without default-deny-all)";
     "P0505" E "security" "Host access" "hostPath, hostNetwork, hostPID and hostIPC break the isolation between pods and nodes." "(a DaemonSet mounting /var/log)";
     "P0506" E "output schema" "Object does not match its upstream schema" "Every object is validated strictly against the JSON schema of its kind (Kubernetes 1.33, the operators' CRDs; vendored under schemas/); the API server would reject an unknown field, a wrong type or a missing required field. The finding names the object, the JSON pointer and the spec entry." "(a Deployment whose container says `nam:` for `name:`, at /spec/template/spec/containers/0)";
-    "P0507" E "output schema" "Kind without a schema" "Every kind plat emits must have a vendored schema, so that no object escapes validation; the custom resources no registry package ships a CRD schema for are the documented exceptions (schemas/README.md)." "(an object of a kind with no file under schemas/)";
+    "P0507" E "output schema" "Kind without a schema" "Every kind plat emits, built-in or custom, must have a vendored schema, so that no object escapes validation (schemas/README.md)." "(an object of a kind with no file under schemas/)";
     "P0601" E "waivers" "Waiver of an unknown check" "A waiver must name a check in this catalogue." "[[waivers]]\ncheck = \"P9999\"";
     "P0602" W "waivers" "Waiver matches nothing" "A stale waiver hides nothing today and could hide something tomorrow." "[[waivers]]\ncheck = \"P0505\"\nat = \"services.api-gateway\"";
 }
