@@ -17,6 +17,7 @@ pub mod lower;
 pub mod merge;
 pub mod node;
 pub mod observe;
+pub mod operator_pods;
 pub mod policy;
 pub mod preview;
 pub mod render;

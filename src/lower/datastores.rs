@@ -159,7 +159,6 @@ fn redis_unit(ctx: &Ctx<'_>, redis: &Redis) -> Unit {
         "clusterVersion": "v7",
         "persistenceEnabled": true,
         "kubernetesConfig": kubernetes_config,
-        "podSecurityContext": { "runAsUser": 1000, "runAsNonRoot": true, "fsGroup": 1000 },
         "storage": { "volumeClaimTemplate": { "spec": {
             "accessModes": ["ReadWriteOnce"],
             "resources": { "requests": { "storage": redis.storage.size.text } },
@@ -169,6 +168,7 @@ fn redis_unit(ctx: &Ctx<'_>, redis: &Redis) -> Unit {
     if let Some(exporter) = &redis.exporter_image {
         spec["redisExporter"] = json!({ "enabled": true, "image": exporter.value });
     }
+    harden_redis_pods(&mut spec);
     let cluster = json!({
         "apiVersion": "redis.redis.opstreelabs.in/v1beta2",
         "kind": "RedisCluster",
@@ -195,6 +195,40 @@ fn redis_unit(ctx: &Ctx<'_>, redis: &Redis) -> Unit {
             ctx.object(cluster, redis.origin),
             ctx.object(policy, redis.origin),
         ],
+    }
+}
+
+/// The UID of the `redis` user in the opstree Redis images.
+const REDIS_UID: i64 = 1000;
+
+/// What the Redis exporter sidecar asks for: it is a small Go process that scrapes one local Redis.
+const REDIS_EXPORTER_RESOURCES: (&str, &str, &str, &str) = ("50m", "64Mi", "100m", "128Mi");
+
+/// Makes the pods the opstree operator builds meet Pod Security "restricted". The operator copies
+/// `podSecurityContext` into the pods and each role's and the exporter's `securityContext` into their
+/// containers unchanged, adding no default of its own (`src/operator_pods.rs`), so every field the
+/// profile requires is set here. The Redis container keeps a writable root: the image's entrypoint
+/// writes its configuration under /etc/redis. The exporter gets limits like every container (P0503).
+fn harden_redis_pods(spec: &mut Value) {
+    spec["podSecurityContext"] = json!({
+        "runAsUser": REDIS_UID,
+        "runAsGroup": REDIS_UID,
+        "runAsNonRoot": true,
+        "fsGroup": REDIS_UID,
+        "seccompProfile": { "type": "RuntimeDefault" },
+    });
+    let mut redis_container = container_security();
+    redis_container["readOnlyRootFilesystem"] = json!(false);
+    for role in ["redisLeader", "redisFollower"] {
+        spec[role] = json!({ "securityContext": redis_container });
+    }
+    if spec.get("redisExporter").is_some() {
+        let (cpu, memory, cpu_limit, memory_limit) = REDIS_EXPORTER_RESOURCES;
+        spec["redisExporter"]["securityContext"] = container_security();
+        spec["redisExporter"]["resources"] = json!({
+            "requests": { "cpu": cpu, "memory": memory },
+            "limits": { "cpu": cpu_limit, "memory": memory_limit },
+        });
     }
 }
 
