@@ -70,6 +70,12 @@ CRDS = [
     ),
     ("external-secrets-v2.9.0", "external-secrets-2.9.0", "external-secrets.io_externalsecrets.yaml", "v1"),
     (
+        "plugin-barman-cloud-v0.14.0",
+        "plugin-barman-cloud-0.14.0",
+        "barmancloud.cnpg.io_objectstores.yaml",
+        "v1",
+    ),
+    (
         "prometheus-operator-v0.93.0",
         "prometheus-operator-0.93.0",
         "monitoring.coreos.com_prometheusrules.yaml",

@@ -55,6 +55,7 @@ schemas! {
     "postgresql.cnpg.io/v1" "ScheduledBackup" "cloudnative-pg-1.30.0/scheduledbackup-postgresql.cnpg.io-v1.json";
     "redis.redis.opstreelabs.in/v1beta2" "RedisCluster" "redis-operator-0.26.0/rediscluster-redis.redis.opstreelabs.in-v1beta2.json";
     "external-secrets.io/v1" "ExternalSecret" "external-secrets-2.9.0/externalsecret-external-secrets.io-v1.json";
+    "barmancloud.cnpg.io/v1" "ObjectStore" "plugin-barman-cloud-0.14.0/objectstore-barmancloud.cnpg.io-v1.json";
 }
 
 /// A broken object can fail many rules at once (one per branch of a `oneOf`); the first few locate

@@ -16,6 +16,7 @@ const CUSTOM_KINDS: &[&str] = &[
     "ExternalSecret",
     "Cluster",
     "ScheduledBackup",
+    "ObjectStore",
     "RedisCluster",
     "PrometheusRule",
     "ServiceMonitor",

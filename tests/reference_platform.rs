@@ -179,10 +179,47 @@ fn backups_use_the_cloudnativepg_six_field_schedule() {
     let objects = objects("prod");
     let backup = find(&objects, "ScheduledBackup", "postgresql-cluster-nightly");
     assert_eq!(backup["spec"]["schedule"], "0 0 2 * * *");
+}
+
+/// CloudNativePG 1.31 removes the native `barmanObjectStore`: backups and WAL archiving go through the
+/// Barman Cloud plugin, whose `ObjectStore` holds the destination and retention; the first base backup
+/// is taken at once.
+#[test]
+fn backups_go_through_the_barman_cloud_plugin_with_an_immediate_first_backup() {
+    let objects = objects("prod");
     let cluster = find(&objects, "Cluster", "postgresql-cluster");
-    assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "7d");
+    assert!(
+        cluster["spec"].get("backup").is_none(),
+        "no native barmanObjectStore: {}",
+        cluster["spec"]["backup"]
+    );
+    let plugins = cluster["spec"]["plugins"].as_array().expect("spec.plugins");
+    assert_eq!(plugins.len(), 1);
+    assert_eq!(plugins[0]["name"], "barman-cloud.cloudnative-pg.io");
+    assert_eq!(plugins[0]["isWALArchiver"], true);
+    let store_name = plugins[0]["parameters"]["barmanObjectName"]
+        .as_str()
+        .unwrap();
+
+    let store = find(&objects, "ObjectStore", store_name);
+    assert_eq!(store["apiVersion"], "barmancloud.cnpg.io/v1");
+    assert_eq!(store["spec"]["retentionPolicy"], "7d");
+    let configuration = &store["spec"]["configuration"];
     assert_eq!(
-        cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"],
+        configuration["destinationPath"],
         "s3://saas-platform-backups/postgresql"
     );
+    assert_eq!(
+        configuration["endpointURL"],
+        "http://minio.production.svc.cluster.local:9000"
+    );
+    assert!(configuration["s3Credentials"]["accessKeyId"]["name"].is_string());
+
+    let backup = find(&objects, "ScheduledBackup", "postgresql-cluster-nightly");
+    assert_eq!(backup["spec"]["method"], "plugin");
+    assert_eq!(
+        backup["spec"]["pluginConfiguration"]["name"],
+        "barman-cloud.cloudnative-pg.io"
+    );
+    assert_eq!(backup["spec"]["immediate"], true);
 }

@@ -350,6 +350,15 @@ fn cloudnative_pg_scheduled_backup_is_validated() {
 }
 
 #[test]
+fn barman_cloud_object_store_is_validated() {
+    assert_custom_kind_is_validated(
+        "ObjectStore",
+        ("/spec/configuration", "destinationPat"),
+        ("/spec/retentionPolicy", json!("7 days")),
+    );
+}
+
+#[test]
 fn redis_cluster_is_validated() {
     assert_custom_kind_is_validated(
         "RedisCluster",

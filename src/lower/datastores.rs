@@ -63,8 +63,11 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
         // The seed's `monitoring.enabled` is not a CloudNativePG field; `enablePodMonitor` is.
         "monitoring": { "enablePodMonitor": pg.monitoring },
     });
+    let mut objects = Vec::new();
     if let (Some(backup), Some(minio)) = (&pg.backup, &ctx.spec.minio) {
-        cluster_spec["backup"] = barman_store(ctx, backup, minio);
+        cluster_spec["plugins"] = barman_cloud_plugin(pg);
+        let store = backup_object_store(ctx, pg, backup, minio, &labels);
+        objects.push(ctx.object(store, backup.schedule.origin));
     }
     let cluster = json!({
         "apiVersion": "postgresql.cnpg.io/v1",
@@ -72,7 +75,7 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
         "metadata": ctx.metadata(&pg.name, &labels, "postgresql", pg.origin),
         "spec": cluster_spec,
     });
-    let mut objects = vec![ctx.object(cluster, pg.origin)];
+    objects.insert(0, ctx.object(cluster, pg.origin));
     if let Some(backup) = &pg.backup {
         objects.push(ctx.object(
             scheduled_backup(ctx, pg, backup, &labels),
@@ -104,21 +107,59 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
     }
 }
 
-/// Base backups and WAL archiving to the MinIO bucket. WAL archiving is what meets the seed's
-/// database RPO (< 15 min), which a nightly dump alone cannot.
-fn barman_store(ctx: &Ctx<'_>, backup: &Backup, minio: &Minio) -> Value {
+/// The name of the Barman Cloud plugin, as CloudNativePG's `plugins` and `pluginConfiguration` name it.
+const BARMAN_CLOUD_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
+
+/// What the plugin's sidecar in each instance pod asks for (it ships WAL files and base backups).
+const BARMAN_SIDECAR_RESOURCES: (&str, &str, &str, &str) = ("100m", "128Mi", "500m", "512Mi");
+
+fn backup_store_name(pg: &Postgres) -> String {
+    format!("{}-backup", pg.name.value)
+}
+
+/// WAL archiving through the Barman Cloud plugin. CloudNativePG's native `barmanObjectStore` is
+/// deprecated and removed in 1.31; the plugin reads the same configuration from an `ObjectStore`.
+fn barman_cloud_plugin(pg: &Postgres) -> Value {
+    json!([{
+        "name": BARMAN_CLOUD_PLUGIN,
+        "isWALArchiver": true,
+        "parameters": { "barmanObjectName": backup_store_name(pg) },
+    }])
+}
+
+/// Base backups and WAL archiving to the MinIO bucket, as a Barman Cloud `ObjectStore`. WAL archiving
+/// is what meets the seed's database RPO (< 15 min), which a nightly dump alone cannot. The retention
+/// policy lives here, not on the Cluster.
+fn backup_object_store(
+    ctx: &Ctx<'_>,
+    pg: &Postgres,
+    backup: &Backup,
+    minio: &Minio,
+    labels: &Labels,
+) -> Value {
     let secret = &ctx.spec.secrets.name;
+    let (cpu, memory, cpu_limit, memory_limit) = BARMAN_SIDECAR_RESOURCES;
+    let name = backup_store_name(pg);
     json!({
-        "retentionPolicy": format!("{}d", backup.retention_days),
-        "barmanObjectStore": {
-            "destinationPath": format!("s3://{}/{}", backup.bucket, backup.path.trim_matches('/')),
-            "endpointURL": minio_endpoint(&minio.name, ctx.namespace),
-            "s3Credentials": {
-                "accessKeyId": { "name": secret, "key": minio.access_key.value },
-                "secretAccessKey": { "name": secret, "key": minio.secret_key.value },
+        "apiVersion": "barmancloud.cnpg.io/v1",
+        "kind": "ObjectStore",
+        "metadata": ctx.metadata(&name, labels, "postgresql.backup", backup.schedule.origin),
+        "spec": {
+            "retentionPolicy": format!("{}d", backup.retention_days),
+            "configuration": {
+                "destinationPath": format!("s3://{}/{}", backup.bucket, backup.path.trim_matches('/')),
+                "endpointURL": minio_endpoint(&minio.name, ctx.namespace),
+                "s3Credentials": {
+                    "accessKeyId": { "name": secret, "key": minio.access_key.value },
+                    "secretAccessKey": { "name": secret, "key": minio.secret_key.value },
+                },
+                "wal": { "compression": "gzip" },
+                "data": { "compression": "gzip" },
             },
-            "wal": { "compression": "gzip" },
-            "data": { "compression": "gzip" },
+            "instanceSidecarConfiguration": { "resources": {
+                "requests": { "cpu": cpu, "memory": memory },
+                "limits": { "cpu": cpu_limit, "memory": memory_limit },
+            } },
         },
     })
 }
@@ -134,7 +175,10 @@ fn scheduled_backup(ctx: &Ctx<'_>, pg: &Postgres, backup: &Backup, labels: &Labe
             "schedule": format!("0 {}", backup.schedule.value),
             "backupOwnerReference": "self",
             "cluster": { "name": pg.name.value },
-            "method": "barmanObjectStore",
+            // The first base backup is taken at once: until then there is nothing to restore from.
+            "immediate": true,
+            "method": "plugin",
+            "pluginConfiguration": { "name": BARMAN_CLOUD_PLUGIN },
         },
     })
 }
