@@ -223,3 +223,64 @@ fn backups_go_through_the_barman_cloud_plugin_with_an_immediate_first_backup() {
     );
     assert_eq!(backup["spec"]["immediate"], true);
 }
+
+/// The reference store is Vault KV: one document per environment with a property per key. Without
+/// `property`, External Secrets would hand every key the whole JSON document.
+#[test]
+fn external_secrets_address_each_value_as_a_property_of_the_store_document() {
+    let objects = objects("prod");
+    for name in [
+        "saas-platform-secrets",
+        "postgresql-cluster-app-credentials",
+    ] {
+        let secret = find(&objects, "ExternalSecret", name);
+        for entry in secret["spec"]["data"].as_array().unwrap() {
+            let remote = &entry["remoteRef"];
+            assert_eq!(remote["key"], "saas-platform/prod", "{name}: {entry}");
+            assert!(remote["property"].is_string(), "{name}: {entry}");
+        }
+    }
+    let platform = find(&objects, "ExternalSecret", "saas-platform-secrets");
+    assert!(
+        platform["spec"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["remoteRef"]["property"] == e["secretKey"])
+    );
+    let database = find(
+        &objects,
+        "ExternalSecret",
+        "postgresql-cluster-app-credentials",
+    );
+    assert_eq!(
+        database["spec"]["data"][0]["remoteRef"]["property"],
+        "DB_PASSWORD"
+    );
+}
+
+/// The operators' namespaces are settings; opstree's documented install namespace is `ot-operators`.
+#[test]
+fn data_store_policies_admit_the_operators_from_their_configured_namespaces() {
+    let objects = objects("prod");
+    let admitted = |policy: &str| -> Vec<String> {
+        find(&objects, "NetworkPolicy", policy)["spec"]["ingress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|rule| rule["from"].as_array().unwrap().iter())
+            .filter_map(|from| {
+                from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    assert!(
+        admitted("redis-cluster").contains(&"ot-operators".to_string()),
+        "{:?}",
+        admitted("redis-cluster")
+    );
+    assert!(!admitted("redis-cluster").contains(&"redis-operator".to_string()));
+    assert!(admitted("postgresql-cluster").contains(&"cnpg-system".to_string()));
+}

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use super::config::{MINIO_PORT, minio_endpoint};
 use super::labels::version_of;
 use super::network::{
-    CNPG_OPERATOR_NAMESPACE, POSTGRES_METRICS_PORT, POSTGRES_STATUS_PORT, REDIS_BUS_PORT,
-    REDIS_EXPORTER_PORT, REDIS_OPERATOR_NAMESPACE, StorePolicy, egress_to_minio, store_policy,
+    POSTGRES_METRICS_PORT, POSTGRES_STATUS_PORT, REDIS_BUS_PORT, REDIS_EXPORTER_PORT, StorePolicy,
+    egress_to_minio, store_policy,
 };
 use super::platform::database_credentials_name;
 use super::workload::{container_security, pod_security, resources};
@@ -90,7 +90,10 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
             labels: &labels,
             origin: pg.origin,
             peer_ports: vec![pg.port, POSTGRES_STATUS_PORT],
-            operator_namespace: Some((CNPG_OPERATOR_NAMESPACE, vec![POSTGRES_STATUS_PORT])),
+            operator_namespace: Some((
+                ctx.spec.network.cnpg_operator_namespace.as_str(),
+                vec![POSTGRES_STATUS_PORT],
+            )),
             metrics_port: pg.monitoring.then_some(POSTGRES_METRICS_PORT),
             needs_api_server: true,
             extra_egress: if pg.backup.is_some() {
@@ -227,7 +230,10 @@ fn redis_unit(ctx: &Ctx<'_>, redis: &Redis) -> Unit {
             labels: &labels,
             origin: redis.origin,
             peer_ports: vec![redis.port, REDIS_BUS_PORT],
-            operator_namespace: Some((REDIS_OPERATOR_NAMESPACE, vec![redis.port])),
+            operator_namespace: Some((
+                ctx.spec.network.redis_operator_namespace.as_str(),
+                vec![redis.port],
+            )),
             metrics_port: redis.exporter_image.as_ref().map(|_| REDIS_EXPORTER_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),

@@ -13,9 +13,6 @@ pub const REDIS_BUS_PORT: i64 = 16379;
 pub const REDIS_EXPORTER_PORT: i64 = 9121;
 pub const POSTGRES_STATUS_PORT: i64 = 8000;
 pub const POSTGRES_METRICS_PORT: i64 = 9187;
-/// Where the operators run that manage the data stores and must reach their pods.
-pub const CNPG_OPERATOR_NAMESPACE: &str = "cnpg-system";
-pub const REDIS_OPERATOR_NAMESPACE: &str = "redis-operator";
 
 /// Something pods can talk to: a pod selector and the ports it serves.
 pub struct Peer {

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Ctx, Labels, Unit};
-use crate::spec::SecretProvider;
+use crate::spec::{SecretAddressing, SecretProvider};
 
 /// The Kubernetes version whose Pod Security Standards the namespace enforces.
 pub const PSS_VERSION: &str = "v1.33";
@@ -47,7 +47,7 @@ pub fn secrets(ctx: &Ctx<'_>) -> Option<Unit> {
     let data: Vec<Value> = secrets
         .keys
         .iter()
-        .map(|k| json!({ "secretKey": k.value, "remoteRef": { "key": remote_key(ctx, &k.value) } }))
+        .map(|k| json!({ "secretKey": k.value, "remoteRef": remote_ref(ctx, &k.value) }))
         .collect();
     let mut objects = vec![ctx.object(
         external_secret(
@@ -66,6 +66,17 @@ pub fn secrets(ctx: &Ctx<'_>) -> Option<Unit> {
         file: "platform/secrets.yaml".into(),
         objects,
     })
+}
+
+/// Where one value lives in the store, as the store addresses values (`secrets.addressing`).
+fn remote_ref(ctx: &Ctx<'_>, key: &str) -> Value {
+    match ctx.spec.secrets.addressing {
+        SecretAddressing::Key => json!({ "key": remote_key(ctx, key) }),
+        SecretAddressing::Property => json!({
+            "key": ctx.spec.secrets.remote_prefix.trim_end_matches('/'),
+            "property": key,
+        }),
+    }
 }
 
 fn remote_key(ctx: &Ctx<'_>, key: &str) -> String {
@@ -129,9 +140,8 @@ fn database_credentials(ctx: &Ctx<'_>, labels: &Labels) -> Option<super::Object>
             "data": { "username": pg.owner, "password": "{{ .password }}" },
         },
     });
-    let data = vec![
-        json!({ "secretKey": "password", "remoteRef": { "key": remote_key(ctx, "DB_PASSWORD") } }),
-    ];
+    let data =
+        vec![json!({ "secretKey": "password", "remoteRef": remote_ref(ctx, "DB_PASSWORD") })];
     let value = external_secret(
         ctx,
         &database_credentials_name(&pg.name),
