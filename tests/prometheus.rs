@@ -340,6 +340,52 @@ fn slo_cases(rules: &Value) -> Vec<Value> {
     ]
 }
 
+/// The cluster each environment runs in, as its overlay names it (`cluster`, else the kube context).
+fn intended_cluster(env: &str) -> &'static str {
+    match env {
+        "dev" => "dev-cluster",
+        "test" => "test-cluster",
+        "staging" => "staging-cluster",
+        "prod" => "prod-main",
+        "dr" => "dr",
+        other => panic!("no cluster known for {other}"),
+    }
+}
+
+/// Every alert says where it fires: the environment and the cluster.
+fn stamp_origin(tests: &mut [Value], env: &str) {
+    for test in tests {
+        for check in test["alert_rule_test"].as_array_mut().unwrap() {
+            for alert in check["exp_alerts"].as_array_mut().unwrap() {
+                alert["exp_labels"]["environment"] = json!(env);
+                alert["exp_labels"]["cluster"] = json!(intended_cluster(env));
+            }
+        }
+    }
+}
+
+/// prod and dr run the same rules; only the origin labels tell their alerts apart.
+#[test]
+fn every_alert_is_stamped_with_its_environment_and_cluster() {
+    for env in ENVIRONMENTS {
+        let rules = rules(env);
+        for group in rules["groups"].as_array().unwrap() {
+            for rule in group["rules"].as_array().unwrap() {
+                if rule.get("alert").is_none() {
+                    assert!(rule["labels"].get("cluster").is_none(), "{env}: {rule}");
+                    continue;
+                }
+                assert_eq!(rule["labels"]["environment"], env, "{env}: {rule}");
+                assert_eq!(
+                    rule["labels"]["cluster"],
+                    intended_cluster(env),
+                    "{env}: {rule}"
+                );
+            }
+        }
+    }
+}
+
 fn run_promtool(args: &[&str], dir: &Path) -> String {
     let output = Command::new(promtool())
         .args(args)
@@ -401,6 +447,7 @@ fn every_alert_fires_when_it_should_and_only_then() {
                 );
             }
         }
+        stamp_origin(&mut tests, env);
         let file =
             json!({ "rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests });
         let dir = work_dir(env);

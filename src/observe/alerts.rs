@@ -548,7 +548,63 @@ pub fn rule_groups(spec: &Spec) -> Vec<serde_json::Value> {
         groups.push(super::slo::recording_group(slo));
         groups.push(super::slo::alert_group(slo));
     }
+    for group in &mut groups {
+        stamp_origin(spec, group);
+    }
     groups
+}
+
+/// The labels every alert carries to say where it fires: without them prod and dr look identical in
+/// Alertmanager, and `group_by: [cluster]` groups by a label no series has.
+pub fn origin_labels(spec: &Spec) -> [(&'static str, String); 2] {
+    [
+        ("environment", spec.environment.name.clone()),
+        ("cluster", spec.environment.cluster.clone()),
+    ]
+}
+
+/// Adds the origin labels to every alerting rule of a group (recording rules keep their series as
+/// they are: the labels belong to the alert, not to the data).
+fn stamp_origin(spec: &Spec, group: &mut serde_json::Value) {
+    let Some(rules) = group["rules"].as_array_mut() else {
+        return;
+    };
+    for rule in rules.iter_mut().filter(|r| r.get("alert").is_some()) {
+        for (key, value) in origin_labels(spec) {
+            rule["labels"][key] = serde_json::json!(value);
+        }
+    }
+}
+
+/// Alertmanager inhibit rules: while an SLO's fast burn pages, the alerts that are its symptoms (the
+/// latency and error-rate alerts on the same job, and the SLO's slow burn) stay quiet, so the person
+/// on call gets one page about the cause rather than several about its effects. One rule per SLO.
+pub fn inhibit_rules(spec: &Spec) -> Vec<serde_json::Value> {
+    active_slos(spec)
+        .map(|slo| {
+            let job = &slo.value.job.value;
+            let mut symptoms: Vec<String> = active_alerts(spec)
+                .filter(|a| {
+                    matches!(
+                        a.value.kind,
+                        AlertKind::Latency { .. } | AlertKind::ErrorRate
+                    )
+                })
+                .filter(|a| alert_jobs(spec, &a.value).contains(job))
+                .map(|a| a.name.clone())
+                .collect();
+            symptoms.push(SLO_SLOW_BURN.to_string());
+            symptoms.sort();
+            serde_json::json!({
+                "source_matchers": [
+                    format!("alertname=\"{SLO_FAST_BURN}\""),
+                    format!("slo=\"{}\"", slo.name),
+                ],
+                "target_matchers": [format!("alertname=~\"{}\"", symptoms.join("|"))],
+                "equal": ["job", "environment", "cluster"],
+            })
+        })
+        .collect()
 }
 
 /// `job="a"` for one job, `job=~"a|b"` for several.
