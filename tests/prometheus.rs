@@ -281,6 +281,68 @@ fn instance_down_cases(rules: &Value) -> Vec<Value> {
     )]
 }
 
+/// A tenant whose pod is Pending or evicted has no scrape target, so `up` never says it is down;
+/// kube-state-metrics does: its Deployment wants a replica and has none available. A Deployment
+/// scaled to zero on purpose, or one with its replica available, stays silent.
+fn unavailable_deployment_cases(rules: &Value, ns: &str) -> Vec<Value> {
+    let ksm = |metric: &str, deployment: &str, values: &str| {
+        series(
+            metric,
+            &[
+                ("job", "kube-state-metrics"),
+                ("instance", "kube-state-metrics:8080"),
+                ("namespace", ns),
+                ("deployment", deployment),
+            ],
+            values,
+        )
+    };
+    let labels = json!({
+        "severity": "critical",
+        "job": "astrbot-instance",
+        "instance": "astrbot-hooli",
+        "namespace": ns,
+        "deployment": "astrbot-hooli",
+    });
+    vec![case(
+        vec![
+            ksm("kube_deployment_spec_replicas", "astrbot-hooli", "1x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "astrbot-hooli",
+                "1 1 0 0 0 0 0 0 0 0",
+            ),
+            ksm("kube_deployment_spec_replicas", "astrbot-acme", "1x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "astrbot-acme",
+                "1x10",
+            ),
+            ksm("kube_deployment_spec_replicas", "astrbot-globex", "0x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "astrbot-globex",
+                "0x10",
+            ),
+            // A service's Deployment is not an AstrBot instance.
+            ksm("kube_deployment_spec_replicas", "api-gateway", "1x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "api-gateway",
+                "0x10",
+            ),
+        ],
+        vec![
+            check("AstrBotInstanceDown", "2m", vec![]),
+            check(
+                "AstrBotInstanceDown",
+                "6m",
+                vec![expected(rules, "AstrBotInstanceDown", labels, "")],
+            ),
+        ],
+    )]
+}
+
 fn slo_cases(rules: &Value) -> Vec<Value> {
     let labels = |severity: &str| json!({ "severity": severity, "slo": "api-availability", "job": "api-gateway" });
     vec![
@@ -421,6 +483,7 @@ fn every_alert_fires_when_it_should_and_only_then() {
         tests.extend(latency_cases(&rules));
         tests.extend(memory_cases(&rules, &namespace(env)));
         tests.extend(instance_down_cases(&rules));
+        tests.extend(unavailable_deployment_cases(&rules, &namespace(env)));
         if rule(&rules, "SLOErrorBudgetBurnFast").is_some() {
             tests.extend(slo_cases(&rules));
         }

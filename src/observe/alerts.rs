@@ -650,8 +650,39 @@ pub fn expression(spec: &Spec, alert: &Alert) -> String {
                 "max by (namespace, pod, container) (container_memory_working_set_bytes{{{sel}}}) / max by (namespace, pod, container) (container_spec_memory_limit_bytes{{{sel}}} > 0) > {threshold}"
             )
         }
-        AlertKind::InstanceDown => format!("up{{{jobs}}} == 0"),
+        AlertKind::InstanceDown => instance_down(spec, &alert_jobs(spec, alert)),
         AlertKind::Custom { expr } => expr.value.clone(),
+    }
+}
+
+/// A target that answers no scrape (`up == 0`), or, from kube-state-metrics, a Deployment of the job
+/// that wants replicas and has none available: a pod that is Pending or evicted has no target at all,
+/// so `up` alone never fires for it. The second part names the Deployment as `instance` and carries
+/// the job, so both read alike in the annotations and the routing.
+fn instance_down(spec: &Spec, jobs: &[String]) -> String {
+    let ns = &spec.environment.namespace.value;
+    let mut parts = vec![format!("up{{{}}} == 0", job_matcher(jobs))];
+    for job in super::metrics::jobs(spec)
+        .into_iter()
+        .filter(|j| jobs.contains(&j.name))
+    {
+        let deployments = deployments_of(&job.workload);
+        let sel = format!("namespace=\"{ns}\",deployment=~\"{deployments}\"");
+        parts.push(format!(
+            "label_replace(label_replace((kube_deployment_spec_replicas{{{sel}}} > 0) unless on (namespace, deployment) (kube_deployment_status_replicas_available{{{sel}}} > 0), \"instance\", \"$1\", \"deployment\", \"(.+)\"), \"job\", \"{}\", \"\", \"\")",
+            job.name
+        ));
+    }
+    parts.join(" or ")
+}
+
+/// The Deployments a workload runs as: one per tenant for AstrBot, the service's own (and its
+/// blue-green colours) otherwise.
+fn deployments_of(workload: &str) -> String {
+    if workload == crate::validate::ASTRBOT_TARGET {
+        "astrbot-.+".to_string()
+    } else {
+        format!("{workload}(-blue|-green)?")
     }
 }
 
