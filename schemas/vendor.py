@@ -87,6 +87,12 @@ CRDS = [
         "monitoring.coreos.com_servicemonitors.yaml",
         "v1",
     ),
+    (
+        "prometheus-operator-v0.93.0",
+        "prometheus-operator-0.93.0",
+        "monitoring.coreos.com_podmonitors.yaml",
+        "v1",
+    ),
 ]
 
 # The sha256 of each upstream CRD file, so that a regeneration from other bytes fails loudly.

@@ -20,6 +20,7 @@ const CUSTOM_KINDS: &[&str] = &[
     "RedisCluster",
     "PrometheusRule",
     "ServiceMonitor",
+    "PodMonitor",
 ];
 
 fn repo() -> &'static Path {

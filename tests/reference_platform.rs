@@ -284,3 +284,46 @@ fn data_store_policies_admit_the_operators_from_their_configured_namespaces() {
     assert!(!admitted("redis-cluster").contains(&"redis-operator".to_string()));
     assert!(admitted("postgresql-cluster").contains(&"cnpg-system".to_string()));
 }
+
+/// The data stores are scraped by the platform's Prometheus: PodMonitors with its selector label
+/// instead of CloudNativePG's deprecated `enablePodMonitor` (whose PodMonitor lacks that label), and
+/// one for the Redis exporter sidecars.
+#[test]
+fn data_stores_are_scraped_through_pod_monitors_the_platform_prometheus_selects() {
+    let objects = objects("prod");
+    let cluster = find(&objects, "Cluster", "postgresql-cluster");
+    assert!(
+        cluster["spec"]["monitoring"]
+            .get("enablePodMonitor")
+            .is_none(),
+        "{}",
+        cluster["spec"]["monitoring"]
+    );
+    let postgres = find(&objects, "PodMonitor", "postgresql-cluster");
+    assert_eq!(
+        postgres["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    assert_eq!(
+        postgres["spec"]["selector"]["matchLabels"]["cnpg.io/cluster"],
+        "postgresql-cluster"
+    );
+    assert_eq!(
+        postgres["spec"]["podMetricsEndpoints"][0]["port"],
+        "metrics"
+    );
+
+    let redis = find(&objects, "PodMonitor", "redis-cluster");
+    assert_eq!(
+        redis["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    assert_eq!(
+        redis["spec"]["selector"]["matchExpressions"][0]["values"],
+        serde_json::json!(["redis-cluster-leader", "redis-cluster-follower"])
+    );
+    assert_eq!(
+        redis["spec"]["podMetricsEndpoints"][0]["port"],
+        "redis-exporter"
+    );
+}

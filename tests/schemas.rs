@@ -359,6 +359,15 @@ fn barman_cloud_object_store_is_validated() {
 }
 
 #[test]
+fn pod_monitor_is_validated() {
+    assert_custom_kind_is_validated(
+        "PodMonitor",
+        ("/spec/podMetricsEndpoints/0", "prot"),
+        ("/spec/podMetricsEndpoints", json!({ "port": "metrics" })),
+    );
+}
+
+#[test]
 fn redis_cluster_is_validated() {
     assert_custom_kind_is_validated(
         "RedisCluster",

@@ -60,8 +60,6 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
         "resources": resources(size),
         "storage": { "size": pg.storage.size.text, "storageClass": pg.storage.class },
         "affinity": { "enablePodAntiAffinity": true, "topologyKey": "kubernetes.io/hostname" },
-        // The seed's `monitoring.enabled` is not a CloudNativePG field; `enablePodMonitor` is.
-        "monitoring": { "enablePodMonitor": pg.monitoring },
     });
     let mut objects = Vec::new();
     if let (Some(backup), Some(minio)) = (&pg.backup, &ctx.spec.minio) {
@@ -76,6 +74,20 @@ fn postgres(ctx: &Ctx<'_>, pg: &Postgres) -> Unit {
         "spec": cluster_spec,
     });
     objects.insert(0, ctx.object(cluster, pg.origin));
+    if pg.monitoring {
+        // CloudNativePG's `monitoring.enablePodMonitor` is deprecated, and the PodMonitor it makes
+        // lacks the labels the platform's Prometheus selects; plat writes its own.
+        let selector = json!({ "matchLabels": { "cnpg.io/cluster": pg.name.value } });
+        let monitor = pod_monitor(
+            ctx,
+            &pg.name,
+            &labels,
+            selector,
+            "metrics",
+            ("postgresql", pg.origin),
+        );
+        objects.push(ctx.object(monitor, pg.origin));
+    }
     if let Some(backup) = &pg.backup {
         objects.push(ctx.object(
             scheduled_backup(ctx, pg, backup, &labels),
@@ -239,13 +251,56 @@ fn redis_unit(ctx: &Ctx<'_>, redis: &Redis) -> Unit {
             extra_egress: Vec::new(),
         },
     );
+    let mut objects = vec![
+        ctx.object(cluster, redis.origin),
+        ctx.object(policy, redis.origin),
+    ];
+    if redis.exporter_image.is_some() {
+        // The operator's pods carry `app: <name>-leader` or `<name>-follower`; the exporter sidecar's
+        // port is `redis-exporter`.
+        let roles = ["leader", "follower"].map(|r| format!("{}-{r}", redis.name.value));
+        let selector =
+            json!({ "matchExpressions": [{ "key": "app", "operator": "In", "values": roles }] });
+        let monitor = pod_monitor(
+            ctx,
+            &redis.name,
+            &labels,
+            selector,
+            "redis-exporter",
+            ("redis", redis.origin),
+        );
+        objects.push(ctx.object(monitor, redis.origin));
+    }
     Unit {
         file: "data/redis.yaml".into(),
-        objects: vec![
-            ctx.object(cluster, redis.origin),
-            ctx.object(policy, redis.origin),
-        ],
+        objects,
     }
+}
+
+/// A PodMonitor for the pods an operator runs, labelled for the platform's Prometheus
+/// (`[metrics] selector_labels`, as the ServiceMonitors are).
+fn pod_monitor(
+    ctx: &Ctx<'_>,
+    name: &str,
+    labels: &Labels,
+    selector: Value,
+    port: &str,
+    (source, origin): (&str, crate::source::Origin),
+) -> Value {
+    let mut labels = labels.clone();
+    for (k, v) in &ctx.spec.observe.metrics.selector_labels {
+        labels = labels.with_owned(k, v);
+    }
+    json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": ctx.metadata(name, &labels, source, origin),
+        "spec": {
+            "selector": selector,
+            "namespaceSelector": { "matchNames": [ctx.namespace] },
+            "podMetricsEndpoints": [{ "port": port }],
+        },
+    })
 }
 
 /// The UID of the `redis` user in the opstree Redis images.

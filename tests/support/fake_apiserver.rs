@@ -180,6 +180,13 @@ pub fn prometheus_operator_kinds() -> Vec<Kind> {
         Kind::new(
             "monitoring.coreos.com",
             "v1",
+            "PodMonitor",
+            "podmonitors",
+            true,
+        ),
+        Kind::new(
+            "monitoring.coreos.com",
+            "v1",
             "PrometheusRule",
             "prometheusrules",
             true,
