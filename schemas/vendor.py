@@ -1,14 +1,16 @@
 """Regenerates the vendored JSON schemas under schemas/ (see schemas/README.md).
 
-Run with the oracle virtualenv's Python, which has kubernetes-validate installed:
+Run with the oracle virtualenv's Python, which has kubernetes-validate and PyYAML installed:
 
-    /opt/plat-oracles/bin/python schemas/vendor.py
+    /opt/plat-oracles/bin/python schemas/vendor.py --crds <folder of upstream CRDs>
 
-Sources (registry packages only; nothing is fetched from anywhere else):
+Sources (nothing is fetched from anywhere):
   * Kubernetes built-in kinds: the strict schemas of Kubernetes 1.33 that the PyPI package
     kubernetes-validate ships as package data (`kubernetes-json-schema/v1.33.0-local-strict/`).
-  * Prometheus Operator kinds: the JSON schema literals that the npm package
-    @kubernetes-models/prometheus-operator@1.6.3 embeds, generated from the operator's CRDs.
+  * Custom kinds: the `openAPIV3Schema` of the CRDs of pinned operator releases (CloudNativePG,
+    opstree redis-operator, External Secrets, Prometheus Operator, Barman Cloud plugin), each CRD
+    file byte for byte `git show <tag>:<path>` of its upstream repository, laid out as
+    `<project>-v<version>/<file>` under the `--crds` folder and checked against the sha256 below.
 
 Every output file is one self-contained JSON schema (draft 2020-12): the kind's schema plus the
 closure of the definitions it references under `$defs`, so that validation needs no resolver. The
@@ -16,23 +18,24 @@ transformations, each of which keeps what the schema accepts unchanged except wh
   * `description` and `x-kubernetes-*` annotations are dropped (they do not constrain anything and
     are most of the bytes);
   * CRD schemas: `nullable: true` becomes a `"null"` type; objects with `properties` and no
-    `additionalProperties` get `additionalProperties: false` (strict, like the API server's strict
-    field validation, which rejects unknown fields); `metadata` refers to Kubernetes 1.33 ObjectMeta.
+    `additionalProperties` (and no `x-kubernetes-preserve-unknown-fields`) get
+    `additionalProperties: false` (strict, like the API server's strict field validation, which
+    rejects unknown fields); `metadata` refers to Kubernetes 1.33 ObjectMeta; `apiVersion` and
+    `kind` are pinned to the kind's own values and required. CEL rules
+    (`x-kubernetes-validations`) are dropped with the other annotations: they are not asserted.
 """
 
+import argparse
+import hashlib
 import importlib.metadata
 import json
 import os
-import re
-import subprocess
 import sys
-import tarfile
-import tempfile
 
 import kubernetes_validate
+import yaml
 
 KUBERNETES_VERSION = "1.33.0"
-PROMETHEUS_PACKAGE = "@kubernetes-models/prometheus-operator@1.6.3"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -60,7 +63,55 @@ KUBERNETES_KINDS = [
     "statefulset-apps-v1",
 ]
 
-PROMETHEUS_KINDS = ["PrometheusRule", "ServiceMonitor"]
+# The custom kinds plat emits: (release folder of the CRDs, output folder, CRD file, version).
+# Each CRD file is `git show <tag>:<path>` of its upstream repository (schemas/README.md).
+CRDS = [
+    ("cloudnative-pg-v1.30.0", "cloudnative-pg-1.30.0", "postgresql.cnpg.io_clusters.yaml", "v1"),
+    ("cloudnative-pg-v1.30.0", "cloudnative-pg-1.30.0", "postgresql.cnpg.io_scheduledbackups.yaml", "v1"),
+    (
+        "redis-operator-v0.26.0",
+        "redis-operator-0.26.0",
+        "redis.redis.opstreelabs.in_redisclusters.yaml",
+        "v1beta2",
+    ),
+    ("external-secrets-v2.9.0", "external-secrets-2.9.0", "external-secrets.io_externalsecrets.yaml", "v1"),
+    (
+        "plugin-barman-cloud-v0.14.0",
+        "plugin-barman-cloud-0.14.0",
+        "barmancloud.cnpg.io_objectstores.yaml",
+        "v1",
+    ),
+    (
+        "prometheus-operator-v0.93.0",
+        "prometheus-operator-0.93.0",
+        "monitoring.coreos.com_prometheusrules.yaml",
+        "v1",
+    ),
+    (
+        "prometheus-operator-v0.93.0",
+        "prometheus-operator-0.93.0",
+        "monitoring.coreos.com_servicemonitors.yaml",
+        "v1",
+    ),
+    (
+        "prometheus-operator-v0.93.0",
+        "prometheus-operator-0.93.0",
+        "monitoring.coreos.com_podmonitors.yaml",
+        "v1",
+    ),
+]
+
+# The sha256 of each upstream CRD file, so that a regeneration from other bytes fails loudly.
+CRD_SHA256 = {
+    "cloudnative-pg-v1.30.0/postgresql.cnpg.io_clusters.yaml": "ae47f4a00f6e998faef57e480f9a3960cd48ea16a79270861fc7442601507472",
+    "cloudnative-pg-v1.30.0/postgresql.cnpg.io_scheduledbackups.yaml": "1dffb969a92ed6b09abe59d9c848ff97c6646c7824e75f8e0b8379df8473a145",
+    "external-secrets-v2.9.0/external-secrets.io_externalsecrets.yaml": "5044be5a610ca90a075f34f03ed20b462695c43387ba9410db7f4250e47b1e2f",
+    "plugin-barman-cloud-v0.14.0/barmancloud.cnpg.io_objectstores.yaml": "7c98720494253421339acd03aa77487869326ea20d4768a0c3aef8ff076daaef",
+    "prometheus-operator-v0.93.0/monitoring.coreos.com_podmonitors.yaml": "45a93443daa687d3654f7e9631909ff7edcdf3ec09c5e60251b74aa2722aee5d",
+    "prometheus-operator-v0.93.0/monitoring.coreos.com_prometheusrules.yaml": "78be98554b9c8506ab2b4f4feb91c5f3a56e536a0a510f3a8e876a459970d56d",
+    "prometheus-operator-v0.93.0/monitoring.coreos.com_servicemonitors.yaml": "a99047972c9dd7679ce2050b9968e8a08773492e671b3e17abd476d42aa78a32",
+    "redis-operator-v0.26.0/redis.redis.opstreelabs.in_redisclusters.yaml": "2ad9627590c19cff08802aaa5adee68db9aa5987232c2451654216232a55455c",
+}
 
 # Keys whose values map names to schemas: their keys are names, not keywords.
 SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
@@ -163,33 +214,62 @@ def kubernetes(sizes):
     return definitions
 
 
-def prometheus(definitions, sizes):
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            ["npm", "pack", PROMETHEUS_PACKAGE, "--pack-destination", tmp],
-            check=True,
-            capture_output=True,
-        )
-        (tarball,) = [f for f in os.listdir(tmp) if f.endswith(".tgz")]
-        with tarfile.open(os.path.join(tmp, tarball)) as tar:
-            for kind in PROMETHEUS_KINDS:
-                member = tar.extractfile(f"package/monitoring.coreos.com/v1/{kind}.js")
-                text = member.read().decode()
-                # The module holds the schema as a JSON literal: `const schema = {...};`.
-                literal = re.search(r"^const schema = (\{.*?^\});$", text, re.S | re.M).group(1)
-                schema = json.loads(literal)
-                schema["properties"]["metadata"] = {"$ref": DEFS_PREFIX + OBJECT_META}
-                walk(schema, make_strict)
-                name = f"{kind.lower()}-monitoring.coreos.com-v1"
-                write(f"prometheus-operator/{name}.json", bundle(schema, definitions), sizes)
+def load_crd(path):
+    """A CRD file as data. PyYAML (YAML 1.1) reads a bare `=` as the `value` tag; it is a string."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+    with open(path, "rb") as f:
+        data = f.read()
+    digest = hashlib.sha256(data).hexdigest()
+    return yaml.load(data, Loader=Loader), digest
+
+
+def crd_schema(crd, version):
+    """The strict openAPIV3Schema of one served version, with apiVersion and kind pinned."""
+    (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    assert entry["served"], f"{crd['metadata']['name']} {version} is not served"
+    schema = entry["schema"]["openAPIV3Schema"]
+    walk(schema, make_strict)
+    props = schema["properties"]
+    # The API server routes an object by these two; the CRD leaves them as plain strings.
+    props["apiVersion"] = {"type": "string", "enum": [f"{crd['spec']['group']}/{version}"]}
+    props["kind"] = {"type": "string", "enum": [crd["spec"]["names"]["kind"]]}
+    props["metadata"] = {"$ref": DEFS_PREFIX + OBJECT_META}
+    schema.setdefault("required", [])
+    for key in ("apiVersion", "kind", "metadata"):
+        if key not in schema["required"]:
+            schema["required"].append(key)
+    return schema
+
+
+def crds(crd_root, definitions, sizes):
+    for folder, out_folder, file, version in CRDS:
+        crd, digest = load_crd(os.path.join(crd_root, folder, file))
+        expected = CRD_SHA256[f"{folder}/{file}"]
+        if digest != expected:
+            sys.exit(f"{folder}/{file}: sha256 {digest}, expected {expected} (not the upstream file?)")
+        group = crd["spec"]["group"]
+        kind = crd["spec"]["names"]["kind"]
+        name = f"{kind.lower()}-{group}-{version}"
+        write(f"{out_folder}/{name}.json", bundle(crd_schema(crd, version), definitions), sizes)
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--crds",
+        required=True,
+        help="folder with the upstream CRD files, one subfolder per release (schemas/README.md)",
+    )
+    args = parser.parse_args()
     sizes = []
     definitions = kubernetes(sizes)
-    prometheus(definitions, sizes)
+    crds(args.crds, definitions, sizes)
     version = importlib.metadata.version("kubernetes-validate")
-    print(f"kubernetes-validate {version}, Kubernetes {KUBERNETES_VERSION}; {PROMETHEUS_PACKAGE}")
+    print(f"kubernetes-validate {version}, Kubernetes {KUBERNETES_VERSION}")
     for path, size in sizes:
         print(f"{size:>9}  {path}")
     print(f"{sum(s for _, s in sizes):>9}  total")

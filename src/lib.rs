@@ -22,6 +22,7 @@ pub mod lower;
 pub mod merge;
 pub mod node;
 pub mod observe;
+pub mod operator_pods;
 pub mod output;
 pub mod patch;
 pub mod policy;

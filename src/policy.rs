@@ -1,4 +1,5 @@
-//! Security checks on the output and on the spec: every workload meets the Pod Security Standards
+//! Security checks on the output and on the spec: every workload, including the pods operators build
+//! from plat's custom resources (`src/operator_pods.rs`), meets the Pod Security Standards
 //! "restricted" profile, runs pinned images with limits, lives behind a default-deny NetworkPolicy,
 //! and no secret value is ever written into the spec. The compiler's defaults pass by construction;
 //! these checks keep it that way and catch what a spec or a later change would break.
@@ -10,6 +11,7 @@ use serde_json::Value;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::lower::Object;
 use crate::node::{Node, Value as NodeValue};
+use crate::operator_pods::operator_pods;
 use crate::validate::is_pinned;
 
 /// Follows one environment's objects as they stream past.
@@ -30,12 +32,27 @@ impl OutputPolicy {
         if is_default_deny(value) {
             self.namespaces_denied.insert(namespace.clone());
         }
-        let Some(pod) = pod_spec(value) else { return };
-        self.namespaces_with_workloads
-            .entry(namespace)
-            .or_insert(object.origin);
-        let name = format!("{} `{}`", object.kind(), object.name());
-        check_pod(pod, &name, object, diags);
+        if let Some(pod) = pod_spec(value) {
+            self.namespaces_with_workloads
+                .entry(namespace)
+                .or_insert(object.origin);
+            let name = format!("{} `{}`", object.kind(), object.name());
+            check_pod(pod, &name, object, diags);
+            return;
+        }
+        // Operators build pods from custom resources; those pods must meet the same standard.
+        for pod in operator_pods(value) {
+            self.namespaces_with_workloads
+                .entry(namespace.clone())
+                .or_insert(object.origin);
+            let name = format!(
+                "{} `{}` ({}, as its operator builds them)",
+                object.kind(),
+                object.name(),
+                pod.role
+            );
+            check_pod(&pod.spec, &name, object, diags);
+        }
     }
 
     /// Namespace-wide findings, once every object has been seen.

@@ -54,24 +54,20 @@ schemas! {
     "scheduling.k8s.io/v1" "PriorityClass" "kubernetes-1.33.0/priorityclass-scheduling-v1.json";
     "rbac.authorization.k8s.io/v1" "ClusterRole" "kubernetes-1.33.0/clusterrole-rbac-v1.json";
     "rbac.authorization.k8s.io/v1" "ClusterRoleBinding" "kubernetes-1.33.0/clusterrolebinding-rbac-v1.json";
-    "monitoring.coreos.com/v1" "PrometheusRule" "prometheus-operator/prometheusrule-monitoring.coreos.com-v1.json";
-    "monitoring.coreos.com/v1" "ServiceMonitor" "prometheus-operator/servicemonitor-monitoring.coreos.com-v1.json";
+    "monitoring.coreos.com/v1" "PrometheusRule" "prometheus-operator-0.93.0/prometheusrule-monitoring.coreos.com-v1.json";
+    "monitoring.coreos.com/v1" "ServiceMonitor" "prometheus-operator-0.93.0/servicemonitor-monitoring.coreos.com-v1.json";
+    "monitoring.coreos.com/v1" "PodMonitor" "prometheus-operator-0.93.0/podmonitor-monitoring.coreos.com-v1.json";
+    "postgresql.cnpg.io/v1" "Cluster" "cloudnative-pg-1.30.0/cluster-postgresql.cnpg.io-v1.json";
+    "postgresql.cnpg.io/v1" "ScheduledBackup" "cloudnative-pg-1.30.0/scheduledbackup-postgresql.cnpg.io-v1.json";
+    "redis.redis.opstreelabs.in/v1beta2" "RedisCluster" "redis-operator-0.26.0/rediscluster-redis.redis.opstreelabs.in-v1beta2.json";
+    "external-secrets.io/v1" "ExternalSecret" "external-secrets-2.9.0/externalsecret-external-secrets.io-v1.json";
+    "barmancloud.cnpg.io/v1" "ObjectStore" "plugin-barman-cloud-0.14.0/objectstore-barmancloud.cnpg.io-v1.json";
 }
 
 /// Kinds vendored for the extra objects of `manifests/` (src/extra.rs) that plat never emits itself.
 pub const FOR_EXTRA_OBJECTS: &[(&str, &str)] = &[
     ("v1", "ResourceQuota"),
     ("scheduling.k8s.io/v1", "PriorityClass"),
-];
-
-/// Custom resources plat emits whose operators' CRD schemas no reachable package registry ships as
-/// data (what was searched: `schemas/README.md`). They are not validated, and P0507 lets them pass
-/// rather than fail every render; vendoring a schema for one means removing it from this list.
-pub const UNVALIDATED: &[(&str, &str)] = &[
-    ("postgresql.cnpg.io/v1", "Cluster"),
-    ("postgresql.cnpg.io/v1", "ScheduledBackup"),
-    ("redis.redis.opstreelabs.in/v1beta2", "RedisCluster"),
-    ("external-secrets.io/v1", "ExternalSecret"),
 ];
 
 /// A broken object can fail many rules at once (one per branch of a `oneOf`); the first few locate
@@ -84,14 +80,12 @@ static VALIDATORS: [OnceLock<Validator>; SCHEMAS.len()] =
     [const { OnceLock::new() }; SCHEMAS.len()];
 
 /// Checks one object against the schema of its kind: P0506 for each way it does not match, P0507 when
-/// its kind has no schema.
+/// its kind has no schema. Every kind plat emits, built-in or custom, has one.
 pub fn validate(object: &Object, diags: &mut Diagnostics) {
     let api_version = object.value["apiVersion"].as_str().unwrap_or("");
     let kind = object.kind();
     let Some(index) = find(api_version, kind) else {
-        if !UNVALIDATED.contains(&(api_version, kind)) {
-            diags.push(no_schema(object, api_version));
-        }
+        diags.push(no_schema(object, api_version));
         return;
     };
     let validator = validator(index);
@@ -101,9 +95,9 @@ pub fn validate(object: &Object, diags: &mut Diagnostics) {
     }
 }
 
-/// True when objects of this kind are validated (or are a documented exception).
+/// True when objects of this kind are validated.
 pub fn is_known(api_version: &str, kind: &str) -> bool {
-    find(api_version, kind).is_some() || UNVALIDATED.contains(&(api_version, kind))
+    find(api_version, kind).is_some()
 }
 
 /// The index in [`SCHEMAS`] of the schema for a kind.

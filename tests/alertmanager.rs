@@ -396,3 +396,44 @@ fn invalid_values_are_located() {
     }
     assert_eq!(found.len(), expected.len(), "\n{}", short(&compilation));
 }
+
+/// A firing SLO page inhibits its symptoms: the latency and error-rate alerts on the SLO's job and the
+/// SLO's own slow burn, in the same environment and cluster. Environments without SLOs (basic dev)
+/// have no inhibit rules; amtool accepts every file (`every_environment_passes_amtool_check_config`).
+#[test]
+fn an_slo_page_inhibits_its_symptom_alerts() {
+    for (env, path, config) in configs("inhibit") {
+        let value = plat::yaml::parse_yaml_stream(&config).unwrap().remove(0);
+        let rules = value["inhibit_rules"].as_array();
+        if env == "dev" {
+            assert!(rules.is_none(), "dev has no SLO alerts: {config}");
+            continue;
+        }
+        let rules = rules.unwrap_or_else(|| panic!("{env} has no inhibit_rules"));
+        assert_eq!(rules.len(), 1, "{env}: {rules:?}");
+        let rule = &rules[0];
+        assert_eq!(
+            rule["source_matchers"],
+            serde_json::json!([
+                "alertname=\"SLOErrorBudgetBurnFast\"",
+                "slo=\"api-availability\""
+            ])
+        );
+        assert_eq!(
+            rule["target_matchers"],
+            serde_json::json!([
+                "alertname=~\"HighAPILatency|HighErrorRate|SLOErrorBudgetBurnSlow\""
+            ])
+        );
+        assert_eq!(
+            rule["equal"],
+            serde_json::json!(["job", "environment", "cluster"])
+        );
+        let output = run(Command::new(amtool()).arg("check-config").arg(&path));
+        assert!(
+            text(&output).contains("1 inhibit rules"),
+            "{env}: {}",
+            text(&output)
+        );
+    }
+}

@@ -323,6 +323,7 @@ fn a_service_removed_from_the_spec_is_pruned_with_uid_preconditions() {
 #[test]
 fn a_missing_crd_is_an_error_that_names_it_and_its_operator_and_nothing_is_written() {
     let mut kinds = support::fake_apiserver::builtin_kinds();
+    kinds.extend(support::fake_apiserver::barman_cloud_kinds());
     kinds.extend(support::fake_apiserver::redis_kinds());
     kinds.extend(support::fake_apiserver::prometheus_operator_kinds());
     let server = FakeApiServer::start(kinds);

@@ -16,9 +16,11 @@ const CUSTOM_KINDS: &[&str] = &[
     "ExternalSecret",
     "Cluster",
     "ScheduledBackup",
+    "ObjectStore",
     "RedisCluster",
     "PrometheusRule",
     "ServiceMonitor",
+    "PodMonitor",
 ];
 
 fn repo() -> &'static Path {

@@ -281,6 +281,68 @@ fn instance_down_cases(rules: &Value) -> Vec<Value> {
     )]
 }
 
+/// A tenant whose pod is Pending or evicted has no scrape target, so `up` never says it is down;
+/// kube-state-metrics does: its Deployment wants a replica and has none available. A Deployment
+/// scaled to zero on purpose, or one with its replica available, stays silent.
+fn unavailable_deployment_cases(rules: &Value, ns: &str) -> Vec<Value> {
+    let ksm = |metric: &str, deployment: &str, values: &str| {
+        series(
+            metric,
+            &[
+                ("job", "kube-state-metrics"),
+                ("instance", "kube-state-metrics:8080"),
+                ("namespace", ns),
+                ("deployment", deployment),
+            ],
+            values,
+        )
+    };
+    let labels = json!({
+        "severity": "critical",
+        "job": "astrbot-instance",
+        "instance": "astrbot-hooli",
+        "namespace": ns,
+        "deployment": "astrbot-hooli",
+    });
+    vec![case(
+        vec![
+            ksm("kube_deployment_spec_replicas", "astrbot-hooli", "1x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "astrbot-hooli",
+                "1 1 0 0 0 0 0 0 0 0",
+            ),
+            ksm("kube_deployment_spec_replicas", "astrbot-acme", "1x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "astrbot-acme",
+                "1x10",
+            ),
+            ksm("kube_deployment_spec_replicas", "astrbot-globex", "0x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "astrbot-globex",
+                "0x10",
+            ),
+            // A service's Deployment is not an AstrBot instance.
+            ksm("kube_deployment_spec_replicas", "api-gateway", "1x10"),
+            ksm(
+                "kube_deployment_status_replicas_available",
+                "api-gateway",
+                "0x10",
+            ),
+        ],
+        vec![
+            check("AstrBotInstanceDown", "2m", vec![]),
+            check(
+                "AstrBotInstanceDown",
+                "6m",
+                vec![expected(rules, "AstrBotInstanceDown", labels, "")],
+            ),
+        ],
+    )]
+}
+
 fn slo_cases(rules: &Value) -> Vec<Value> {
     let labels = |severity: &str| json!({ "severity": severity, "slo": "api-availability", "job": "api-gateway" });
     vec![
@@ -340,6 +402,52 @@ fn slo_cases(rules: &Value) -> Vec<Value> {
     ]
 }
 
+/// The cluster each environment runs in, as its overlay names it (`cluster`, else the kube context).
+fn intended_cluster(env: &str) -> &'static str {
+    match env {
+        "dev" => "dev-cluster",
+        "test" => "test-cluster",
+        "staging" => "staging-cluster",
+        "prod" => "prod-main",
+        "dr" => "dr",
+        other => panic!("no cluster known for {other}"),
+    }
+}
+
+/// Every alert says where it fires: the environment and the cluster.
+fn stamp_origin(tests: &mut [Value], env: &str) {
+    for test in tests {
+        for check in test["alert_rule_test"].as_array_mut().unwrap() {
+            for alert in check["exp_alerts"].as_array_mut().unwrap() {
+                alert["exp_labels"]["environment"] = json!(env);
+                alert["exp_labels"]["cluster"] = json!(intended_cluster(env));
+            }
+        }
+    }
+}
+
+/// prod and dr run the same rules; only the origin labels tell their alerts apart.
+#[test]
+fn every_alert_is_stamped_with_its_environment_and_cluster() {
+    for env in ENVIRONMENTS {
+        let rules = rules(env);
+        for group in rules["groups"].as_array().unwrap() {
+            for rule in group["rules"].as_array().unwrap() {
+                if rule.get("alert").is_none() {
+                    assert!(rule["labels"].get("cluster").is_none(), "{env}: {rule}");
+                    continue;
+                }
+                assert_eq!(rule["labels"]["environment"], env, "{env}: {rule}");
+                assert_eq!(
+                    rule["labels"]["cluster"],
+                    intended_cluster(env),
+                    "{env}: {rule}"
+                );
+            }
+        }
+    }
+}
+
 fn run_promtool(args: &[&str], dir: &Path) -> String {
     let output = Command::new(promtool())
         .args(args)
@@ -375,6 +483,7 @@ fn every_alert_fires_when_it_should_and_only_then() {
         tests.extend(latency_cases(&rules));
         tests.extend(memory_cases(&rules, &namespace(env)));
         tests.extend(instance_down_cases(&rules));
+        tests.extend(unavailable_deployment_cases(&rules, &namespace(env)));
         if rule(&rules, "SLOErrorBudgetBurnFast").is_some() {
             tests.extend(slo_cases(&rules));
         }
@@ -401,6 +510,7 @@ fn every_alert_fires_when_it_should_and_only_then() {
                 );
             }
         }
+        stamp_origin(&mut tests, env);
         let file =
             json!({ "rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests });
         let dir = work_dir(env);

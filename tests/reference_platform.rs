@@ -181,10 +181,151 @@ fn backups_use_the_cloudnativepg_six_field_schedule() {
     let objects = objects("prod");
     let backup = find(&objects, "ScheduledBackup", "postgresql-cluster-nightly");
     assert_eq!(backup["spec"]["schedule"], "0 0 2 * * *");
+}
+
+/// CloudNativePG 1.31 removes the native `barmanObjectStore`: backups and WAL archiving go through the
+/// Barman Cloud plugin, whose `ObjectStore` holds the destination and retention; the first base backup
+/// is taken at once.
+#[test]
+fn backups_go_through_the_barman_cloud_plugin_with_an_immediate_first_backup() {
+    let objects = objects("prod");
     let cluster = find(&objects, "Cluster", "postgresql-cluster");
-    assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "7d");
+    assert!(
+        cluster["spec"].get("backup").is_none(),
+        "no native barmanObjectStore: {}",
+        cluster["spec"]["backup"]
+    );
+    let plugins = cluster["spec"]["plugins"].as_array().expect("spec.plugins");
+    assert_eq!(plugins.len(), 1);
+    assert_eq!(plugins[0]["name"], "barman-cloud.cloudnative-pg.io");
+    assert_eq!(plugins[0]["isWALArchiver"], true);
+    let store_name = plugins[0]["parameters"]["barmanObjectName"]
+        .as_str()
+        .unwrap();
+
+    let store = find(&objects, "ObjectStore", store_name);
+    assert_eq!(store["apiVersion"], "barmancloud.cnpg.io/v1");
+    assert_eq!(store["spec"]["retentionPolicy"], "7d");
+    let configuration = &store["spec"]["configuration"];
     assert_eq!(
-        cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"],
+        configuration["destinationPath"],
         "s3://saas-platform-backups/postgresql"
+    );
+    assert_eq!(
+        configuration["endpointURL"],
+        "http://minio.production.svc.cluster.local:9000"
+    );
+    assert!(configuration["s3Credentials"]["accessKeyId"]["name"].is_string());
+
+    let backup = find(&objects, "ScheduledBackup", "postgresql-cluster-nightly");
+    assert_eq!(backup["spec"]["method"], "plugin");
+    assert_eq!(
+        backup["spec"]["pluginConfiguration"]["name"],
+        "barman-cloud.cloudnative-pg.io"
+    );
+    assert_eq!(backup["spec"]["immediate"], true);
+}
+
+/// The reference store is Vault KV: one document per environment with a property per key. Without
+/// `property`, External Secrets would hand every key the whole JSON document.
+#[test]
+fn external_secrets_address_each_value_as_a_property_of_the_store_document() {
+    let objects = objects("prod");
+    for name in [
+        "saas-platform-secrets",
+        "postgresql-cluster-app-credentials",
+    ] {
+        let secret = find(&objects, "ExternalSecret", name);
+        for entry in secret["spec"]["data"].as_array().unwrap() {
+            let remote = &entry["remoteRef"];
+            assert_eq!(remote["key"], "saas-platform/prod", "{name}: {entry}");
+            assert!(remote["property"].is_string(), "{name}: {entry}");
+        }
+    }
+    let platform = find(&objects, "ExternalSecret", "saas-platform-secrets");
+    assert!(
+        platform["spec"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["remoteRef"]["property"] == e["secretKey"])
+    );
+    let database = find(
+        &objects,
+        "ExternalSecret",
+        "postgresql-cluster-app-credentials",
+    );
+    assert_eq!(
+        database["spec"]["data"][0]["remoteRef"]["property"],
+        "DB_PASSWORD"
+    );
+}
+
+/// The operators' namespaces are settings; opstree's documented install namespace is `ot-operators`.
+#[test]
+fn data_store_policies_admit_the_operators_from_their_configured_namespaces() {
+    let objects = objects("prod");
+    let admitted = |policy: &str| -> Vec<String> {
+        find(&objects, "NetworkPolicy", policy)["spec"]["ingress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|rule| rule["from"].as_array().unwrap().iter())
+            .filter_map(|from| {
+                from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    assert!(
+        admitted("redis-cluster").contains(&"ot-operators".to_string()),
+        "{:?}",
+        admitted("redis-cluster")
+    );
+    assert!(!admitted("redis-cluster").contains(&"redis-operator".to_string()));
+    assert!(admitted("postgresql-cluster").contains(&"cnpg-system".to_string()));
+}
+
+/// The data stores are scraped by the platform's Prometheus: PodMonitors with its selector label
+/// instead of CloudNativePG's deprecated `enablePodMonitor` (whose PodMonitor lacks that label), and
+/// one for the Redis exporter sidecars.
+#[test]
+fn data_stores_are_scraped_through_pod_monitors_the_platform_prometheus_selects() {
+    let objects = objects("prod");
+    let cluster = find(&objects, "Cluster", "postgresql-cluster");
+    assert!(
+        cluster["spec"]["monitoring"]
+            .get("enablePodMonitor")
+            .is_none(),
+        "{}",
+        cluster["spec"]["monitoring"]
+    );
+    let postgres = find(&objects, "PodMonitor", "postgresql-cluster");
+    assert_eq!(
+        postgres["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    assert_eq!(
+        postgres["spec"]["selector"]["matchLabels"]["cnpg.io/cluster"],
+        "postgresql-cluster"
+    );
+    assert_eq!(
+        postgres["spec"]["podMetricsEndpoints"][0]["port"],
+        "metrics"
+    );
+
+    let redis = find(&objects, "PodMonitor", "redis-cluster");
+    assert_eq!(
+        redis["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    assert_eq!(
+        redis["spec"]["selector"]["matchExpressions"][0]["values"],
+        serde_json::json!(["redis-cluster-follower", "redis-cluster-leader"])
+    );
+    assert_eq!(
+        redis["spec"]["podMetricsEndpoints"][0]["port"],
+        "redis-exporter"
     );
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use plat::compile::{Selection, compile};
 use plat::diag::{Diagnostic, Diagnostics, Severity};
 use plat::lower::Object;
-use plat::schemas::{FOR_EXTRA_OBJECTS, SCHEMAS, UNVALIDATED, validate};
+use plat::schemas::{FOR_EXTRA_OBJECTS, SCHEMAS, validate};
 use plat::source::{Origin, Sources};
 use plat::world::FsWorld;
 
@@ -85,16 +85,8 @@ fn every_object_of_every_environment_validates() {
         .map(|s| (s.api_version, s.kind))
         .filter(|kind| !FOR_EXTRA_OBJECTS.contains(kind))
         .map(|(a, k)| (a.to_string(), k.to_string()))
-        .chain(
-            UNVALIDATED
-                .iter()
-                .map(|(a, k)| (a.to_string(), k.to_string())),
-        )
         .collect();
-    assert_eq!(
-        validated, expected,
-        "kinds emitted vs kinds with a schema or an exception"
-    );
+    assert_eq!(validated, expected, "kinds emitted vs kinds with a schema");
 }
 
 /// Compiles one project, checks each of its objects one by one, and returns how many there were.
@@ -112,8 +104,8 @@ fn validate_every_object(project: &str, validated: &mut BTreeSet<(String, String
     assert!(schema_findings.is_empty(), "{schema_findings:#?}");
     assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
 
-    // The same objects, checked one by one: every vendored schema is exercised, and every kind is
-    // either validated or one of the documented exceptions.
+    // The same objects, checked one by one: every vendored schema is exercised, and every kind
+    // emitted, custom resources included, has a schema.
     let mut objects = 0;
     for (_, files) in &compilation.outputs {
         for (path, text) in &files.files {
@@ -261,28 +253,6 @@ fn monitor_with_port(port: Value) -> Value {
     })
 }
 
-/// CloudNativePG, opstree Redis and External Secrets publish their CRD schemas in no package of a
-/// registry plat can reach (schemas/README.md): their objects pass unvalidated, not as P0507, and the
-/// README names each of them so that nobody mistakes them for validated kinds.
-#[test]
-fn custom_resources_without_a_vendored_schema_are_documented_exceptions() {
-    let readme = std::fs::read_to_string(repo().join("schemas/README.md")).unwrap();
-    for (api_version, kind) in UNVALIDATED {
-        assert!(
-            readme.contains(&format!("`{api_version}` `{kind}`")),
-            "schemas/README.md does not list {api_version} {kind}"
-        );
-        let object = json!({ "apiVersion": api_version, "kind": kind, "metadata": { "name": "x" }, "spec": { "anything": 1 } });
-        let (_, _, diags) = check(object);
-        assert!(diags.is_empty(), "{kind}: {diags:#?}");
-        assert!(
-            SCHEMAS
-                .iter()
-                .all(|s| s.kind != *kind || s.api_version != *api_version)
-        );
-    }
-}
-
 #[test]
 fn a_kind_without_a_schema_is_reported() {
     let class = json!({ "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": { "name": "nightly" }, "provisioner": "x" });
@@ -310,13 +280,138 @@ fn a_kind_without_a_schema_is_reported() {
 fn every_vendored_schema_file_is_in_the_table() {
     let listed: BTreeSet<String> = SCHEMAS.iter().map(|s| s.file.to_string()).collect();
     let mut vendored = BTreeSet::new();
-    for dir in ["kubernetes-1.33.0", "prometheus-operator"] {
-        for entry in std::fs::read_dir(repo().join("schemas").join(dir)).unwrap() {
+    for dir in std::fs::read_dir(repo().join("schemas")).unwrap() {
+        let dir = dir.unwrap();
+        if !dir.file_type().unwrap().is_dir() {
+            continue;
+        }
+        let name = dir.file_name().to_string_lossy().to_string();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
             vendored.insert(format!(
-                "{dir}/{}",
+                "{name}/{}",
                 entry.unwrap().file_name().to_string_lossy()
             ));
         }
     }
     assert_eq!(listed, vendored);
+}
+
+/// The first object of a kind that the reference platform's prod environment emits.
+fn emitted(kind: &str) -> Value {
+    let compilation = compile(
+        &FsWorld::new(repo()),
+        "platform.toml",
+        &Selection::One("prod".into()),
+    );
+    for (_, files) in &compilation.outputs {
+        for (path, text) in &files.files {
+            if !path.starts_with("kubernetes/") {
+                continue;
+            }
+            let found = plat::yaml::parse_yaml_stream(text)
+                .unwrap()
+                .into_iter()
+                .find(|v| v["kind"] == kind);
+            if let Some(value) = found {
+                return value;
+            }
+        }
+    }
+    panic!("prod emits no {kind}");
+}
+
+/// Each custom kind plat emits: the real object validates, and a misspelt field and a wrong type are
+/// each reported at their JSON pointer, against the spec entry that produced the object.
+fn assert_custom_kind_is_validated(kind: &str, misspelt: (&str, &str), wrong_type: (&str, Value)) {
+    let object = emitted(kind);
+    assert_eq!(mismatches(object.clone()), Vec::<String>::new(), "{kind}");
+
+    let (parent, key) = misspelt;
+    let mut broken = object.clone();
+    broken
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("{kind} has no {parent}"))[key] = json!("x");
+    let messages = mismatches(broken);
+    assert_found(&messages, parent, &format!("'{key}' was unexpected"));
+
+    let (pointer, value) = wrong_type;
+    let mut broken = object;
+    *broken
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{kind} has no {pointer}")) = value;
+    let messages = mismatches(broken);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains(&format!("at `{pointer}`"))),
+        "{kind}: no finding at {pointer} in {messages:#?}"
+    );
+}
+
+#[test]
+fn cloudnative_pg_cluster_is_validated() {
+    assert_custom_kind_is_validated(
+        "Cluster",
+        ("/spec/storage", "sizee"),
+        ("/spec/instances", json!("3")),
+    );
+}
+
+#[test]
+fn cloudnative_pg_scheduled_backup_is_validated() {
+    assert_custom_kind_is_validated(
+        "ScheduledBackup",
+        ("/spec/cluster", "nam"),
+        ("/spec/method", json!("pg_dump")),
+    );
+}
+
+#[test]
+fn barman_cloud_object_store_is_validated() {
+    assert_custom_kind_is_validated(
+        "ObjectStore",
+        ("/spec/configuration", "destinationPat"),
+        ("/spec/retentionPolicy", json!("7 days")),
+    );
+}
+
+#[test]
+fn pod_monitor_is_validated() {
+    assert_custom_kind_is_validated(
+        "PodMonitor",
+        ("/spec/podMetricsEndpoints/0", "prot"),
+        ("/spec/podMetricsEndpoints", json!({ "port": "metrics" })),
+    );
+}
+
+#[test]
+fn redis_cluster_is_validated() {
+    assert_custom_kind_is_validated(
+        "RedisCluster",
+        ("/spec/kubernetesConfig", "imagePullPolicyy"),
+        ("/spec/clusterSize", json!("3")),
+    );
+}
+
+#[test]
+fn external_secret_is_validated() {
+    assert_custom_kind_is_validated(
+        "ExternalSecret",
+        ("/spec/data/0/remoteRef", "propertyy"),
+        ("/spec/secretStoreRef/kind", json!("Vault")),
+    );
+}
+
+#[test]
+fn prometheus_rule_and_service_monitor_are_validated_against_the_operators_release() {
+    assert_custom_kind_is_validated(
+        "PrometheusRule",
+        ("/spec/groups/0", "intervall"),
+        ("/spec/groups/0/rules", json!({})),
+    );
+    assert_custom_kind_is_validated(
+        "ServiceMonitor",
+        ("/spec/endpoints/0", "scrapeTimeoutt"),
+        ("/spec/endpoints/0/port", json!(["http"])),
+    );
 }

@@ -114,7 +114,8 @@ impl Stage {
                 "",
                 "ConfigMap" | "Secret" | "PersistentVolumeClaim" | "ResourceQuota" | "LimitRange",
             )
-            | ("external-secrets.io", _) => Stage::Config,
+            | ("external-secrets.io", _)
+            | ("barmancloud.cnpg.io", "ObjectStore") => Stage::Config,
             ("", "Service") | ("networking.k8s.io", "NetworkPolicy") => Stage::Network,
             ("autoscaling", _)
             | ("policy", "PodDisruptionBudget")

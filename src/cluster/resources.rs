@@ -167,6 +167,10 @@ pub fn operator_for(group: &str) -> Option<&'static str> {
             "redis.redis.opstreelabs.in",
             "the OT-Container-Kit redis-operator (opstree)",
         ),
+        (
+            "barmancloud.cnpg.io",
+            "the Barman Cloud plugin for CloudNativePG (plugin-barman-cloud)",
+        ),
         ("external-secrets.io", "the External Secrets Operator"),
         ("cert-manager.io", "cert-manager"),
         ("monitoring.coreos.com", "the Prometheus Operator"),

@@ -3,9 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::network::{
-    CNPG_OPERATOR_NAMESPACE, REDIS_OPERATOR_NAMESPACE, StorePolicy, egress_to_store, store_policy,
-};
+use super::network::{StorePolicy, egress_to_store, store_policy};
 use super::workload::resources;
 use super::{Ctx, Labels, Unit};
 use crate::decode::Named;
@@ -73,9 +71,11 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
         "resources": resources(size),
         "storage": { "size": pg.storage.size.text, "storageClass": pg.storage.class },
         "affinity": { "enablePodAntiAffinity": true, "topologyKey": "kubernetes.io/hostname" },
-        // The seed's `monitoring.enabled` is not a CloudNativePG field; `enablePodMonitor` is.
-        "monitoring": { "enablePodMonitor": pg.monitoring },
     });
+    if pg.instances.value == 1 {
+        // A single instance's disruption budget forbids evicting it, so no node could be drained.
+        cluster_spec["enablePDB"] = json!(false);
+    }
     let backup_store = pg.backup.as_ref().and_then(|b| {
         ctx.spec
             .stores
@@ -86,8 +86,18 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
                 _ => None,
             })
     });
+    let mut extra = Vec::new();
     if let Some((backup, store_name, objects)) = backup_store {
-        cluster_spec["backup"] = barman_store(ctx, backup, store_name, objects);
+        cluster_spec["plugins"] = barman_cloud_plugin(name);
+        let store = backup_object_store(
+            ctx,
+            name,
+            &format!("stores.{}.backup", entry.name),
+            backup,
+            (store_name, objects),
+            &labels,
+        );
+        extra.push(ctx.object(store, backup.schedule.origin));
     }
     let source = format!("stores.{}", entry.name);
     let cluster = json!({
@@ -97,6 +107,21 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
         "spec": cluster_spec,
     });
     let mut objects = vec![ctx.object(cluster, store.origin)];
+    objects.extend(extra);
+    if pg.monitoring {
+        // CloudNativePG's `monitoring.enablePodMonitor` is deprecated, and the PodMonitor it makes
+        // lacks the labels the platform's Prometheus selects; plat writes its own.
+        let selector = json!({ "matchLabels": { "cnpg.io/cluster": name } });
+        let monitor = pod_monitor(
+            ctx,
+            name,
+            &labels,
+            selector,
+            "metrics",
+            (&source, store.origin),
+        );
+        objects.push(ctx.object(monitor, store.origin));
+    }
     if let Some(backup) = &pg.backup {
         objects.push(ctx.object(
             scheduled_backup(ctx, name, &source, backup, &labels),
@@ -111,7 +136,10 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
             labels: &labels,
             origin: store.origin,
             peer_ports: vec![POSTGRES_PORT, POSTGRES_STATUS_PORT],
-            operator_namespace: Some((CNPG_OPERATOR_NAMESPACE, vec![POSTGRES_STATUS_PORT])),
+            operator_namespace: Some((
+                ctx.spec.network.cnpg_operator_namespace.as_str(),
+                vec![POSTGRES_STATUS_PORT],
+            )),
             metrics_port: pg.monitoring.then_some(POSTGRES_METRICS_PORT),
             needs_api_server: true,
             extra_egress: pg
@@ -129,21 +157,60 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
     }
 }
 
-/// Base backups and WAL archiving to the MinIO bucket. WAL archiving is what meets the seed's
-/// database RPO (< 15 min), which a nightly dump alone cannot.
-fn barman_store(ctx: &Ctx<'_>, backup: &Backup, store_name: &str, minio: &ObjectStorage) -> Value {
+/// The name of the Barman Cloud plugin, as CloudNativePG's `plugins` and `pluginConfiguration` name it.
+const BARMAN_CLOUD_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
+
+/// What the plugin's sidecar in each instance pod asks for (it ships WAL files and base backups).
+const BARMAN_SIDECAR_RESOURCES: (&str, &str, &str, &str) = ("100m", "128Mi", "500m", "512Mi");
+
+fn backup_store_name(cluster: &str) -> String {
+    format!("{cluster}-backup")
+}
+
+/// WAL archiving through the Barman Cloud plugin. CloudNativePG's native `barmanObjectStore` is
+/// deprecated and removed in 1.31; the plugin reads the same configuration from an `ObjectStore`.
+fn barman_cloud_plugin(cluster: &str) -> Value {
+    json!([{
+        "name": BARMAN_CLOUD_PLUGIN,
+        "isWALArchiver": true,
+        "parameters": { "barmanObjectName": backup_store_name(cluster) },
+    }])
+}
+
+/// Base backups and WAL archiving to an object-storage store, as a Barman Cloud `ObjectStore`. WAL
+/// archiving is what meets the seed's database RPO (< 15 min), which a nightly dump alone cannot. The
+/// retention policy lives here, not on the Cluster.
+fn backup_object_store(
+    ctx: &Ctx<'_>,
+    cluster: &str,
+    source: &str,
+    backup: &Backup,
+    (store_name, objects): (&str, &ObjectStorage),
+    labels: &Labels,
+) -> Value {
     let secret = &ctx.spec.secrets.name;
+    let (cpu, memory, cpu_limit, memory_limit) = BARMAN_SIDECAR_RESOURCES;
+    let name = backup_store_name(cluster);
     json!({
-        "retentionPolicy": format!("{}d", backup.retention_days),
-        "barmanObjectStore": {
-            "destinationPath": format!("s3://{}/{}", backup.bucket, backup.path.trim_matches('/')),
-            "endpointURL": object_storage_endpoint(store_name, ctx.namespace),
-            "s3Credentials": {
-                "accessKeyId": { "name": secret, "key": minio.access_key.value },
-                "secretAccessKey": { "name": secret, "key": minio.secret_key.value },
+        "apiVersion": "barmancloud.cnpg.io/v1",
+        "kind": "ObjectStore",
+        "metadata": ctx.metadata(&name, labels, source, backup.schedule.origin),
+        "spec": {
+            "retentionPolicy": format!("{}d", backup.retention_days),
+            "configuration": {
+                "destinationPath": format!("s3://{}/{}", backup.bucket, backup.path.trim_matches('/')),
+                "endpointURL": object_storage_endpoint(store_name, ctx.namespace),
+                "s3Credentials": {
+                    "accessKeyId": { "name": secret, "key": objects.access_key.value },
+                    "secretAccessKey": { "name": secret, "key": objects.secret_key.value },
+                },
+                "wal": { "compression": "gzip" },
+                "data": { "compression": "gzip" },
             },
-            "wal": { "compression": "gzip" },
-            "data": { "compression": "gzip" },
+            "instanceSidecarConfiguration": { "resources": {
+                "requests": { "cpu": cpu, "memory": memory },
+                "limits": { "cpu": cpu_limit, "memory": memory_limit },
+            } },
         },
     })
 }
@@ -165,7 +232,10 @@ fn scheduled_backup(
             "schedule": format!("0 {}", backup.schedule.value),
             "backupOwnerReference": "self",
             "cluster": { "name": name },
-            "method": "barmanObjectStore",
+            // The first base backup is taken at once: until then there is nothing to restore from.
+            "immediate": true,
+            "method": "plugin",
+            "pluginConfiguration": { "name": BARMAN_CLOUD_PLUGIN },
         },
     })
 }
@@ -192,7 +262,6 @@ fn redis_unit(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisCluster) -> Unit
         "clusterVersion": "v7",
         "persistenceEnabled": true,
         "kubernetesConfig": kubernetes_config,
-        "podSecurityContext": { "runAsUser": 1000, "runAsNonRoot": true, "fsGroup": 1000 },
         "storage": { "volumeClaimTemplate": { "spec": {
             "accessModes": ["ReadWriteOnce"],
             "resources": { "requests": { "storage": redis.storage.size.text } },
@@ -202,6 +271,8 @@ fn redis_unit(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisCluster) -> Unit
     if let Some(exporter) = &redis.exporter_image {
         spec["redisExporter"] = json!({ "enabled": true, "image": exporter.value });
     }
+    harden_redis_pods(&mut spec);
+    let source = format!("stores.{}", entry.name);
     let cluster = json!({
         "apiVersion": "redis.redis.opstreelabs.in/v1beta2",
         "kind": "RedisCluster",
@@ -216,18 +287,96 @@ fn redis_unit(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisCluster) -> Unit
             labels: &labels,
             origin: store.origin,
             peer_ports: vec![REDIS_PORT, REDIS_BUS_PORT],
-            operator_namespace: Some((REDIS_OPERATOR_NAMESPACE, vec![REDIS_PORT])),
+            operator_namespace: Some((
+                ctx.spec.network.redis_operator_namespace.as_str(),
+                vec![REDIS_PORT],
+            )),
             metrics_port: redis.exporter_image.as_ref().map(|_| REDIS_EXPORTER_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),
         },
     );
+    let mut objects = vec![
+        ctx.object(cluster, store.origin),
+        ctx.object(policy, store.origin),
+    ];
+    if redis.exporter_image.is_some() {
+        // The operator's pods carry `app: <name>-leader` or `<name>-follower`; the exporter sidecar's
+        // port is `redis-exporter`.
+        let selector = crate::facts::store_selector(store);
+        let monitor = pod_monitor(
+            ctx,
+            name,
+            &labels,
+            selector,
+            "redis-exporter",
+            (&source, store.origin),
+        );
+        objects.push(ctx.object(monitor, store.origin));
+    }
     Unit {
         file: format!("data/{}.yaml", entry.name),
-        objects: vec![
-            ctx.object(cluster, store.origin),
-            ctx.object(policy, store.origin),
-        ],
+        objects,
+    }
+}
+
+/// A PodMonitor for the pods an operator runs, labelled for the platform's Prometheus
+/// (`[metrics] selector_labels`, as the ServiceMonitors are).
+fn pod_monitor(
+    ctx: &Ctx<'_>,
+    name: &str,
+    labels: &Labels,
+    selector: Value,
+    port: &str,
+    (source, origin): (&str, crate::source::Origin),
+) -> Value {
+    let mut labels = labels.clone();
+    for (k, v) in &ctx.spec.observe.metrics.selector_labels {
+        labels = labels.with_owned(k, v);
+    }
+    json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": ctx.metadata(name, &labels, source, origin),
+        "spec": {
+            "selector": selector,
+            "namespaceSelector": { "matchNames": [ctx.namespace] },
+            "podMetricsEndpoints": [{ "port": port }],
+        },
+    })
+}
+
+/// The UID of the `redis` user in the opstree Redis images.
+const REDIS_UID: i64 = 1000;
+
+/// What the Redis exporter sidecar asks for: it is a small Go process that scrapes one local Redis.
+const REDIS_EXPORTER_RESOURCES: (&str, &str, &str, &str) = ("50m", "64Mi", "100m", "128Mi");
+
+/// Makes the pods the opstree operator builds meet Pod Security "restricted". The operator copies
+/// `podSecurityContext` into the pods and each role's and the exporter's `securityContext` into their
+/// containers unchanged, adding no default of its own (`src/operator_pods.rs`), so every field the
+/// profile requires is set here. The Redis container keeps a writable root: the image's entrypoint
+/// writes its configuration under /etc/redis. The exporter gets limits like every container (P0503).
+fn harden_redis_pods(spec: &mut Value) {
+    spec["podSecurityContext"] = json!({
+        "runAsUser": REDIS_UID,
+        "runAsGroup": REDIS_UID,
+        "runAsNonRoot": true,
+        "fsGroup": REDIS_UID,
+        "seccompProfile": { "type": "RuntimeDefault" },
+    });
+    let mut redis_container = container_security(true);
+    redis_container["readOnlyRootFilesystem"] = json!(false);
+    for role in ["redisLeader", "redisFollower"] {
+        spec[role] = json!({ "securityContext": redis_container });
+    }
+    if spec.get("redisExporter").is_some() {
+        let (cpu, memory, cpu_limit, memory_limit) = REDIS_EXPORTER_RESOURCES;
+        spec["redisExporter"]["securityContext"] = container_security(true);
+        spec["redisExporter"]["resources"] = json!({
+            "requests": { "cpu": cpu, "memory": memory },
+            "limits": { "cpu": cpu_limit, "memory": memory_limit },
+        });
     }
 }
 

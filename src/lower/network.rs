@@ -9,10 +9,6 @@ use super::{Ctx, Labels, Unit};
 use crate::facts::{Endpoint, workload_selector};
 use crate::source::Origin;
 
-/// Where the operators run that manage the data stores and must reach their pods.
-pub const CNPG_OPERATOR_NAMESPACE: &str = "cnpg-system";
-pub const REDIS_OPERATOR_NAMESPACE: &str = "redis-operator";
-
 fn tcp(ports: &[i64]) -> Value {
     json!(
         ports

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::{Ctx, Labels, Unit};
 use crate::facts::database_credentials_name;
-use crate::spec::{SecretProvider, StoreKind};
+use crate::spec::{SecretAddressing, SecretProvider, StoreKind};
 
 /// The Kubernetes version whose Pod Security Standards the namespace enforces.
 pub const PSS_VERSION: &str = "v1.33";
@@ -48,7 +48,7 @@ pub fn secrets(ctx: &Ctx<'_>) -> Option<Unit> {
     let data: Vec<Value> = secrets
         .keys
         .iter()
-        .map(|k| json!({ "secretKey": k.value, "remoteRef": { "key": remote_key(ctx, &k.value) } }))
+        .map(|k| json!({ "secretKey": k.value, "remoteRef": remote_ref(ctx, &k.value) }))
         .collect();
     let mut objects = vec![ctx.object(
         external_secret(
@@ -65,6 +65,17 @@ pub fn secrets(ctx: &Ctx<'_>) -> Option<Unit> {
         file: "platform/secrets.yaml".into(),
         objects,
     })
+}
+
+/// Where one value lives in the store, as the store addresses values (`secrets.addressing`).
+fn remote_ref(ctx: &Ctx<'_>, key: &str) -> Value {
+    match ctx.spec.secrets.addressing {
+        SecretAddressing::Key => json!({ "key": remote_key(ctx, key) }),
+        SecretAddressing::Property => json!({
+            "key": ctx.spec.secrets.remote_prefix.trim_end_matches('/'),
+            "property": key,
+        }),
+    }
 }
 
 fn remote_key(ctx: &Ctx<'_>, key: &str) -> String {
@@ -122,9 +133,8 @@ fn database_credentials(ctx: &Ctx<'_>, labels: &Labels) -> Vec<super::Object> {
                 "data": { "username": pg.owner, "password": "{{ .password }}" },
             },
         });
-        let data = vec![
-            json!({ "secretKey": "password", "remoteRef": { "key": remote_key(ctx, &key.value) } }),
-        ];
+        let data =
+            vec![json!({ "secretKey": "password", "remoteRef": remote_ref(ctx, &key.value) })];
         let value = external_secret(ctx, &name, labels, target, data);
         out.push(ctx.object(value, store.value.origin));
     }

@@ -548,7 +548,63 @@ pub fn rule_groups(spec: &Spec) -> Vec<serde_json::Value> {
         groups.push(super::slo::recording_group(slo));
         groups.push(super::slo::alert_group(slo));
     }
+    for group in &mut groups {
+        stamp_origin(spec, group);
+    }
     groups
+}
+
+/// The labels every alert carries to say where it fires: without them prod and dr look identical in
+/// Alertmanager, and `group_by: [cluster]` groups by a label no series has.
+pub fn origin_labels(spec: &Spec) -> [(&'static str, String); 2] {
+    [
+        ("environment", spec.environment.name.clone()),
+        ("cluster", spec.environment.cluster.clone()),
+    ]
+}
+
+/// Adds the origin labels to every alerting rule of a group (recording rules keep their series as
+/// they are: the labels belong to the alert, not to the data).
+fn stamp_origin(spec: &Spec, group: &mut serde_json::Value) {
+    let Some(rules) = group["rules"].as_array_mut() else {
+        return;
+    };
+    for rule in rules.iter_mut().filter(|r| r.get("alert").is_some()) {
+        for (key, value) in origin_labels(spec) {
+            rule["labels"][key] = serde_json::json!(value);
+        }
+    }
+}
+
+/// Alertmanager inhibit rules: while an SLO's fast burn pages, the alerts that are its symptoms (the
+/// latency and error-rate alerts on the same job, and the SLO's slow burn) stay quiet, so the person
+/// on call gets one page about the cause rather than several about its effects. One rule per SLO.
+pub fn inhibit_rules(spec: &Spec) -> Vec<serde_json::Value> {
+    active_slos(spec)
+        .map(|slo| {
+            let job = &slo.value.job.value;
+            let mut symptoms: Vec<String> = active_alerts(spec)
+                .filter(|a| {
+                    matches!(
+                        a.value.kind,
+                        AlertKind::Latency { .. } | AlertKind::ErrorRate
+                    )
+                })
+                .filter(|a| alert_jobs(spec, &a.value).contains(job))
+                .map(|a| a.name.clone())
+                .collect();
+            symptoms.push(SLO_SLOW_BURN.to_string());
+            symptoms.sort();
+            serde_json::json!({
+                "source_matchers": [
+                    format!("alertname=\"{SLO_FAST_BURN}\""),
+                    format!("slo=\"{}\"", slo.name),
+                ],
+                "target_matchers": [format!("alertname=~\"{}\"", symptoms.join("|"))],
+                "equal": ["job", "environment", "cluster"],
+            })
+        })
+        .collect()
 }
 
 /// `job="a"` for one job, `job=~"a|b"` for several.
@@ -594,8 +650,40 @@ pub fn expression(spec: &Spec, alert: &Alert) -> String {
                 "max by (namespace, pod, container) (container_memory_working_set_bytes{{{sel}}}) / max by (namespace, pod, container) (container_spec_memory_limit_bytes{{{sel}}} > 0) > {threshold}"
             )
         }
-        AlertKind::InstanceDown => format!("up{{{jobs}}} == 0"),
+        AlertKind::InstanceDown => instance_down(spec, &alert_jobs(spec, alert)),
         AlertKind::Custom { expr } => expr.value.clone(),
+    }
+}
+
+/// A target that answers no scrape (`up == 0`), or, from kube-state-metrics, a Deployment of the job
+/// that wants replicas and has none available: a pod that is Pending or evicted has no target at all,
+/// so `up` alone never fires for it. The second part names the Deployment as `instance` and carries
+/// the job, so both read alike in the annotations and the routing.
+fn instance_down(spec: &Spec, jobs: &[String]) -> String {
+    let ns = &spec.environment.namespace.value;
+    let mut parts = vec![format!("up{{{}}} == 0", job_matcher(jobs))];
+    for job in super::metrics::jobs(spec)
+        .into_iter()
+        .filter(|j| jobs.contains(&j.name))
+    {
+        let deployments = deployments_of(&job);
+        let sel = format!("namespace=\"{ns}\",deployment=~\"{deployments}\"");
+        parts.push(format!(
+            "label_replace(label_replace((kube_deployment_spec_replicas{{{sel}}} > 0) unless on (namespace, deployment) (kube_deployment_status_replicas_available{{{sel}}} > 0), \"instance\", \"$1\", \"deployment\", \"(.+)\"), \"job\", \"{}\", \"\", \"\")",
+            job.name
+        ));
+    }
+    parts.join(" or ")
+}
+
+/// The Deployments a job's targets run as: one per instance for a fleet (`<fleet>-<id>`), the
+/// workload's own (and its blue-green colours) otherwise.
+fn deployments_of(job: &super::metrics::Job) -> String {
+    let workload = &job.workload;
+    if job.fleet {
+        format!("{workload}-.+")
+    } else {
+        format!("{workload}(-blue|-green)?")
     }
 }
 

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod metrics;
 pub mod promql;
 pub mod routing;
+pub mod runbooks;
 pub mod slo;
 
 use crate::decode::{Fields, Named};
@@ -60,6 +61,7 @@ pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     metrics::lower(ctx, sink);
     alerts::lower(ctx, sink);
     routing::lower(ctx, sink);
+    runbooks::lower(ctx, sink);
     dashboards::lower(ctx, sink);
     logging::lower(ctx, sink);
 }

@@ -1009,7 +1009,13 @@ pub fn config(spec: &Spec, routing: &Routing) -> Value {
         ),
         ("route", Some(root_route_json(routing, &folded))),
         ("receivers", Some(Value::Array(receivers))),
+        ("inhibit_rules", inhibit_rules_json(spec)),
     ])
+}
+
+fn inhibit_rules_json(spec: &Spec) -> Option<Value> {
+    let rules = super::alerts::inhibit_rules(spec);
+    (!rules.is_empty()).then_some(Value::Array(rules))
 }
 
 fn secret_file(spec: &Spec, key: &str) -> String {

@@ -630,6 +630,21 @@ pub struct Network {
     pub api_server_cidr: String,
     pub allow_from_kube_system: bool,
     pub external: Vec<Named<External>>,
+    /// Where the CloudNativePG operator runs (it reaches the instances' status port).
+    pub cnpg_operator_namespace: String,
+    /// Where the opstree redis-operator runs (it reaches Redis to form the cluster).
+    pub redis_operator_namespace: String,
+}
+
+/// How the secret store addresses one value, which decides an ExternalSecret's `remoteRef`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretAddressing {
+    /// Each key is its own remote secret, `<remote_prefix>/<KEY>`, whose whole value is the value
+    /// (plain-text secrets).
+    Key,
+    /// One remote secret, `<remote_prefix>`, a JSON document with one property per key (Vault KV and
+    /// JSON secrets: without `property` the whole document would arrive as the value).
+    Property,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -647,6 +662,7 @@ pub struct Secrets {
     pub store: Option<Located<String>>,
     pub store_kind: String,
     pub remote_prefix: String,
+    pub addressing: SecretAddressing,
     pub refresh_interval: String,
     pub keys: Vec<Located<String>>,
     pub origin: Origin,

@@ -12,6 +12,7 @@ const STRATEGIES: [&str; 2] = ["rolling", "blue-green"];
 const COLOURS: [&str; 2] = ["blue", "green"];
 const PROVIDERS: [&str; 2] = ["existing", "external-secrets"];
 const STORE_KINDS: [&str; 2] = ["SecretStore", "ClusterSecretStore"];
+const ADDRESSINGS: [&str; 2] = ["key", "property"];
 
 /// Reads the spec of one environment from the merged tree.
 pub fn read_spec(root: &Node, environment: &str, diags: &mut Diagnostics) -> Option<Spec> {
@@ -485,6 +486,9 @@ fn network(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Network> {
         api_server_cidr: "0.0.0.0/0".into(),
         allow_from_kube_system: true,
         external: Vec::new(),
+        cnpg_operator_namespace: "cnpg-system".into(),
+        // The namespace of opstree's documented install (its Helm chart and manifests).
+        redis_operator_namespace: "ot-operators".into(),
     };
     let Some(node) = node else {
         return Some(builtin);
@@ -505,6 +509,16 @@ fn network(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Network> {
             diags,
         ),
         external: f.named("external", diags, external),
+        cnpg_operator_namespace: f.or(
+            "cnpg_operator_namespace",
+            builtin.cnpg_operator_namespace,
+            diags,
+        ),
+        redis_operator_namespace: f.or(
+            "redis_operator_namespace",
+            builtin.redis_operator_namespace,
+            diags,
+        ),
     };
     f.finish(diags).then_some(network)
 }
@@ -574,6 +588,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
             store: None,
             store_kind: "ClusterSecretStore".into(),
             remote_prefix: String::new(),
+            addressing: SecretAddressing::Key,
             refresh_interval: "1h".into(),
             keys: Vec::new(),
             origin: root.origin,
@@ -587,6 +602,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         .choice("store_kind", &STORE_KINDS, diags)
         .map_or_else(|| "ClusterSecretStore".to_string(), |k| k.value);
     let remote_prefix = f.or("remote_prefix", String::new(), diags);
+    let addressing = f.choice("addressing", &ADDRESSINGS, diags);
     let refresh = f.or("refresh_interval", "1h".to_string(), diags);
     let keys = f
         .opt::<Vec<Located<String>>>("keys", diags)
@@ -609,6 +625,15 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         );
         return None;
     }
+    let addressing = match addressing.as_ref().map(|a| a.value.as_str()) {
+        None | Some("key") => SecretAddressing::Key,
+        Some("property") => SecretAddressing::Property,
+        Some(_) => {
+            let addressing = addressing.expect("matched Some");
+            diags.push(enum_error(&addressing, "secrets.addressing", &ADDRESSINGS));
+            return None;
+        }
+    };
     if !STORE_KINDS.contains(&store_kind.as_str()) {
         diags.push(
             crate::diag::Diagnostic::error("P0104", format!("`secrets.store_kind` must be SecretStore or ClusterSecretStore, not `{store_kind}`"))
@@ -622,6 +647,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         store,
         store_kind,
         remote_prefix,
+        addressing,
         refresh_interval: refresh,
         keys,
         origin: node.origin,

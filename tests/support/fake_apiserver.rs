@@ -140,6 +140,17 @@ pub fn cnpg_kinds() -> Vec<Kind> {
     ]
 }
 
+/// The Barman Cloud plugin of CloudNativePG, which the backups go through.
+pub fn barman_cloud_kinds() -> Vec<Kind> {
+    vec![Kind::new(
+        "barmancloud.cnpg.io",
+        "v1",
+        "ObjectStore",
+        "objectstores",
+        true,
+    )]
+}
+
 pub fn redis_kinds() -> Vec<Kind> {
     vec![Kind::new(
         "redis.redis.opstreelabs.in",
@@ -157,6 +168,13 @@ pub fn prometheus_operator_kinds() -> Vec<Kind> {
             "v1",
             "ServiceMonitor",
             "servicemonitors",
+            true,
+        ),
+        Kind::new(
+            "monitoring.coreos.com",
+            "v1",
+            "PodMonitor",
+            "podmonitors",
             true,
         ),
         Kind::new(

@@ -16,6 +16,7 @@ pub use fake_apiserver::{FakeApiServer, Kind};
 pub fn full_cluster() -> Vec<Kind> {
     let mut kinds = fake_apiserver::builtin_kinds();
     kinds.extend(fake_apiserver::cnpg_kinds());
+    kinds.extend(fake_apiserver::barman_cloud_kinds());
     kinds.extend(fake_apiserver::redis_kinds());
     kinds.extend(fake_apiserver::external_secrets_kinds());
     kinds.extend(fake_apiserver::prometheus_operator_kinds());

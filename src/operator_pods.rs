@@ -1,0 +1,229 @@
+//! The pods that operators build from plat's custom resources, modelled from the operators' sources so
+//! that the output security checks (`src/policy.rs`, P0501–P0505) see what will run, not only what plat
+//! writes as Deployments and StatefulSets.
+//!
+//! Each model copies exactly the fields the operator copies from the custom resource into its pod
+//! template, and the defaults it fills in where the resource leaves them out:
+//!
+//! - opstree redis-operator 0.26.0 (`internal/k8sutils/redis-cluster.go`, `statefulset.go`): one
+//!   StatefulSet per role (`leader`, `follower`); the pod's `securityContext` is
+//!   `spec.podSecurityContext` unchanged; the Redis container takes `kubernetesConfig.image`, the
+//!   role's `securityContext` unchanged and the role's `resources` or else `kubernetesConfig.resources`;
+//!   the `redis-exporter` sidecar (when `redisExporter.enabled`) takes `redisExporter.image`,
+//!   `.securityContext` and `.resources`; an enabled `initContainer` and `sidecars` likewise (the
+//!   `init-config` container behind the operator's `GenerateConfigInInitContainer` feature gate, off by
+//!   default, runs the operator's image with `initContainer.securityContext` and is not modelled);
+//!   `spec.hostNetwork` reaches the pod. No default is added to any security field.
+//! - CloudNativePG 1.30.0 (`pkg/specs/pods.go`, `containers.go`): the pod's `securityContext` is
+//!   `spec.podSecurityContext` with `runAsUser`, `runAsGroup` and `seccompProfile` filled in (26, 26,
+//!   `spec.seccompProfile` or RuntimeDefault), or, without one, a default with `runAsNonRoot: true`; the
+//!   `postgres` container runs `spec.imageName` with `spec.resources`, and its `securityContext` is
+//!   `spec.securityContext` (seccomp filled in) or else a hardened default (no privilege escalation,
+//!   all capabilities dropped, non-root, read-only root, RuntimeDefault). The operator's own
+//!   `bootstrap-controller` init container is left out: its image is the operator's, not the spec's.
+
+use serde_json::{Value, json};
+
+/// One pod template an operator builds from a custom resource.
+pub struct OperatorPod {
+    /// What the pods are, for messages: `leader pods`, `instance pods`.
+    pub role: &'static str,
+    /// The pod spec as the operator writes it (only the fields it takes from the resource).
+    pub spec: Value,
+}
+
+/// The pods the operator of this object builds, or nothing when it is not an operator's resource.
+pub fn operator_pods(object: &Value) -> Vec<OperatorPod> {
+    match (object["apiVersion"].as_str(), object["kind"].as_str()) {
+        (Some("redis.redis.opstreelabs.in/v1beta2"), Some("RedisCluster")) => redis_cluster_pods(
+            object["metadata"]["name"].as_str().unwrap_or(""),
+            &object["spec"],
+        ),
+        (Some("postgresql.cnpg.io/v1"), Some("Cluster")) => {
+            vec![cnpg_instance_pod(&object["spec"])]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The user and group CloudNativePG runs PostgreSQL as when the resource does not say.
+const CNPG_POSTGRES_UID: i64 = 26;
+
+fn redis_cluster_pods(name: &str, spec: &Value) -> Vec<OperatorPod> {
+    [
+        ("leader pods", "redisLeader", "leader"),
+        ("follower pods", "redisFollower", "follower"),
+    ]
+    .into_iter()
+    .map(|(role, field, suffix)| OperatorPod {
+        role,
+        spec: redis_pod(spec, &spec[field], &format!("{name}-{suffix}")),
+    })
+    .collect()
+}
+
+/// `statefulset` is the operator's name for the role's StatefulSet, `<resource>-<role>`, which also
+/// names the Redis container.
+fn redis_pod(spec: &Value, role: &Value, statefulset: &str) -> Value {
+    let config = &spec["kubernetesConfig"];
+    let resources = present(&role["resources"]).unwrap_or(&config["resources"]);
+    let mut containers = vec![container(
+        statefulset.to_string(),
+        &config["image"],
+        &role["securityContext"],
+        resources,
+    )];
+    let exporter = &spec["redisExporter"];
+    if exporter["enabled"] == true {
+        containers.push(container(
+            "redis-exporter".into(),
+            &exporter["image"],
+            &exporter["securityContext"],
+            &exporter["resources"],
+        ));
+    }
+    if let Some(sidecars) = spec["sidecars"].as_array() {
+        containers.extend(sidecars.iter().cloned());
+    }
+    let mut pod = json!({ "containers": containers });
+    copy_if_present(&mut pod, "securityContext", &spec["podSecurityContext"]);
+    copy_if_present(&mut pod, "hostNetwork", &spec["hostNetwork"]);
+    let init = &spec["initContainer"];
+    if init["enabled"] == true {
+        pod["initContainers"] = json!([container(
+            format!("init{statefulset}"),
+            &init["image"],
+            &init["securityContext"],
+            &init["resources"],
+        )]);
+    }
+    pod
+}
+
+fn cnpg_instance_pod(spec: &Value) -> OperatorPod {
+    let seccomp = present(&spec["seccompProfile"])
+        .cloned()
+        .unwrap_or_else(|| json!({ "type": "RuntimeDefault" }));
+    let pod_security = match present(&spec["podSecurityContext"]) {
+        None => json!({
+            "runAsNonRoot": true,
+            "runAsUser": CNPG_POSTGRES_UID,
+            "runAsGroup": CNPG_POSTGRES_UID,
+            "fsGroup": CNPG_POSTGRES_UID,
+            "seccompProfile": seccomp,
+        }),
+        Some(defined) => {
+            let mut defined = defined.clone();
+            fill(&mut defined, "runAsUser", json!(CNPG_POSTGRES_UID));
+            fill(&mut defined, "runAsGroup", json!(CNPG_POSTGRES_UID));
+            fill(&mut defined, "seccompProfile", seccomp.clone());
+            defined
+        }
+    };
+    let container_security = match present(&spec["securityContext"]) {
+        None => json!({
+            "allowPrivilegeEscalation": false,
+            "privileged": false,
+            "readOnlyRootFilesystem": true,
+            "runAsNonRoot": true,
+            "capabilities": { "drop": ["ALL"] },
+            "seccompProfile": seccomp,
+        }),
+        Some(defined) => {
+            let mut defined = defined.clone();
+            fill(&mut defined, "seccompProfile", seccomp);
+            defined
+        }
+    };
+    let postgres = container(
+        "postgres".into(),
+        &spec["imageName"],
+        &container_security,
+        &spec["resources"],
+    );
+    OperatorPod {
+        role: "instance pods",
+        spec: json!({ "securityContext": pod_security, "containers": [postgres] }),
+    }
+}
+
+fn container(name: String, image: &Value, security: &Value, resources: &Value) -> Value {
+    let mut c = json!({ "name": name });
+    copy_if_present(&mut c, "image", image);
+    copy_if_present(&mut c, "securityContext", security);
+    copy_if_present(&mut c, "resources", resources);
+    c
+}
+
+fn present(value: &Value) -> Option<&Value> {
+    (!value.is_null()).then_some(value)
+}
+
+fn copy_if_present(target: &mut Value, key: &str, value: &Value) {
+    if let Some(v) = present(value) {
+        target[key] = v.clone();
+    }
+}
+
+fn fill(target: &mut Value, key: &str, value: Value) {
+    if target.get(key).is_none() {
+        target[key] = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_roles_take_their_own_security_context_and_fall_back_to_shared_resources() {
+        let object = json!({
+            "apiVersion": "redis.redis.opstreelabs.in/v1beta2",
+            "kind": "RedisCluster",
+            "metadata": { "name": "cache" },
+            "spec": {
+                "kubernetesConfig": { "image": "redis:7", "resources": { "limits": { "cpu": "1" } } },
+                "podSecurityContext": { "runAsUser": 1000 },
+                "redisLeader": { "securityContext": { "runAsNonRoot": true } },
+                "redisFollower": { "resources": { "limits": { "cpu": "2" } } },
+                "redisExporter": { "enabled": true, "image": "exporter:1" },
+            },
+        });
+        let pods = operator_pods(&object);
+        assert_eq!(pods.len(), 2);
+        let leader = &pods[0].spec;
+        assert_eq!(leader["securityContext"]["runAsUser"], 1000);
+        assert_eq!(
+            leader["containers"][0]["securityContext"]["runAsNonRoot"],
+            true
+        );
+        assert_eq!(leader["containers"][0]["resources"]["limits"]["cpu"], "1");
+        assert_eq!(leader["containers"][0]["name"], "cache-leader");
+        assert_eq!(leader["containers"][1]["name"], "redis-exporter");
+        assert!(leader["containers"][1].get("securityContext").is_none());
+        let follower = &pods[1].spec;
+        assert!(follower["containers"][0].get("securityContext").is_none());
+        assert_eq!(follower["containers"][0]["resources"]["limits"]["cpu"], "2");
+    }
+
+    #[test]
+    fn cnpg_fills_in_its_hardened_defaults_but_keeps_a_given_security_context() {
+        let cluster = |spec: Value| json!({ "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "spec": spec });
+        let default = &operator_pods(&cluster(json!({ "imageName": "pg:17" })))[0].spec;
+        assert_eq!(default["securityContext"]["runAsNonRoot"], true);
+        let sc = &default["containers"][0]["securityContext"];
+        assert_eq!(sc["capabilities"]["drop"][0], "ALL");
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+
+        let given = cluster(json!({ "securityContext": { "privileged": true } }));
+        let sc = &operator_pods(&given)[0].spec["containers"][0]["securityContext"];
+        assert_eq!(sc["privileged"], true);
+        assert!(sc.get("capabilities").is_none());
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+    }
+
+    #[test]
+    fn other_kinds_have_no_operator_pods() {
+        assert!(operator_pods(&json!({ "apiVersion": "v1", "kind": "Service" })).is_empty());
+    }
+}
