@@ -17,6 +17,7 @@ use kube::Client;
 use serde_json::Value;
 
 use super::connect::Connection;
+use super::handover::{self, Handover};
 use super::live::{self, Entry, Observation, ObserveOptions, Resolution, Resolver, State};
 use super::plan::{
     self, APPLYSET_PART_OF, DesiredObject, DesiredSet, ObjKey, PruneDecision, Stage,
@@ -212,7 +213,7 @@ async fn apply_stages(
             stopped = true;
             continue;
         }
-        let written = apply_stage(client, obs, &entries, opts, outcome, out).await;
+        let written = apply_stage(client, obs, set, &entries, opts, outcome, out).await;
         stopped = !outcome.ok();
         if !stopped
             && stage.must_settle()
@@ -229,6 +230,7 @@ async fn apply_stages(
 async fn apply_stage(
     client: &Client,
     obs: &Observation,
+    set: &DesiredSet,
     entries: &[Entry],
     opts: &ApplyOptions,
     outcome: &mut Outcome,
@@ -250,9 +252,7 @@ async fn apply_stage(
                     ))),
                 );
             };
-            let result = live::apply(client, info, &entry.object, false)
-                .await
-                .map_err(|(_, e)| e);
+            let result = apply_one(client, info, set, entry).await;
             (entry, result.map(|_| info.clone()))
         })
         .buffer_unordered(opts.concurrency.max(1))
@@ -283,6 +283,46 @@ async fn apply_stage(
         }
     }
     written
+}
+
+/// Applies one object; a workload whose replicas go to an HPA is handed over first (handover.rs).
+async fn apply_one(
+    client: &Client,
+    info: &ResourceInfo,
+    set: &DesiredSet,
+    entry: &Entry,
+) -> Result<Value> {
+    let object = &entry.object;
+    let bounds = handover::hpa_bounds(set, object);
+    let hand_over = |replicas: i64| async move {
+        let body = handover::handover_manifest(object, replicas);
+        live::apply_as(
+            client,
+            info,
+            &object.key,
+            &body,
+            handover::HANDOVER_MANAGER,
+            false,
+        )
+        .await
+        .map_err(|(_, e)| e)
+    };
+    match handover::plan(bounds, object, entry.live.as_ref()) {
+        Handover::None => {}
+        Handover::CreateThenHandOver { replicas } => {
+            let first = handover::with_replicas(object, replicas);
+            live::apply(client, info, &first, false)
+                .await
+                .map_err(|(_, e)| e)?;
+            hand_over(replicas).await?;
+        }
+        Handover::HandOver { replicas } => {
+            hand_over(replicas).await?;
+        }
+    }
+    live::apply(client, info, object, false)
+        .await
+        .map_err(|(_, e)| e)
 }
 
 /// Kinds whose CRD this apply created: resolve them now that the CRD is established.

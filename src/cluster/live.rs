@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::Client;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions, ValidationDirective};
 use kube::core::Request;
 use serde_json::Value;
 
@@ -70,30 +70,44 @@ pub async fn list(
 }
 
 /// Server-side apply as field manager `plat`, forcing ownership of the fields the spec declares.
+/// Field validation is strict: an unknown or duplicated field (of a built-in kind, or of a custom
+/// resource with a structural schema) is an error naming the object and the field, not a warning.
 pub async fn apply(
     client: &Client,
     info: &ResourceInfo,
     object: &DesiredObject,
     dry_run: bool,
 ) -> Result<Value, (Option<u16>, Error)> {
-    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    apply_as(
+        client,
+        info,
+        &object.key,
+        &object.manifest,
+        FIELD_MANAGER,
+        dry_run,
+    )
+    .await
+}
+
+/// Server-side apply of `body` as `manager` (plat's own, or the replicas hand-over's).
+pub async fn apply_as(
+    client: &Client,
+    info: &ResourceInfo,
+    key: &ObjKey,
+    body: &Value,
+    manager: &str,
+    dry_run: bool,
+) -> Result<Value, (Option<u16>, Error)> {
+    let mut params = PatchParams::apply(manager).force();
+    params.field_validation = Some(ValidationDirective::Strict);
     if dry_run {
         params = params.dry_run();
     }
-    let req = Request::new(info.collection_path(object.key.namespace.as_deref()))
-        .patch(&object.key.name, &params, &Patch::Apply(&object.manifest))
-        .map_err(|e| {
-            (
-                None,
-                Error(format!("cannot build PATCH {}: {e}", object.key)),
-            )
-        })?;
+    let req = Request::new(info.collection_path(key.namespace.as_deref()))
+        .patch(&key.name, &params, &Patch::Apply(body))
+        .map_err(|e| (None, Error(format!("cannot build PATCH {key}: {e}"))))?;
     client.request::<Value>(req).await.map_err(|e| {
-        let doing = format!(
-            "{}apply {}",
-            if dry_run { "dry-run " } else { "" },
-            object.key
-        );
+        let doing = format!("{}apply {key}", if dry_run { "dry-run " } else { "" });
         (status_code(&e), api_error(&doing, &e))
     })
 }

@@ -11,6 +11,7 @@ pub mod cmd;
 pub mod connect;
 pub mod diff;
 pub mod drift;
+pub mod handover;
 pub mod live;
 pub mod plan;
 pub mod readiness;
