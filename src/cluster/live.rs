@@ -69,45 +69,54 @@ pub async fn list(
     Ok(listed.map(|l| typed_items(l, info)).unwrap_or_default())
 }
 
-/// Server-side apply as field manager `plat`, forcing ownership of the fields the spec declares.
-/// Field validation is strict: an unknown or duplicated field (of a built-in kind, or of a custom
-/// resource with a structural schema) is an error naming the object and the field, not a warning.
+/// Server-side apply as field manager `plat`. Field validation is strict: an unknown or duplicated
+/// field (of a built-in kind, or of a custom resource with a structural schema) is an error naming
+/// the object and the field, not a warning.
+///
+/// `force` takes fields over from other field managers. Dry runs force, so that diff shows the
+/// spec's end state; real writes force only with `--force-conflicts` (see `apply.rs`).
 pub async fn apply(
     client: &Client,
     info: &ResourceInfo,
     object: &DesiredObject,
     dry_run: bool,
+    force: bool,
 ) -> Result<Value, (Option<u16>, Error)> {
-    apply_as(
-        client,
-        info,
-        &object.key,
-        &object.manifest,
-        FIELD_MANAGER,
+    let write = Write {
+        manager: FIELD_MANAGER,
         dry_run,
-    )
-    .await
+        force,
+    };
+    apply_as(client, info, &object.key, &object.manifest, write).await
 }
 
-/// Server-side apply of `body` as `manager` (plat's own, or the replicas hand-over's).
+/// How one server-side apply is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Write<'a> {
+    pub manager: &'a str,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+/// Server-side apply of `body` as `write.manager` (plat's own, or the replicas hand-over's).
 pub async fn apply_as(
     client: &Client,
     info: &ResourceInfo,
     key: &ObjKey,
     body: &Value,
-    manager: &str,
-    dry_run: bool,
+    write: Write<'_>,
 ) -> Result<Value, (Option<u16>, Error)> {
-    let mut params = PatchParams::apply(manager).force();
+    let mut params = PatchParams::apply(write.manager);
+    params.force = write.force;
     params.field_validation = Some(ValidationDirective::Strict);
-    if dry_run {
+    if write.dry_run {
         params = params.dry_run();
     }
     let req = Request::new(info.collection_path(key.namespace.as_deref()))
         .patch(&key.name, &params, &Patch::Apply(body))
         .map_err(|e| (None, Error(format!("cannot build PATCH {key}: {e}"))))?;
     client.request::<Value>(req).await.map_err(|e| {
-        let doing = format!("{}apply {key}", if dry_run { "dry-run " } else { "" });
+        let doing = format!("{}apply {key}", if write.dry_run { "dry-run " } else { "" });
         (status_code(&e), api_error(&doing, &e))
     })
 }
@@ -703,7 +712,7 @@ async fn classify(
             state,
         });
     }
-    let state = match apply(client, info, &object, true).await {
+    let state = match apply(client, info, &object, true, true).await {
         Ok(preview) => compare(&object, live.as_ref(), preview),
         // A namespace being deleted, or made by hand between our GET and this dry run.
         Err((Some(404), e)) if live.is_none() => State::Create {

@@ -14,6 +14,7 @@ pub mod drift;
 pub mod handover;
 pub mod live;
 pub mod plan;
+pub mod rbac;
 pub mod readiness;
 pub mod report;
 pub mod resources;
@@ -55,14 +56,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn api_error(doing: &str, err: &kube::Error) -> Error {
     match err {
         kube::Error::Api(status) => Error(format!(
-            "{doing}: {} {}: {}",
+            "{doing}: {} {}: {}{}",
             status.code,
             if status.reason.is_empty() {
                 "Error"
             } else {
                 &status.reason
             },
-            status.message
+            status.message,
+            if status.code == 403 {
+                " (this identity lacks the permission: `plat rbac --env ENV` prints the Role and ClusterRole plat needs)"
+            } else {
+                ""
+            }
         )),
         other => Error(format!("{doing}: {other}")),
     }

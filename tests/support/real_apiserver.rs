@@ -375,6 +375,28 @@ impl RealServer {
         Ok((code, body.to_string()))
     }
 
+    /// Starts a watch (`?watch=1&…`) as the administrator; every event goes to a file until
+    /// [`Watch::stop`].
+    pub fn watch(&self, path_and_query: &str) -> Watch {
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let file = self.dir.join(format!("watch-{n}.jsonl"));
+        let out = std::fs::File::create(&file).expect("watch file");
+        let child = Command::new("curl")
+            .args(["-sSN", "--max-time", "600"])
+            .arg("--cacert")
+            .arg(&self.ca)
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {}", self.token(ADMIN)))
+            .arg(format!("{}{path_and_query}", self.url))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("curl");
+        watchdog(child.id());
+        Watch { child, file }
+    }
+
     /// A request that must succeed (2xx); returns the body as JSON.
     pub fn must(&self, user: &str, method: &str, path: &str, ct: Option<&str>, body: &str) -> Value {
         let (code, text) = self
@@ -471,6 +493,26 @@ impl RealServer {
             assert!(Instant::now() < deadline, "CRD {crd} not established after 60 s");
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// A running watch and the file its events go to.
+pub struct Watch {
+    child: Child,
+    file: PathBuf,
+}
+
+impl Watch {
+    /// Stops the watch (by PID) and returns its events (`{"type": …, "object": …}`).
+    pub fn stop(mut self) -> Vec<Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("a watch event"))
+            .collect()
     }
 }
 
