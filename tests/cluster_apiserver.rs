@@ -306,8 +306,8 @@ fn an_apply_stopped_half_way_by_the_server_reports_it_and_a_rerun_converges() {
     let server = shared();
     let ns = "real-midway";
     let project = project(ns);
-    // A Deployment made earlier by another tool with a different selector: the selector is
-    // immutable, so the real server refuses plat's apply of it and the apply stops at its stage.
+    // A Deployment made earlier by another tool with a different selector: the real server
+    // reports the conflict with that tool's field manager, and the apply stops at its stage.
     server.must(
         support::real_apiserver::ADMIN,
         "POST",
@@ -340,7 +340,11 @@ fn an_apply_stopped_half_way_by_the_server_reports_it_and_a_rerun_converges() {
             .contains(&format!("failed Deployment.apps {ns}/session-service")),
         "{run:?}"
     );
-    assert!(run.stdout.contains("field is immutable"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("conflict with \"legacy-tool\": .spec.selector"),
+        "{run:?}"
+    );
     assert!(
         run.stdout.contains(&format!(
             "not attempted: HorizontalPodAutoscaler.autoscaling {ns}/api-gateway"
@@ -596,7 +600,7 @@ fn strict_field_validation_rejects_a_wrong_field_and_a_cel_rule_of_a_real_crd() 
     let typo = &failed[&format!("Cluster.postgresql.cnpg.io {ns}/typo")];
     assert!(
         typo.contains(&format!("apply Cluster.postgresql.cnpg.io {ns}/typo"))
-            && typo.contains("unknown field \"spec.instancez\""),
+            && typo.contains(".spec.instancez: field not declared in schema"),
         "{typo}"
     );
     let cel = &failed[&format!("Cluster.postgresql.cnpg.io {ns}/two-images")];
@@ -777,8 +781,9 @@ fn replicas_go_over_to_an_hpa_without_ever_falling_below_its_minimum() {
     let run = project.plat("apply", &[]);
     assert_eq!(run.code, 0, "{run:?}");
     std::thread::sleep(Duration::from_millis(500));
-    let counts = replica_counts(&watch.stop());
-    assert!(!counts.is_empty(), "the watch saw no write");
+    let events = watch.stop();
+    let counts = replica_counts(&events);
+    assert!(!counts.is_empty(), "the watch saw no write: {events:?}\n{run:?}");
     assert!(
         counts.iter().all(|&c| c >= 2),
         "replicas fell below the HPA minimum during the hand-over: {counts:?}"

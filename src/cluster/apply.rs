@@ -379,6 +379,7 @@ async fn resolve_pending(
                 Some(&set.namespace),
                 &selector,
                 false,
+                &[],
             )
             .await?
             .0
@@ -555,7 +556,8 @@ async fn wait_ready(
                 .get(gk)
                 .ok_or_else(|| Error(format!("{gk}: kind not resolved")))?;
             let scope = (set.namespaces().len() == 1).then_some(set.namespace.as_str());
-            let listed = live::list(client, info, scope, &selector).await?;
+            let namespaces: Vec<String> = set.namespaces().into_iter().collect();
+            let listed = live::list(client, info, scope, &selector, &namespaces).await?;
             let mut seen = BTreeSet::new();
             for object in listed {
                 let Some(name) = object["metadata"]["name"].as_str() else {

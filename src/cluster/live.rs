@@ -42,20 +42,61 @@ pub async fn get(
 }
 
 /// Lists objects of a kind with a label selector; `None` when the server does not serve the path.
+///
+/// `ns: None` lists across namespaces (one request for an environment with several). An identity
+/// that may list only in its environment's namespaces (what `plat rbac` grants) is refused that
+/// (403); then the kind is listed in each of `fallback`'s namespaces instead.
 async fn list_raw(
     client: &Client,
     info: &ResourceInfo,
     ns: Option<&str>,
     selector: &str,
+    fallback: &[String],
 ) -> Result<Option<Value>> {
+    match list_request(client, info, ns, selector).await {
+        Ok(v) => Ok(Some(v)),
+        Err((Some(404), _)) => Ok(None),
+        Err((Some(403), _)) if ns.is_none() && info.namespaced && !fallback.is_empty() => {
+            list_each_namespace(client, info, selector, fallback).await
+        }
+        Err((_, e)) => Err(e),
+    }
+}
+
+async fn list_each_namespace(
+    client: &Client,
+    info: &ResourceInfo,
+    selector: &str,
+    namespaces: &[String],
+) -> Result<Option<Value>> {
+    let mut all = Vec::new();
+    let mut kind = Value::Null;
+    for ns in namespaces {
+        match list_request(client, info, Some(ns), selector).await {
+            Ok(mut list) => {
+                kind = list["kind"].take();
+                all.extend(items(list));
+            }
+            Err((Some(404), _)) => return Ok(None),
+            Err((_, e)) => return Err(e),
+        }
+    }
+    Ok(Some(serde_json::json!({"kind": kind, "items": all})))
+}
+
+async fn list_request(
+    client: &Client,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    selector: &str,
+) -> Result<Value, (Option<u16>, Error)> {
     let req = Request::new(info.collection_path(ns))
         .list(&ListParams::default().labels(selector))
-        .map_err(|e| Error(format!("cannot build LIST {}: {e}", info.kind)))?;
-    match client.request::<Value>(req).await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if status_code(&e) == Some(404) => Ok(None),
-        Err(e) => Err(api_error(&format!("LIST {}", info.group_kind()), &e)),
-    }
+        .map_err(|e| (None, Error(format!("cannot build LIST {}: {e}", info.kind))))?;
+    client
+        .request::<Value>(req)
+        .await
+        .map_err(|e| (status_code(&e), api_error(&format!("LIST {}", info.group_kind()), &e)))
 }
 
 /// The items of a kind carrying the selector (none when the kind is not served).
@@ -64,8 +105,9 @@ pub async fn list(
     info: &ResourceInfo,
     ns: Option<&str>,
     selector: &str,
+    fallback: &[String],
 ) -> Result<Vec<Value>> {
-    let listed = list_raw(client, info, ns, selector).await?;
+    let listed = list_raw(client, info, ns, selector, fallback).await?;
     Ok(listed.map(|l| typed_items(l, info)).unwrap_or_default())
 }
 
@@ -221,12 +263,13 @@ impl Resolver {
         ns: Option<&str>,
         selector: &str,
         skip_builtin_list: bool,
+        fallback: &[String],
     ) -> Result<(Resolution, Vec<Value>)> {
         if let Some(info) = resources::builtin(&gk.group, version, &gk.kind) {
             if skip_builtin_list && info.namespaced {
                 return Ok((Resolution::Served(info), Vec::new()));
             }
-            if let Some(list) = list_raw(client, &info, ns, selector).await? {
+            if let Some(list) = list_raw(client, &info, ns, selector, fallback).await? {
                 let items = typed_items(list, &info);
                 return Ok((Resolution::Served(info), items));
             }
@@ -238,7 +281,7 @@ impl Resolver {
                 plural: resources::guess_plural(&gk.kind),
                 namespaced: true,
             };
-            if let Some(list) = list_raw(client, &guess, ns, selector).await?
+            if let Some(list) = list_raw(client, &guess, ns, selector, fallback).await?
                 && list["kind"].as_str() == Some(&format!("{}List", gk.kind))
             {
                 let items = typed_items(list, &guess);
@@ -250,7 +293,7 @@ impl Resolver {
         let Some(info) = served.into_iter().flatten().find(|r| r.kind == gk.kind) else {
             return Ok((missing(gk), Vec::new()));
         };
-        let list = list_raw(client, &info, ns, selector).await?;
+        let list = list_raw(client, &info, ns, selector, fallback).await?;
         let items = list.map(|l| typed_items(l, &info)).unwrap_or_default();
         Ok((Resolution::Served(info), items))
     }
@@ -431,7 +474,7 @@ pub async fn observe(
         resources::builtin("", "v1", "Namespace").ok_or("internal error: no Namespace kind")?;
     // One LIST of plat's namespaces answers three questions at once: does the environment's namespace
     // (the ApplySet parent) exist, what did plat apply before, and which other namespaces plat owns.
-    let managed = list(client, &ns_info, None, MANAGED_BY_PLAT).await?;
+    let managed = list(client, &ns_info, None, MANAGED_BY_PLAT, &[]).await?;
     let mut parent_live = managed
         .iter()
         .find(|n| n["metadata"]["name"] == set.namespace.as_str())
@@ -601,6 +644,8 @@ async fn list_kinds(
     let ns = single.then_some(set.namespace.as_str());
     // Nothing namespaced can exist in a namespace that does not exist.
     let skip_namespaced_builtins = single && !namespace_exists;
+    let fallback: Vec<String> = scope.iter().cloned().collect();
+    let fallback = &fallback;
     futures::stream::iter(kinds)
         .map(|(gk, version)| {
             let selector = selector.clone();
@@ -620,6 +665,7 @@ async fn list_kinds(
                         ns,
                         &selector,
                         skip_namespaced_builtins,
+                        fallback,
                     )
                     .await?;
                 Ok((gk, resolution, items))

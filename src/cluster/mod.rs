@@ -70,8 +70,27 @@ pub fn api_error(doing: &str, err: &kube::Error) -> Error {
                 ""
             }
         )),
-        other => Error(format!("{doing}: {other}")),
+        other => Error(format!(
+            "{doing}: {}; the API server did not answer (is it up and reachable?)",
+            error_chain(other)
+        )),
     }
+}
+
+/// An error with its causes: the client's own text ("client error (Connect)") says little, the
+/// innermost cause ("Connection refused (os error 111)") says what happened.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The HTTP status of a failed request, when the server answered.

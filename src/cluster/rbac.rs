@@ -177,11 +177,14 @@ pub fn objects(env: &str, set: &DesiredSet, subject: Option<&Subject>) -> Vec<Va
             }
         }
     }
-    // Kinds plat applied before and the spec no longer has are listed too (prune); the parent says
-    // which, on the cluster. The spec's own namespaces are always listed.
-    for ns in set.namespaces() {
-        namespaced.entry(ns).or_default();
-    }
+    // plat lists every namespaced kind of the environment in each of its namespaces (when it may
+    // not list across namespaces), so each namespace's Role has all of them.
+    let all_namespaced: BTreeSet<GroupKind> = namespaced.values().flatten().cloned().collect();
+    let namespaced: BTreeMap<String, BTreeSet<GroupKind>> = set
+        .namespaces()
+        .into_iter()
+        .map(|ns| (ns, all_namespaced.clone()))
+        .collect();
     let mut cluster_rules = vec![json!({
         "apiGroups": [""], "resources": ["namespaces"],
         "verbs": ["get", "list", "create", "patch"],
