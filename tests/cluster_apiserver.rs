@@ -762,6 +762,11 @@ fn replicas_go_over_to_an_hpa_without_ever_falling_below_its_minimum() {
     let ns = "real-hpa";
     let project = project(ns);
     // First without an HPA: plat owns three replicas.
+    project.replace(
+        "platform.toml",
+        "autoscaling = { min_replicas = 3, max_replicas = 10, cpu_percent = 70, memory_percent = 80 }\n",
+        "",
+    );
     project.replace("environments/dev.toml", AUTOSCALED, "replicas = 3");
     let run = project.plat("apply", &[]);
     assert_eq!(run.code, 0, "{run:?}");
