@@ -114,8 +114,9 @@ fn first_diff_apply_then_a_clean_diff_and_a_second_apply_that_writes_nothing() {
         "{run:?}"
     );
     assert!(
-        run.stdout
-            .contains(&format!("created Cluster.postgresql.cnpg.io {ns}/postgresql-cluster")),
+        run.stdout.contains(&format!(
+            "created Cluster.postgresql.cnpg.io {ns}/postgresql-cluster"
+        )),
         "{run:?}"
     );
     let deploy = server
@@ -137,7 +138,10 @@ fn first_diff_apply_then_a_clean_diff_and_a_second_apply_that_writes_nothing() {
     assert!(before.len() > 30, "too few objects seen: {before:?}");
     let second = project.plat("apply", &[]);
     assert_eq!(second.code, 0, "{second:?}");
-    assert!(second.stdout.contains("0 created, 0 configured"), "{second:?}");
+    assert!(
+        second.stdout.contains("0 created, 0 configured"),
+        "{second:?}"
+    );
     assert_eq!(
         resource_versions(server, ns),
         before,
@@ -205,7 +209,8 @@ fn a_persons_kubectl_edit_is_drift_with_its_manager() {
     let run = project.plat("apply", &[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
-        run.stdout.contains("conflict with \"kubectl-edit\"") && run.stdout.contains(".spec.replicas"),
+        run.stdout.contains("conflict with \"kubectl-edit\"")
+            && run.stdout.contains(".spec.replicas"),
         "{run:?}"
     );
     assert!(run.stdout.contains("--force-conflicts"), "{run:?}");
@@ -401,7 +406,10 @@ fn apply_dry_run_changes_nothing_on_the_server() {
     let before = resource_versions(server, ns);
     let run = project.plat("apply", &["--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("dry run: nothing was changed"), "{run:?}");
+    assert!(
+        run.stdout.contains("dry run: nothing was changed"),
+        "{run:?}"
+    );
     assert!(run.stdout.contains("+  replicas: 3"), "{run:?}");
     assert_eq!(resource_versions(server, ns), before);
 }
@@ -555,13 +563,18 @@ fn a_crd_and_its_first_custom_resource_go_in_one_apply() {
         "{out}"
     );
     let live = server
-        .get(&format!("/apis/test.plat.invalid/v1/namespaces/{ns}/widgets/first"))
+        .get(&format!(
+            "/apis/test.plat.invalid/v1/namespaces/{ns}/widgets/first"
+        ))
         .expect("the custom resource");
     assert_eq!(live["spec"]["size"], 3);
     // And again: nothing to write.
     let (again, out) = apply_env(&env);
     assert!(again.ok(), "{again:?}\n{out}");
-    assert!(again.created.is_empty() && again.configured.is_empty(), "{out}");
+    assert!(
+        again.created.is_empty() && again.configured.is_empty(),
+        "{out}"
+    );
 }
 
 fn cnpg_cluster(ns: &str, name: &str, extra: Value) -> Value {
@@ -605,7 +618,8 @@ fn strict_field_validation_rejects_a_wrong_field_and_a_cel_rule_of_a_real_crd() 
     );
     let cel = &failed[&format!("Cluster.postgresql.cnpg.io {ns}/two-images")];
     assert!(
-        cel.contains("imageName and imageCatalogRef are mutually exclusive") && cel.contains("spec"),
+        cel.contains("imageName and imageCatalogRef are mutually exclusive")
+            && cel.contains("spec"),
         "{cel}"
     );
 }
@@ -706,7 +720,10 @@ fn the_pipeline_identity_needs_only_what_plat_rbac_prints() {
             rule["verbs"] = json!(["get", "list"]);
         }
     }
-    role["metadata"].as_object_mut().unwrap().remove("managedFields");
+    role["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("managedFields");
     server.must(
         support::real_apiserver::ADMIN,
         "PUT",
@@ -726,7 +743,10 @@ fn the_pipeline_identity_needs_only_what_plat_rbac_prints() {
         all.contains("User \"pipeline\" cannot patch resource \"configmaps\""),
         "{denied:?}"
     );
-    assert!(all.contains("plat rbac"), "no hint at plat rbac: {denied:?}");
+    assert!(
+        all.contains("plat rbac"),
+        "no hint at plat rbac: {denied:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -743,7 +763,11 @@ fn replica_counts(events: &[Value]) -> Vec<i64> {
         .collect()
 }
 
-fn watch_gateway(server: &RealServer, ns: &str, from: Option<&str>) -> support::real_apiserver::Watch {
+fn watch_gateway(
+    server: &RealServer,
+    ns: &str,
+    from: Option<&str>,
+) -> support::real_apiserver::Watch {
     let mut query = format!(
         "/apis/apps/v1/namespaces/{ns}/deployments?watch=1&fieldSelector=metadata.name%3Dapi-gateway"
     );
@@ -773,7 +797,10 @@ fn replicas_go_over_to_an_hpa_without_ever_falling_below_its_minimum() {
     let path = deployment_path(ns, "api-gateway");
     let live = server.get(&path).unwrap();
     assert_eq!(live["spec"]["replicas"], 3);
-    let rv = live["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = live["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Then the HPA (2..4): plat stops sending replicas. Without the hand-over the server would
     // remove the field and default it to 1.
@@ -788,7 +815,10 @@ fn replicas_go_over_to_an_hpa_without_ever_falling_below_its_minimum() {
     std::thread::sleep(Duration::from_millis(500));
     let events = watch.stop();
     let counts = replica_counts(&events);
-    assert!(!counts.is_empty(), "the watch saw no write: {events:?}\n{run:?}");
+    assert!(
+        !counts.is_empty(),
+        "the watch saw no write: {events:?}\n{run:?}"
+    );
     assert!(
         counts.iter().all(|&c| c >= 2),
         "replicas fell below the HPA minimum during the hand-over: {counts:?}"
@@ -805,7 +835,10 @@ fn replicas_go_over_to_an_hpa_without_ever_falling_below_its_minimum() {
     assert_eq!(owners, ["plat-replicas-handover"], "{live}");
     // No fight afterwards: nothing to write, no diff, no drift.
     let again = project.plat("apply", &[]);
-    assert!(again.stdout.contains("0 created, 0 configured"), "{again:?}");
+    assert!(
+        again.stdout.contains("0 created, 0 configured"),
+        "{again:?}"
+    );
     assert_eq!(project.plat("diff", &[]).code, 0);
     assert_eq!(project.plat("drift", &[]).code, 0);
 }
@@ -829,7 +862,10 @@ fn a_workload_created_with_its_hpa_starts_at_the_hpa_minimum() {
     assert!(counts.iter().all(|&c| c == 2), "{counts:?}");
     assert_eq!(project.plat("diff", &[]).code, 0);
     let again = project.plat("apply", &[]);
-    assert!(again.stdout.contains("0 created, 0 configured"), "{again:?}");
+    assert!(
+        again.stdout.contains("0 created, 0 configured"),
+        "{again:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -905,7 +941,10 @@ fn a_server_that_goes_away_mid_apply_gives_a_clear_error_and_a_rerun_converges()
     // Stop the API server once the apply has begun writing (the namespace exists).
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while server.get(&format!("/api/v1/namespaces/{ns}")).is_none() {
-        assert!(std::time::Instant::now() < deadline, "the apply never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the apply never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     server.stop_apiserver();

@@ -374,12 +374,10 @@ async fn resolve_pending(
         match resolver
             .list(
                 client,
-                &gk,
-                &version,
-                Some(&set.namespace),
+                (&gk, &version),
+                (Some(&set.namespace), &[]),
                 &selector,
                 false,
-                &[],
             )
             .await?
             .0

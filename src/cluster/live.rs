@@ -93,10 +93,12 @@ async fn list_request(
     let req = Request::new(info.collection_path(ns))
         .list(&ListParams::default().labels(selector))
         .map_err(|e| (None, Error(format!("cannot build LIST {}: {e}", info.kind))))?;
-    client
-        .request::<Value>(req)
-        .await
-        .map_err(|e| (status_code(&e), api_error(&format!("LIST {}", info.group_kind()), &e)))
+    client.request::<Value>(req).await.map_err(|e| {
+        (
+            status_code(&e),
+            api_error(&format!("LIST {}", info.group_kind()), &e),
+        )
+    })
 }
 
 /// The items of a kind carrying the selector (none when the kind is not served).
@@ -254,16 +256,15 @@ impl Resolver {
         }
     }
 
-    /// Lists plat's objects of one kind; resolves the kind on the way.
+    /// Lists plat's objects of one kind; resolves the kind on the way. `ns` is the one namespace
+    /// to list in, or `None` across namespaces (then `fallback`, see [`list_raw`]).
     pub async fn list(
         &self,
         client: &Client,
-        gk: &GroupKind,
-        version: &str,
-        ns: Option<&str>,
+        (gk, version): (&GroupKind, &str),
+        (ns, fallback): (Option<&str>, &[String]),
         selector: &str,
         skip_builtin_list: bool,
-        fallback: &[String],
     ) -> Result<(Resolution, Vec<Value>)> {
         if let Some(info) = resources::builtin(&gk.group, version, &gk.kind) {
             if skip_builtin_list && info.namespaced {
@@ -660,12 +661,10 @@ async fn list_kinds(
                 let (resolution, items) = resolver
                     .list(
                         client,
-                        &gk,
-                        &version,
-                        ns,
+                        (&gk, &version),
+                        (ns, fallback),
                         &selector,
                         skip_namespaced_builtins,
-                        fallback,
                     )
                     .await?;
                 Ok((gk, resolution, items))

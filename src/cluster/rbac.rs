@@ -42,9 +42,9 @@ impl Subject {
             "User" => Ok(Subject::User(name.into())),
             "Group" => Ok(Subject::Group(name.into())),
             "ServiceAccount" => {
-                let (namespace, sa) = name.split_once('/').ok_or_else(|| {
-                    format!("`{text}`: a ServiceAccount is NAMESPACE/NAME")
-                })?;
+                let (namespace, sa) = name
+                    .split_once('/')
+                    .ok_or_else(|| format!("`{text}`: a ServiceAccount is NAMESPACE/NAME"))?;
                 Ok(Subject::ServiceAccount {
                     namespace: namespace.into(),
                     name: sa.into(),
@@ -100,9 +100,7 @@ fn rules_for(kinds: &BTreeSet<GroupKind>, verbs: &[&str]) -> Vec<Value> {
     }
     by_group
         .into_iter()
-        .map(|(group, plurals)| {
-            json!({"apiGroups": [group], "resources": plurals, "verbs": verbs})
-        })
+        .map(|(group, plurals)| json!({"apiGroups": [group], "resources": plurals, "verbs": verbs}))
         .collect()
 }
 

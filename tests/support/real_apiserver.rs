@@ -259,7 +259,8 @@ impl RealServer {
     }
 
     fn log(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
         let start = text.len().saturating_sub(6000);
         let start = (start..text.len())
             .find(|i| text.is_char_boundary(*i))
@@ -363,15 +364,16 @@ impl RealServer {
                     .map_err(|e| format!("curl stdin: {e}"))?;
             }
         }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("curl: {e}"))?;
+        let out = child.wait_with_output().map_err(|e| format!("curl: {e}"))?;
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-        let code = code.trim().parse().map_err(|_| format!("no status: {text}"))?;
+        let code = code
+            .trim()
+            .parse()
+            .map_err(|_| format!("no status: {text}"))?;
         Ok((code, body.to_string()))
     }
 
@@ -398,7 +400,14 @@ impl RealServer {
     }
 
     /// A request that must succeed (2xx); returns the body as JSON.
-    pub fn must(&self, user: &str, method: &str, path: &str, ct: Option<&str>, body: &str) -> Value {
+    pub fn must(
+        &self,
+        user: &str,
+        method: &str,
+        path: &str,
+        ct: Option<&str>,
+        body: &str,
+    ) -> Value {
         let (code, text) = self
             .request(user, method, path, ct, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
@@ -459,7 +468,10 @@ impl RealServer {
         for file in files {
             let text = std::fs::read_to_string(&file).expect("CRD file");
             let crd: Value = serde_saphyr::from_str(&text).expect("CRD YAML");
-            let name = crd["metadata"]["name"].as_str().expect("CRD name").to_string();
+            let name = crd["metadata"]["name"]
+                .as_str()
+                .expect("CRD name")
+                .to_string();
             self.must(
                 ADMIN,
                 "PATCH",
@@ -490,7 +502,10 @@ impl RealServer {
             if established {
                 return;
             }
-            assert!(Instant::now() < deadline, "CRD {crd} not established after 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "CRD {crd} not established after 60 s"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
