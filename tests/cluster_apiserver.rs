@@ -962,3 +962,95 @@ fn a_server_that_goes_away_mid_apply_gives_a_clear_error_and_a_rerun_converges()
     assert_eq!(rerun.code, 0, "{rerun:?}");
     assert_eq!(project.plat("diff", &[]).code, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Request counts on the real server
+
+/// Every request the server has counted (its own `apiserver_request_total`), by verb, resource and
+/// code.
+fn requests_served(server: &RealServer) -> BTreeMap<String, u64> {
+    let (code, text) = server
+        .request(support::real_apiserver::ADMIN, "GET", "/metrics", None, "")
+        .expect("GET /metrics");
+    assert_eq!(code, 200, "GET /metrics");
+    text.lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .filter_map(|l| {
+            let (labels, value) = l.rsplit_once(' ')?;
+            Some((labels.to_string(), value.parse::<f64>().ok()? as u64))
+        })
+        .collect()
+}
+
+/// The requests between two readings, without the second reading's own GET /metrics.
+fn requests_between(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> (u64, Vec<String>) {
+    let mut total = 0;
+    let mut lines = Vec::new();
+    for (labels, count) in after {
+        // The API server's own endpoint reconciler writes Endpoints of the `kubernetes` Service
+        // now and then; plat has no Endpoints.
+        if labels.contains("resource=\"endpoints\"") {
+            continue;
+        }
+        let delta = count - before.get(labels).copied().unwrap_or(0);
+        let delta = if labels.contains("resource=\"\"") && labels.contains("verb=\"GET\"") {
+            delta.saturating_sub(1)
+        } else {
+            delta
+        };
+        if delta > 0 {
+            total += delta;
+            lines.push(format!("{delta} {labels}"));
+        }
+    }
+    (total, lines)
+}
+
+/// The kinds of the dev environment's set, plus Namespace (what one LIST each covers).
+fn kinds_of(project: &Project) -> u64 {
+    let world = plat::world::FsWorld::new(&project.dir);
+    let loaded =
+        plat::cluster::load_environment(&world, "platform.toml", "dev").expect("environment loads");
+    let mut kinds = loaded.set.group_kinds();
+    kinds.insert(plan::GroupKind::new("", "Namespace"));
+    kinds.len() as u64
+}
+
+#[test]
+fn a_no_op_diff_needs_one_request_per_kind_on_the_real_server() {
+    // A server of its own, so that no other test's requests are counted.
+    let server = RealServer::start(ServerOptions::default());
+    let project = Project::isolated("real-count", &server.kubeconfig_text());
+    assert_eq!(project.plat("apply", &[]).code, 0);
+    let kinds = kinds_of(&project);
+    // The environment spans two namespaces (its own and logging's), so each kind is one LIST across
+    // namespaces for an administrator.
+    let before = requests_served(&server);
+    let start = std::time::Instant::now();
+    let diff = project.plat("diff", &[]);
+    let elapsed = start.elapsed();
+    assert_eq!(diff.code, 0, "{diff:?}");
+    let (noop, lines) = requests_between(&before, &requests_served(&server));
+    eprintln!("no-op diff of dev: {noop} requests for {kinds} kinds in {elapsed:?}");
+    assert!(noop <= kinds, "{noop} requests > {kinds} kinds: {lines:#?}");
+
+    project.replace(
+        "environments/dev.toml",
+        "[services.auth-service]\nreplicas = 1",
+        "[services.auth-service]\nreplicas = 2",
+    );
+    let before = requests_served(&server);
+    let diff = project.plat("diff", &[]);
+    assert_eq!(diff.code, 1, "{diff:?}");
+    let (changed, lines) = requests_between(&before, &requests_served(&server));
+    eprintln!("diff of dev with one changed object and one new: {changed} requests");
+    // One dry run for the changed Deployment, one for its new PodDisruptionBudget (a new kind:
+    // one more LIST), one for the ApplySet parent whose kinds change.
+    assert!(
+        changed <= kinds + 4,
+        "{changed} requests > {kinds} kinds + 4: {lines:#?}"
+    );
+}
