@@ -990,9 +990,19 @@ fn requests_between(
     let mut total = 0;
     let mut lines = Vec::new();
     for (labels, count) in after {
-        // The API server's own endpoint reconciler writes Endpoints of the `kubernetes` Service
-        // now and then; plat has no Endpoints.
-        if labels.contains("resource=\"endpoints\"") {
+        // The API server's own controllers write now and then (the `kubernetes` Service's
+        // endpoints, its identity lease, priority-and-fairness status); plat has none of these.
+        const SERVER_OWN: &[&str] = &[
+            "endpoints",
+            "endpointslices",
+            "leases",
+            "flowschemas",
+            "prioritylevelconfigurations",
+        ];
+        if SERVER_OWN
+            .iter()
+            .any(|r| labels.contains(&format!("resource=\"{r}\"")))
+        {
             continue;
         }
         let delta = count - before.get(labels).copied().unwrap_or(0);

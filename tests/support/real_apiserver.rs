@@ -544,11 +544,12 @@ impl Drop for RealServer {
 }
 
 /// Kills `pid` once this test process has exited: statics are never dropped, so the shared server
-/// would otherwise outlive the test binary.
+/// would otherwise outlive the test binary. SIGKILL: on SIGTERM, kube-apiserver shuts down
+/// gracefully and waits for its etcd, which is being stopped at the same moment.
 fn watchdog(pid: u32) {
     let me = std::process::id();
     let script = format!(
-        "while kill -0 {me} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {pid} 2>/dev/null"
+        "while kill -0 {me} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 1; done; kill -9 {pid} 2>/dev/null"
     );
     let _ = Command::new("sh")
         .args(["-c", &script])
