@@ -38,6 +38,8 @@ pub enum Command {
     Apply(crate::cluster::cmd::ApplyArgs),
     /// Report drift between the spec and the cluster, with who changed each field (0 none, 1 drift, 2 error).
     Drift(crate::cluster::cmd::DriftArgs),
+    /// Print the least-privilege Role/ClusterRole (and bindings for --subject) a pipeline needs for diff, apply, prune and drift.
+    Rbac(crate::cluster::cmd::RbacArgs),
     /// Write the editor schemas (schemas/*.schema.json) from the spec readers; --check fails when stale.
     Schema(SchemaArgs),
     /// Show where an object comes from: its spec entry, each patch applied in order, the final object.
@@ -172,6 +174,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Apply(args) => crate::cluster::cmd::run_apply(&args),
         Command::Drift(args) => crate::cluster::cmd::run_drift(&args),
+        Command::Rbac(args) => crate::cluster::cmd::run_rbac(&args),
         Command::Schema(args) => schema(&args),
         Command::Explain(args) => explain(&args),
     };

@@ -51,7 +51,8 @@ async fn a_dry_run_apply_is_a_server_side_apply_patch_with_dry_run_all() {
     let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(mock, "default");
     let info = resources::builtin("apps", "v1", "Deployment").unwrap();
-    let task = tokio::spawn(async move { live::apply(&client, &info, &deployment(), true).await });
+    let task =
+        tokio::spawn(async move { live::apply(&client, &info, &deployment(), true, true).await });
     let (request, send) = handle.next_request().await.expect("a request");
     assert_eq!(request.method(), Method::PATCH);
     assert_eq!(
@@ -62,6 +63,7 @@ async fn a_dry_run_apply_is_a_server_side_apply_patch_with_dry_run_all() {
     assert!(has(&q, "dryRun", "All"), "{q:?}");
     assert!(has(&q, "fieldManager", "plat"), "{q:?}");
     assert!(has(&q, "force", "true"), "{q:?}");
+    assert!(has(&q, "fieldValidation", "Strict"), "{q:?}");
     assert_eq!(
         request.headers().get("content-type").unwrap(),
         "application/apply-patch+yaml"
@@ -76,16 +78,17 @@ async fn a_dry_run_apply_is_a_server_side_apply_patch_with_dry_run_all() {
 }
 
 #[tokio::test]
-async fn a_real_apply_has_no_dry_run() {
+async fn a_real_apply_has_no_dry_run_and_does_not_force() {
     let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(mock, "default");
     let info = resources::builtin("apps", "v1", "Deployment").unwrap();
-    let task = tokio::spawn(async move { live::apply(&client, &info, &deployment(), false).await });
+    let task =
+        tokio::spawn(async move { live::apply(&client, &info, &deployment(), false, false).await });
     let (request, send) = handle.next_request().await.expect("a request");
     let q = query(&request);
     assert!(!q.iter().any(|(k, _)| k == "dryRun"), "{q:?}");
     assert!(
-        has(&q, "fieldManager", "plat") && has(&q, "force", "true"),
+        has(&q, "fieldManager", "plat") && !q.iter().any(|(k, _)| k == "force"),
         "{q:?}"
     );
     send.send_response(json_response(&json!({"metadata": {"name": "api"}})));

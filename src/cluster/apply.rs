@@ -17,6 +17,7 @@ use kube::Client;
 use serde_json::Value;
 
 use super::connect::Connection;
+use super::handover::{self, Handover};
 use super::live::{self, Entry, Observation, ObserveOptions, Resolution, Resolver, State};
 use super::plan::{
     self, APPLYSET_PART_OF, DesiredObject, DesiredSet, ObjKey, PruneDecision, Stage,
@@ -34,6 +35,8 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     pub concurrency: usize,
     pub poll: Duration,
+    /// Take fields over that another field manager (a person, another tool) changed.
+    pub force_conflicts: bool,
 }
 
 /// What an apply did, for the report and for tests.
@@ -125,7 +128,8 @@ pub async fn run(
     };
     let final_kinds = obs.final_kinds(&env.set, &pruned);
     if final_kinds != initial_kinds {
-        write_parent(client, &obs, &env.set, &final_kinds, &mut outcome, out).await;
+        let parent = (&env.set, &final_kinds, opts.force_conflicts);
+        write_parent(client, &obs, parent, &mut outcome, out).await;
     }
     let _ = writeln!(out, "{}", outcome.summary());
     if outcome.ok()
@@ -212,7 +216,7 @@ async fn apply_stages(
             stopped = true;
             continue;
         }
-        let written = apply_stage(client, obs, &entries, opts, outcome, out).await;
+        let written = apply_stage(client, obs, set, &entries, opts, outcome, out).await;
         stopped = !outcome.ok();
         if !stopped
             && stage.must_settle()
@@ -229,6 +233,7 @@ async fn apply_stages(
 async fn apply_stage(
     client: &Client,
     obs: &Observation,
+    set: &DesiredSet,
     entries: &[Entry],
     opts: &ApplyOptions,
     outcome: &mut Outcome,
@@ -250,9 +255,7 @@ async fn apply_stage(
                     ))),
                 );
             };
-            let result = live::apply(client, info, &entry.object, false)
-                .await
-                .map_err(|(_, e)| e);
+            let result = apply_one(client, info, set, entry, opts.force_conflicts).await;
             (entry, result.map(|_| info.clone()))
         })
         .buffer_unordered(opts.concurrency.max(1))
@@ -285,6 +288,64 @@ async fn apply_stage(
     written
 }
 
+/// Applies one object; a workload whose replicas go to an HPA is handed over first (handover.rs).
+///
+/// plat does not force by default: a field that another manager changed (a person's `kubectl
+/// edit`, another tool) makes the server answer 409 Conflict, and the apply stops with the
+/// fields and managers named, rather than silently overwriting that change. `--force-conflicts`
+/// takes them back. The hand-over manager always forces: it only ever takes `spec.replicas` from
+/// plat itself.
+async fn apply_one(
+    client: &Client,
+    info: &ResourceInfo,
+    set: &DesiredSet,
+    entry: &Entry,
+    force: bool,
+) -> Result<Value> {
+    let object = &entry.object;
+    let bounds = handover::hpa_bounds(set, object);
+    let hand_over = |replicas: i64| async move {
+        let body = handover::handover_manifest(object, replicas);
+        let write = live::Write {
+            manager: handover::HANDOVER_MANAGER,
+            dry_run: false,
+            force: true,
+        };
+        live::apply_as(client, info, &object.key, &body, write)
+            .await
+            .map_err(|(_, e)| e)
+    };
+    match handover::plan(bounds, object, entry.live.as_ref()) {
+        Handover::None => {}
+        Handover::CreateThenHandOver { replicas } => {
+            let first = handover::with_replicas(object, replicas);
+            live::apply(client, info, &first, false, force)
+                .await
+                .map_err(|e| conflict_hint(e, force))?;
+            hand_over(replicas).await?;
+        }
+        Handover::HandOver { replicas } => {
+            hand_over(replicas).await?;
+        }
+    }
+    live::apply(client, info, object, false, force)
+        .await
+        .map_err(|e| conflict_hint(e, force))
+}
+
+/// A 409 of an apply that did not force: say what it means and what to do.
+fn conflict_hint((code, error): (Option<u16>, Error), forced: bool) -> Error {
+    if code == Some(409) && !forced {
+        Error(format!(
+            "{error}. Another field manager changed these fields; plat does not overwrite that \
+             silently. Put the value in the spec, or run `plat apply --force-conflicts` to take \
+             the fields back"
+        ))
+    } else {
+        error
+    }
+}
+
 /// Kinds whose CRD this apply created: resolve them now that the CRD is established.
 async fn resolve_pending(
     client: &Client,
@@ -313,9 +374,8 @@ async fn resolve_pending(
         match resolver
             .list(
                 client,
-                &gk,
-                &version,
-                Some(&set.namespace),
+                (&gk, &version),
+                (Some(&set.namespace), &[]),
                 &selector,
                 false,
             )
@@ -433,11 +493,11 @@ async fn prune(
     pruned
 }
 
+/// The parent with the kinds left after prune: (set, kinds, force).
 async fn write_parent(
     client: &Client,
     obs: &Observation,
-    set: &DesiredSet,
-    kinds: &BTreeSet<plan::GroupKind>,
+    (set, kinds, force): (&DesiredSet, &BTreeSet<plan::GroupKind>, bool),
     outcome: &mut Outcome,
     out: &mut dyn Write,
 ) {
@@ -448,7 +508,7 @@ async fn write_parent(
     let Some(info) = obs.resources.get(&parent.key.gk) else {
         return;
     };
-    match live::apply(client, info, &parent, false).await {
+    match live::apply(client, info, &parent, false, force).await {
         Ok(_) => {
             let _ = writeln!(
                 out,
@@ -494,7 +554,8 @@ async fn wait_ready(
                 .get(gk)
                 .ok_or_else(|| Error(format!("{gk}: kind not resolved")))?;
             let scope = (set.namespaces().len() == 1).then_some(set.namespace.as_str());
-            let listed = live::list(client, info, scope, &selector).await?;
+            let namespaces: Vec<String> = set.namespaces().into_iter().collect();
+            let listed = live::list(client, info, scope, &selector, &namespaces).await?;
             let mut seen = BTreeSet::new();
             for object in listed {
                 let Some(name) = object["metadata"]["name"].as_str() else {

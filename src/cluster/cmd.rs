@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::apply::{self, ApplyOptions};
 use super::connect::{self, Connection, ContextSource};
-use super::{Environment, Error, LoadError, diff, drift, load_environment, report};
+use super::{Environment, Error, LoadError, diff, drift, load_environment, rbac, report};
 use crate::diag::render_human;
 use crate::world::FsWorld;
 
@@ -63,6 +63,10 @@ pub struct ApplyArgs {
     /// How long --wait waits, e.g. 300s, 5m.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Take back fields that another field manager changed (a person's `kubectl edit`, another
+    /// tool). Without it such a conflict stops the apply and names the fields and managers.
+    #[arg(long)]
+    pub force_conflicts: bool,
     /// Show what would be applied (server-side dry run); change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -84,6 +88,21 @@ pub struct DriftArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DriftFormat::Human)]
     pub format: DriftFormat,
+}
+
+/// `plat rbac`: only the spec is read; no cluster is contacted.
+#[derive(Args, Debug, Clone)]
+pub struct RbacArgs {
+    /// The environment (the name of a file in environments/, without .toml).
+    #[arg(long, short, value_name = "ENV")]
+    pub env: String,
+    /// The platform spec; its folder is the project root that holds environments/.
+    #[arg(long, value_name = "FILE", default_value = "platform.toml")]
+    pub spec: PathBuf,
+    /// Also print the Namespaces and the bindings for this identity: User:NAME, Group:NAME or
+    /// ServiceAccount:NAMESPACE/NAME.
+    #[arg(long, value_name = "SUBJECT", value_parser = rbac::Subject::parse)]
+    pub subject: Option<rbac::Subject>,
 }
 
 /// `300`, `300s`, `5m`, `1h`.
@@ -259,6 +278,7 @@ pub fn run_apply(args: &ApplyArgs) -> u8 {
         dry_run: args.dry_run,
         concurrency: usize::from(args.cluster.connection.concurrency),
         poll: Duration::from_millis(args.poll_ms.max(10)),
+        force_conflicts: args.force_conflicts,
     };
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
@@ -278,6 +298,25 @@ pub fn run_apply(args: &ApplyArgs) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+pub fn run_rbac(args: &RbacArgs) -> u8 {
+    let cluster = ClusterArgs {
+        env: args.env.clone(),
+        spec: args.spec.clone(),
+        connection: ConnectionArgs {
+            kubeconfig: None,
+            context: None,
+            allow_context_mismatch: false,
+            concurrency: 1,
+        },
+    };
+    let Some(env) = load(&cluster) else {
+        return EXIT_ERROR;
+    };
+    let objects = rbac::objects(&env.name, &env.set, args.subject.as_ref());
+    print!("{}", crate::yaml::to_yaml_stream(&objects));
+    EXIT_CLEAN
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::Client;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions, ValidationDirective};
 use kube::core::Request;
 use serde_json::Value;
 
@@ -42,20 +42,63 @@ pub async fn get(
 }
 
 /// Lists objects of a kind with a label selector; `None` when the server does not serve the path.
+///
+/// `ns: None` lists across namespaces (one request for an environment with several). An identity
+/// that may list only in its environment's namespaces (what `plat rbac` grants) is refused that
+/// (403); then the kind is listed in each of `fallback`'s namespaces instead.
 async fn list_raw(
     client: &Client,
     info: &ResourceInfo,
     ns: Option<&str>,
     selector: &str,
+    fallback: &[String],
 ) -> Result<Option<Value>> {
+    match list_request(client, info, ns, selector).await {
+        Ok(v) => Ok(Some(v)),
+        Err((Some(404), _)) => Ok(None),
+        Err((Some(403), _)) if ns.is_none() && info.namespaced && !fallback.is_empty() => {
+            list_each_namespace(client, info, selector, fallback).await
+        }
+        Err((_, e)) => Err(e),
+    }
+}
+
+async fn list_each_namespace(
+    client: &Client,
+    info: &ResourceInfo,
+    selector: &str,
+    namespaces: &[String],
+) -> Result<Option<Value>> {
+    let mut all = Vec::new();
+    let mut kind = Value::Null;
+    for ns in namespaces {
+        match list_request(client, info, Some(ns), selector).await {
+            Ok(mut list) => {
+                kind = list["kind"].take();
+                all.extend(items(list));
+            }
+            Err((Some(404), _)) => return Ok(None),
+            Err((_, e)) => return Err(e),
+        }
+    }
+    Ok(Some(serde_json::json!({"kind": kind, "items": all})))
+}
+
+async fn list_request(
+    client: &Client,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    selector: &str,
+) -> Result<Value, (Option<u16>, Error)> {
     let req = Request::new(info.collection_path(ns))
         .list(&ListParams::default().labels(selector))
-        .map_err(|e| Error(format!("cannot build LIST {}: {e}", info.kind)))?;
-    match client.request::<Value>(req).await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if status_code(&e) == Some(404) => Ok(None),
-        Err(e) => Err(api_error(&format!("LIST {}", info.group_kind()), &e)),
-    }
+        .map_err(|e| (None, Error(format!("cannot build LIST {}: {e}", info.kind))))?;
+    client.request::<Value>(req).await.map_err(|e| {
+        (
+            status_code(&e),
+            api_error(&format!("LIST {}", info.group_kind()), &e),
+        )
+    })
 }
 
 /// The items of a kind carrying the selector (none when the kind is not served).
@@ -64,36 +107,60 @@ pub async fn list(
     info: &ResourceInfo,
     ns: Option<&str>,
     selector: &str,
+    fallback: &[String],
 ) -> Result<Vec<Value>> {
-    let listed = list_raw(client, info, ns, selector).await?;
+    let listed = list_raw(client, info, ns, selector, fallback).await?;
     Ok(listed.map(|l| typed_items(l, info)).unwrap_or_default())
 }
 
-/// Server-side apply as field manager `plat`, forcing ownership of the fields the spec declares.
+/// Server-side apply as field manager `plat`. Field validation is strict: an unknown or duplicated
+/// field (of a built-in kind, or of a custom resource with a structural schema) is an error naming
+/// the object and the field, not a warning.
+///
+/// `force` takes fields over from other field managers. Dry runs force, so that diff shows the
+/// spec's end state; real writes force only with `--force-conflicts` (see `apply.rs`).
 pub async fn apply(
     client: &Client,
     info: &ResourceInfo,
     object: &DesiredObject,
     dry_run: bool,
+    force: bool,
 ) -> Result<Value, (Option<u16>, Error)> {
-    let mut params = PatchParams::apply(FIELD_MANAGER).force();
-    if dry_run {
+    let write = Write {
+        manager: FIELD_MANAGER,
+        dry_run,
+        force,
+    };
+    apply_as(client, info, &object.key, &object.manifest, write).await
+}
+
+/// How one server-side apply is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Write<'a> {
+    pub manager: &'a str,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+/// Server-side apply of `body` as `write.manager` (plat's own, or the replicas hand-over's).
+pub async fn apply_as(
+    client: &Client,
+    info: &ResourceInfo,
+    key: &ObjKey,
+    body: &Value,
+    write: Write<'_>,
+) -> Result<Value, (Option<u16>, Error)> {
+    let mut params = PatchParams::apply(write.manager);
+    params.force = write.force;
+    params.field_validation = Some(ValidationDirective::Strict);
+    if write.dry_run {
         params = params.dry_run();
     }
-    let req = Request::new(info.collection_path(object.key.namespace.as_deref()))
-        .patch(&object.key.name, &params, &Patch::Apply(&object.manifest))
-        .map_err(|e| {
-            (
-                None,
-                Error(format!("cannot build PATCH {}: {e}", object.key)),
-            )
-        })?;
+    let req = Request::new(info.collection_path(key.namespace.as_deref()))
+        .patch(&key.name, &params, &Patch::Apply(body))
+        .map_err(|e| (None, Error(format!("cannot build PATCH {key}: {e}"))))?;
     client.request::<Value>(req).await.map_err(|e| {
-        let doing = format!(
-            "{}apply {}",
-            if dry_run { "dry-run " } else { "" },
-            object.key
-        );
+        let doing = format!("{}apply {key}", if write.dry_run { "dry-run " } else { "" });
         (status_code(&e), api_error(&doing, &e))
     })
 }
@@ -189,13 +256,13 @@ impl Resolver {
         }
     }
 
-    /// Lists plat's objects of one kind; resolves the kind on the way.
+    /// Lists plat's objects of one kind; resolves the kind on the way. `ns` is the one namespace
+    /// to list in, or `None` across namespaces (then `fallback`, see [`list_raw`]).
     pub async fn list(
         &self,
         client: &Client,
-        gk: &GroupKind,
-        version: &str,
-        ns: Option<&str>,
+        (gk, version): (&GroupKind, &str),
+        (ns, fallback): (Option<&str>, &[String]),
         selector: &str,
         skip_builtin_list: bool,
     ) -> Result<(Resolution, Vec<Value>)> {
@@ -203,7 +270,7 @@ impl Resolver {
             if skip_builtin_list && info.namespaced {
                 return Ok((Resolution::Served(info), Vec::new()));
             }
-            if let Some(list) = list_raw(client, &info, ns, selector).await? {
+            if let Some(list) = list_raw(client, &info, ns, selector, fallback).await? {
                 let items = typed_items(list, &info);
                 return Ok((Resolution::Served(info), items));
             }
@@ -215,7 +282,7 @@ impl Resolver {
                 plural: resources::guess_plural(&gk.kind),
                 namespaced: true,
             };
-            if let Some(list) = list_raw(client, &guess, ns, selector).await?
+            if let Some(list) = list_raw(client, &guess, ns, selector, fallback).await?
                 && list["kind"].as_str() == Some(&format!("{}List", gk.kind))
             {
                 let items = typed_items(list, &guess);
@@ -227,7 +294,7 @@ impl Resolver {
         let Some(info) = served.into_iter().flatten().find(|r| r.kind == gk.kind) else {
             return Ok((missing(gk), Vec::new()));
         };
-        let list = list_raw(client, &info, ns, selector).await?;
+        let list = list_raw(client, &info, ns, selector, fallback).await?;
         let items = list.map(|l| typed_items(l, &info)).unwrap_or_default();
         Ok((Resolution::Served(info), items))
     }
@@ -408,7 +475,7 @@ pub async fn observe(
         resources::builtin("", "v1", "Namespace").ok_or("internal error: no Namespace kind")?;
     // One LIST of plat's namespaces answers three questions at once: does the environment's namespace
     // (the ApplySet parent) exist, what did plat apply before, and which other namespaces plat owns.
-    let managed = list(client, &ns_info, None, MANAGED_BY_PLAT).await?;
+    let managed = list(client, &ns_info, None, MANAGED_BY_PLAT, &[]).await?;
     let mut parent_live = managed
         .iter()
         .find(|n| n["metadata"]["name"] == set.namespace.as_str())
@@ -578,6 +645,8 @@ async fn list_kinds(
     let ns = single.then_some(set.namespace.as_str());
     // Nothing namespaced can exist in a namespace that does not exist.
     let skip_namespaced_builtins = single && !namespace_exists;
+    let fallback: Vec<String> = scope.iter().cloned().collect();
+    let fallback = &fallback;
     futures::stream::iter(kinds)
         .map(|(gk, version)| {
             let selector = selector.clone();
@@ -592,9 +661,8 @@ async fn list_kinds(
                 let (resolution, items) = resolver
                     .list(
                         client,
-                        &gk,
-                        &version,
-                        ns,
+                        (&gk, &version),
+                        (ns, fallback),
                         &selector,
                         skip_namespaced_builtins,
                     )
@@ -689,7 +757,7 @@ async fn classify(
             state,
         });
     }
-    let state = match apply(client, info, &object, true).await {
+    let state = match apply(client, info, &object, true, true).await {
         Ok(preview) => compare(&object, live.as_ref(), preview),
         // A namespace being deleted, or made by hand between our GET and this dry run.
         Err((Some(404), e)) if live.is_none() => State::Create {

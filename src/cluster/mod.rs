@@ -11,8 +11,10 @@ pub mod cmd;
 pub mod connect;
 pub mod diff;
 pub mod drift;
+pub mod handover;
 pub mod live;
 pub mod plan;
+pub mod rbac;
 pub mod readiness;
 pub mod report;
 pub mod resources;
@@ -52,17 +54,41 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn api_error(doing: &str, err: &kube::Error) -> Error {
     match err {
         kube::Error::Api(status) => Error(format!(
-            "{doing}: {} {}: {}",
+            "{doing}: {} {}: {}{}",
             status.code,
             if status.reason.is_empty() {
                 "Error"
             } else {
                 &status.reason
             },
-            status.message
+            status.message,
+            if status.code == 403 {
+                " (this identity lacks the permission: `plat rbac --env ENV` prints the Role and ClusterRole plat needs)"
+            } else {
+                ""
+            }
         )),
-        other => Error(format!("{doing}: {other}")),
+        other => Error(format!(
+            "{doing}: {}; the API server did not answer (is it up and reachable?)",
+            error_chain(other)
+        )),
     }
+}
+
+/// An error with its causes: the client's own text ("client error (Connect)") says little, the
+/// innermost cause ("Connection refused (os error 111)") says what happened.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The HTTP status of a failed request, when the server answered.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_apiserver;
+pub mod real_apiserver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,6 +35,33 @@ pub struct Project {
 
 impl Project {
     pub fn new(name: &str, server: &FakeApiServer) -> Project {
+        Project::with_kubeconfig(name, &kubeconfig_text(&server.url()))
+    }
+
+    /// A copy of the reference platform whose dev environment is `name`'s own: its namespace, the
+    /// logging namespace and the platform name (and so its cluster-wide object names) carry `name`,
+    /// so tests can share one real API server.
+    pub fn isolated(name: &str, kubeconfig: &str) -> Project {
+        let project = Project::with_kubeconfig(name, kubeconfig);
+        project.replace(
+            "platform.toml",
+            "name = \"saas-platform\"",
+            &format!("name = \"p-{name}\""),
+        );
+        project.replace(
+            "platform.toml",
+            "namespace = \"logging\"",
+            &format!("namespace = \"logging-{name}\""),
+        );
+        project.replace(
+            "environments/dev.toml",
+            "namespace = \"saas-dev\"",
+            &format!("namespace = \"{name}\""),
+        );
+        project
+    }
+
+    pub fn with_kubeconfig(name: &str, kubeconfig_text: &str) -> Project {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("cluster-{name}-{}-{n}", std::process::id()));
@@ -56,7 +84,7 @@ impl Project {
                 .expect("copy instance");
         }
         let kubeconfig = dir.join("kubeconfig.yaml");
-        std::fs::write(&kubeconfig, kubeconfig_text(&server.url())).expect("kubeconfig");
+        std::fs::write(&kubeconfig, kubeconfig_text).expect("kubeconfig");
         Project { dir, kubeconfig }
     }
 
