@@ -364,7 +364,7 @@ fn print_json(compilation: &Compilation, stale: serde_json::Value) {
     let _ = writeln!(
         std::io::stdout().lock(),
         "{}",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
+        crate::report::json_text(&report)
     );
 }
 

@@ -12,6 +12,7 @@ pub mod compile;
 pub mod decode;
 pub mod diag;
 pub mod emit;
+pub mod excerpt;
 pub mod load;
 pub mod lower;
 pub mod merge;
