@@ -22,6 +22,7 @@ pub mod policy;
 pub mod preview;
 pub mod render;
 pub mod report;
+pub mod rules;
 pub mod schemas;
 pub mod source;
 pub mod spec;
