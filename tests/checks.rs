@@ -314,3 +314,27 @@ storage = { size = "1Gi", class = "standard" }
     assert!(found.contains(&("P0212", Severity::Warning)), "{found:?}");
     assert!(!compilation.has_errors(), "{found:?}");
 }
+
+#[test]
+fn a_description_over_the_annotation_limit_is_refused_at_its_line() {
+    let long = "d".repeat(300_000);
+    let found = findings(&format!("description = \"{long}\"\n"));
+    assert!(
+        found
+            .iter()
+            .any(|(c, s, at)| c == "P0112" && *s == Severity::Error && at == "platform.toml:13:15"),
+        "{found:?}"
+    );
+    let fits = findings(&format!("description = \"{}\"\n", "d".repeat(1000)));
+    assert!(!fits.iter().any(|(c, _, _)| c == "P0112"), "{fits:?}");
+}
+
+#[test]
+fn values_the_tools_accept_are_not_rejected() {
+    let ok = "component = \"front-end_v1.2\"\n\n[defaults]\nmax_surge = \"0%\"\nmax_unavailable = \"100%\"\n\n[network]\napi_server_cidr = \"fd00::/8\"\n";
+    let found = findings(ok);
+    assert!(
+        found.iter().all(|(_, s, _)| *s != Severity::Error),
+        "{found:?}"
+    );
+}

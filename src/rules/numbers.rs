@@ -24,16 +24,14 @@ impl Amount {
 pub fn percent(text: &str) -> Result<Amount, Broken> {
     let broken = |problem: String| Broken::new(problem, INT_OR_PERCENT);
     let Some(number) = text.strip_suffix('%') else {
-        return Err(broken(format!(
-            "`{text}` is neither an integer nor a percentage"
-        )));
+        return Err(broken("is neither an integer nor a percentage".into()));
     };
     if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
-        return Err(broken(format!("`{text}` is not a whole percentage")));
+        return Err(broken("is not a whole percentage".into()));
     }
     match number.parse::<u8>() {
         Ok(p) if p <= 100 => Ok(Amount::Percent(p)),
-        _ => Err(broken(format!("`{text}` is more than 100%"))),
+        _ => Err(broken("is more than 100%".into())),
     }
 }
 
@@ -48,7 +46,7 @@ pub fn count(value: i64) -> Result<Amount, Broken> {
 /// maxSurge and maxUnavailable together.
 pub fn surge_and_unavailable(surge: Amount, unavailable: Amount) -> Rule {
     if surge.is_zero() && unavailable.is_zero() {
-        return Err(Broken::new("both are zero", SURGE_AND_UNAVAILABLE));
+        return Err(Broken::new("are both zero", SURGE_AND_UNAVAILABLE));
     }
     Ok(())
 }

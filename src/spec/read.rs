@@ -2,7 +2,7 @@
 //! value its type, and every problem is collected before giving up.
 
 use super::*;
-use crate::decode::{Fields, type_error};
+use crate::decode::{Fields, rule, type_error};
 use crate::diag::Diagnostics;
 use crate::node::{Node, Value};
 
@@ -192,8 +192,15 @@ fn defaults(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Defaults> {
     let grace = f
         .int("termination_grace_period_seconds", 1, 3600, diags)
         .map_or(builtin.termination_grace_seconds, |v| v.value);
-    let max_surge = f.or("max_surge", builtin.max_surge, diags);
-    let max_unavailable = f.or("max_unavailable", builtin.max_unavailable, diags);
+    let unavailable_at = f.peek("max_unavailable").map_or(f.origin(), |n| n.origin);
+    let max_surge = f.or_rule("max_surge", builtin.max_surge, rule::INT_OR_PERCENT, diags);
+    let max_unavailable = f.or_rule(
+        "max_unavailable",
+        builtin.max_unavailable,
+        rule::INT_OR_PERCENT,
+        diags,
+    );
+    crate::decode::check_surge(unavailable_at, &max_surge, &max_unavailable, diags);
     let run_as_user = f
         .int("run_as_user", 1, i64::from(u32::MAX), diags)
         .map_or(builtin.run_as_user, |v| v.value);
@@ -319,8 +326,10 @@ fn service(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Service> 
     }
     let size = f.req("size", diags);
     let port = f.int("port", 1, 65535, diags).map(|v| v.value);
-    let component = f.or("component", "backend".to_string(), diags);
-    let description = f.opt::<String>("description", diags).map(|d| d.value);
+    let component = f.or_rule("component", "backend".to_string(), rule::LABEL_VALUE, diags);
+    let description = f
+        .rule("description", rule::ANNOTATION, diags)
+        .map(|d| d.value);
     let talks_to = f
         .opt::<Vec<Located<String>>>("talks_to", diags)
         .map_or_else(Vec::new, |v| v.value);
@@ -399,10 +408,10 @@ fn release(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Release> {
 
 fn ingress(node: &Node, diags: &mut Diagnostics) -> Option<Ingress> {
     let mut f = Fields::open(node, "ingress", diags)?;
-    let class = f.or("class", "nginx".to_string(), diags);
-    let host = f.req("host", diags);
-    let issuer = f.req::<String>("tls_issuer", diags);
-    let secret = f.req::<String>("tls_secret", diags);
+    let class = f.or_rule("class", "nginx".to_string(), rule::SUBDOMAIN, diags);
+    let host = f.req_rule("host", rule::HOST, diags);
+    let issuer = f.req_rule("tls_issuer", rule::SUBDOMAIN, diags);
+    let secret = f.req_rule("tls_secret", rule::SUBDOMAIN, diags);
     let rate = f
         .int("rate_limit_rps", 1, 1_000_000, diags)
         .map(|v| v.value);
@@ -432,14 +441,30 @@ fn network(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Network> {
     };
     let mut f = Fields::open(node, "network", diags)?;
     let network = Network {
-        ingress_controller_namespace: f.or(
+        ingress_controller_namespace: f.or_rule(
             "ingress_controller_namespace",
             builtin.ingress_controller_namespace,
+            rule::DNS_LABEL,
             diags,
         ),
-        monitoring_namespace: f.or("monitoring_namespace", builtin.monitoring_namespace, diags),
-        dns_namespace: f.or("dns_namespace", builtin.dns_namespace, diags),
-        api_server_cidr: f.or("api_server_cidr", builtin.api_server_cidr, diags),
+        monitoring_namespace: f.or_rule(
+            "monitoring_namespace",
+            builtin.monitoring_namespace,
+            rule::DNS_LABEL,
+            diags,
+        ),
+        dns_namespace: f.or_rule(
+            "dns_namespace",
+            builtin.dns_namespace,
+            rule::DNS_LABEL,
+            diags,
+        ),
+        api_server_cidr: f.or_rule(
+            "api_server_cidr",
+            builtin.api_server_cidr,
+            rule::CIDR,
+            diags,
+        ),
         allow_from_kube_system: f.or(
             "allow_from_kube_system",
             builtin.allow_from_kube_system,
@@ -486,14 +511,19 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         });
     };
     let mut f = Fields::open(node, "secrets", diags)?;
-    let name = f.req::<String>("name", diags);
+    let name = f.req_rule("name", rule::SUBDOMAIN, diags);
     let provider = f.req_choice("provider", &PROVIDERS, diags);
     let store = f.opt("store", diags);
     let store_kind = f
         .choice("store_kind", &STORE_KINDS, diags)
         .map_or_else(|| "ClusterSecretStore".to_string(), |k| k.value);
     let remote_prefix = f.or("remote_prefix", String::new(), diags);
-    let refresh = f.or("refresh_interval", "1h".to_string(), diags);
+    let refresh = f.or_rule(
+        "refresh_interval",
+        "1h".to_string(),
+        rule::GO_DURATION,
+        diags,
+    );
     let keys = f
         .opt::<Vec<Located<String>>>("keys", diags)
         .map_or_else(Vec::new, |k| k.value);
@@ -550,7 +580,7 @@ fn storage(
     };
     let mut f = Fields::open(node, path, diags)?;
     let size = f.req("size", diags);
-    let class = f.req::<String>("class", diags);
+    let class = f.req_rule("class", rule::SUBDOMAIN, diags);
     f.finish(diags).then_some(())?;
     Some(Storage {
         size: size?,
