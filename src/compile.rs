@@ -207,8 +207,13 @@ fn compile_env(
     if diags.has_errors() {
         return None;
     }
-    policy::scan_secret_literals(&root, "", diags);
-    let spec = spec::read_spec(&root, env, diags)?;
+    // Secret findings are kept apart while the spec is read (reading stops at earlier errors), so
+    // that the spec's waivers can still apply to a false positive.
+    let mut secrets = Diagnostics::default();
+    policy::scan_secret_literals(&root, "", &mut secrets);
+    let spec = spec::read_spec(&root, env, diags);
+    diags.extend(secrets);
+    let spec = spec?;
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
     waivers::apply(&spec.waivers, &root, diags, &mut used);

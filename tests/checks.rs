@@ -338,3 +338,33 @@ fn values_the_tools_accept_are_not_rejected() {
         "{found:?}"
     );
 }
+
+#[test]
+fn secrets_are_found_by_their_values_and_a_false_positive_can_be_waived() {
+    let spec = "\n[config]\nDB_PASS = 48151623\nADMIN_PWD = \"HUNTER2HUNTER2\"\nCALLBACK_URL = \"https://hooks.example.com/in?token=abc123def456\"\nBUILD_ID = \"Zk9qR2x1V3pXc0FiQ2RlRmc1Nzg5\"\nDB_PORT = 5432\n";
+    let found = findings(spec);
+    let secrets: Vec<&str> = found
+        .iter()
+        .filter(|(c, s, _)| c == "P0401" && *s == Severity::Error)
+        .map(|(_, _, at)| at.as_str())
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            "platform.toml:15:11",
+            "platform.toml:16:13",
+            "platform.toml:17:16",
+            "platform.toml:18:12"
+        ],
+        "{found:?}"
+    );
+    let waived = findings(&format!(
+        "{spec}\n[[waivers]]\ncheck = \"P0401\"\nat = \"config.BUILD_ID\"\nreason = \"a build identifier, random by design, not a credential\"\n"
+    ));
+    assert!(
+        waived.iter().any(|(c, s, at)| c == "P0401"
+            && *s == Severity::Waived
+            && at == "platform.toml:18:12"),
+        "{waived:?}"
+    );
+}

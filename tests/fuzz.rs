@@ -18,7 +18,7 @@ use plat::diag::render_human;
 use plat::world::MemoryWorld;
 
 const DEFAULT_ITERATIONS: u64 = 500;
-const DEFAULT_SEED: u64 = 0x5eed_0f_91a7;
+const DEFAULT_SEED: u64 = 0x5eed_0f91_a7e5;
 const OVERLAY: &str = "environments/dev.toml";
 
 /// Tokens that break TOML or reach plat's guards and value rules.
