@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::compile::{Compilation, Selection, compile};
 use crate::diag::{Severity, render_human};
 use crate::emit;
+use crate::excerpt::printable;
 use crate::world::FsWorld;
 
 #[derive(Parser, Debug)]
@@ -102,7 +103,7 @@ impl DiffArgs {
 #[derive(Args, Debug)]
 pub struct Target {
     /// Only this environment (the name of a file in environments/, without .toml).
-    #[arg(long, short, value_name = "ENV", conflicts_with = "all")]
+    #[arg(long, short, value_name = "ENV", conflicts_with = "all", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub env: Option<String>,
     /// Every environment in environments/ (the default).
     #[arg(long)]
@@ -280,6 +281,15 @@ fn report(compilation: &Compilation, target: &Target) {
     );
 }
 
+/// Exit 1 for findings in the spec, 2 when the input itself could not be had.
+fn findings_exit(compilation: &Compilation) -> u8 {
+    if compilation.is_usage_error() {
+        EXIT_ERROR
+    } else {
+        EXIT_FINDINGS
+    }
+}
+
 fn summary(errors: usize, warnings: usize, waived: usize) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
@@ -297,11 +307,15 @@ fn render(target: &Target) -> u8 {
     }
     if compilation.has_errors() {
         eprintln!("plat: nothing written; generated/ is unchanged");
-        return EXIT_FINDINGS;
+        return findings_exit(&compilation);
     }
     let out = target.out_dir();
     if let Err(err) = emit::write_all(&out, &compilation.outputs) {
-        eprintln!("plat: cannot write {}: {err}", out.display());
+        eprintln!(
+            "plat: cannot write {}: {}",
+            printable(&out.display().to_string()),
+            printable(&err.to_string())
+        );
         return EXIT_ERROR;
     }
     let mut stdout = std::io::stdout().lock();
@@ -324,7 +338,7 @@ fn check(target: &Target) -> u8 {
         if target.format == Format::Json {
             print_json(&compilation, serde_json::json!({}));
         }
-        return EXIT_FINDINGS;
+        return findings_exit(&compilation);
     }
     let out = target.out_dir();
     let mut stale_envs = serde_json::Map::new();
@@ -345,6 +359,24 @@ fn check(target: &Target) -> u8 {
         let _ = write!(stdout, "{text}");
         if !staleness.is_clean() {
             stale_envs.insert(env.clone(), staleness_json(&staleness));
+        }
+    }
+    if target.env.is_none() {
+        let rendered: Vec<String> = compilation.outputs.iter().map(|(e, _)| e.clone()).collect();
+        match emit::orphans(&out, &rendered) {
+            Ok(orphans) => {
+                for env in orphans {
+                    let _ = write!(stdout, "{}", orphan_text(&env, target.format));
+                    stale_envs.insert(env, serde_json::json!({ "orphaned": true }));
+                }
+            }
+            Err(err) => {
+                eprintln!(
+                    "plat: cannot read {}: {err}",
+                    printable(&out.display().to_string())
+                );
+                return EXIT_ERROR;
+            }
         }
     }
     let stale = !stale_envs.is_empty();
@@ -384,6 +416,22 @@ fn staleness_human(env: &str, count: usize, staleness: &emit::Staleness) -> Stri
     out
 }
 
+/// A folder of generated/ that no overlay renders.
+fn orphan_text(env: &str, format: Format) -> String {
+    let env = printable(env);
+    let what = format!(
+        "generated/{env}/ is not rendered by any overlay (there is no `environments/{env}.toml`); delete the folder"
+    );
+    match format {
+        Format::Human => format!("{what}\n"),
+        Format::Github => crate::report::github_stale(
+            &format!("generated/{env}"),
+            "is not rendered by any overlay; delete it",
+        ),
+        Format::Json => String::new(),
+    }
+}
+
 fn staleness_github(env: &str, staleness: &emit::Staleness) -> String {
     let annotate = |path: &String, what: &str| {
         crate::report::github_stale(&format!("generated/{env}/{path}"), what)
@@ -420,7 +468,7 @@ fn print_json(compilation: &Compilation, stale: serde_json::Value) {
     let _ = writeln!(
         std::io::stdout().lock(),
         "{}",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
+        crate::report::json_text(&report)
     );
 }
 

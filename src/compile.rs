@@ -36,7 +36,18 @@ impl Compilation {
             .iter()
             .any(|d| d.severity == crate::diag::Severity::Error)
     }
+
+    /// A missing or unreadable file, or an environment that does not exist: the command was given
+    /// the wrong thing (exit 2), not a spec with findings.
+    pub fn is_usage_error(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| USAGE_CODES.contains(&d.code))
+    }
 }
+
+/// Codes that mean the input could not be had at all.
+pub const USAGE_CODES: [&str; 1] = ["P0005"];
 
 /// What to compile.
 #[derive(Clone, Debug)]
@@ -47,12 +58,56 @@ pub enum Selection {
 
 /// The environments a project declares: the `.toml` files in `environments/`, sorted.
 pub fn environments(world: &dyn World) -> Vec<String> {
+    overlay_names(world)
+        .into_iter()
+        .filter(|name| crate::rules::names::dns1123_label(name).is_ok())
+        .collect()
+}
+
+fn overlay_names(world: &dyn World) -> Vec<String> {
     world
         .list(ENV_DIR)
         .unwrap_or_default()
         .into_iter()
         .filter_map(|name| name.strip_suffix(".toml").map(str::to_string))
         .collect()
+}
+
+/// An overlay's name becomes the folder `generated/<env>/` and a label value: a name with a space, a
+/// slash or upper case would make a folder nobody can address or a label the API server refuses.
+fn check_overlay_names(world: &dyn World, diags: &mut Diagnostics) {
+    for name in overlay_names(world) {
+        if let Err(broken) = crate::rules::names::dns1123_label(&name) {
+            diags.push(
+                Diagnostic::error(
+                    "P0006",
+                    format!(
+                        "`{ENV_DIR}/{name}.toml`: the environment name `{name}` {}",
+                        broken.problem
+                    ),
+                )
+                .help(format!(
+                    "rename the file; an environment name must be {}",
+                    broken.rule
+                )),
+            );
+        }
+    }
+}
+
+/// Says what an I/O error means for the user, beyond the operating system's words.
+pub fn explain_io(err: &std::io::Error) -> &'static str {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => {
+            "no such file: run plat in the project folder, or name the spec with `--spec FILE`"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "plat may not read it: check the file's permissions and owner"
+        }
+        std::io::ErrorKind::IsADirectory => "that is a folder; name a file",
+        std::io::ErrorKind::InvalidData => "the file could not be read as data",
+        _ => "the operating system could not read the file",
+    }
 }
 
 pub fn compile(world: &dyn World, spec_file: &str, selection: &Selection) -> Compilation {
@@ -110,6 +165,7 @@ fn compile_inner(
     let mut out = Compilation::default();
     let mut diags = Diagnostics::default();
     let available = environments(world);
+    check_overlay_names(world, &mut diags);
     let chosen: Vec<String> = match selection {
         Selection::All => available.clone(),
         Selection::One(env) => vec![env.clone()],
@@ -163,7 +219,7 @@ fn load_file(
         Err(err) => {
             diags.push(
                 Diagnostic::error("P0005", format!("cannot read `{path}`: {err}"))
-                    .help("run plat in the project folder, or name the spec with `--spec FILE`"),
+                    .help(explain_io(&err)),
             );
             return None;
         }
@@ -209,12 +265,17 @@ fn compile_env(
     if diags.has_errors() {
         return None;
     }
-    policy::scan_secret_literals(&root, "", diags);
+    // Secret findings are kept apart while the spec is read (reading stops at earlier errors), so
+    // that the spec's waivers can still apply to a false positive.
+    let mut secrets = Diagnostics::default();
+    policy::scan_secret_literals(&root, "", &mut secrets);
     if overlay_patches {
         // The merged tree holds the overlay's patches; the base's apply too and are scanned here.
-        patch::scan_base_secrets(base, diags);
+        patch::scan_base_secrets(base, &mut secrets);
     }
-    let mut spec = spec::read_spec(&root, env, diags)?;
+    let spec = spec::read_spec(&root, env, diags);
+    diags.extend(secrets);
+    let mut spec = spec?;
     read_config_files(world, &mut spec, diags);
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];

@@ -511,3 +511,159 @@ impl<'n> Fields<'n> {
         ok
     }
 }
+
+/// A rule of the tool that reads a value (`src/rules/`), with the code plat reports it under.
+#[derive(Clone, Copy)]
+pub struct ValueRule {
+    pub code: &'static str,
+    pub check: fn(&str) -> crate::rules::Rule,
+}
+
+/// The value rules the readers apply, one per kind of value.
+pub mod rule {
+    use super::ValueRule;
+    use crate::rules::{duration, image, names, network, numbers};
+
+    pub const DNS_LABEL: ValueRule = ValueRule {
+        code: "P0110",
+        check: names::dns1123_label,
+    };
+    pub const SUBDOMAIN: ValueRule = ValueRule {
+        code: "P0110",
+        check: names::dns1123_subdomain,
+    };
+    pub const LABEL_VALUE: ValueRule = ValueRule {
+        code: "P0111",
+        check: names::label_value,
+    };
+    pub const LABEL_KEY: ValueRule = ValueRule {
+        code: "P0111",
+        check: names::label_key,
+    };
+    pub const ANNOTATION: ValueRule = ValueRule {
+        code: "P0112",
+        check: |text| names::annotations_size([("", text)]),
+    };
+    pub const INT_OR_PERCENT: ValueRule = ValueRule {
+        code: "P0113",
+        check: |text| numbers::percent(text).map(drop),
+    };
+    pub const PROMETHEUS_DURATION: ValueRule = ValueRule {
+        code: "P0114",
+        check: |text| duration::prometheus(text).map(drop),
+    };
+    pub const GO_DURATION: ValueRule = ValueRule {
+        code: "P0114",
+        check: |text| duration::go(text).map(drop),
+    };
+    pub const IMAGE: ValueRule = ValueRule {
+        code: "P0115",
+        check: |text| image::reference(text).map(drop),
+    };
+    pub const HOST: ValueRule = ValueRule {
+        code: "P0116",
+        check: network::host,
+    };
+    pub const CIDR: ValueRule = ValueRule {
+        code: "P0117",
+        check: network::cidr,
+    };
+}
+
+/// Checks a string against a value rule; the finding is at the value itself, with the rule as help.
+pub fn check_rule(
+    value: &Located<String>,
+    path: &str,
+    rule: ValueRule,
+    diags: &mut Diagnostics,
+) -> bool {
+    let Err(broken) = (rule.check)(&value.value) else {
+        return true;
+    };
+    diags.push(
+        value.diagnostic(
+            Diagnostic::error(rule.code, format!("`{path}` {}", broken.problem))
+                .help(format!("it must be {}", broken.rule)),
+            broken.problem.clone(),
+        ),
+    );
+    false
+}
+
+/// A rolling update with neither surge nor unavailability cannot progress; reported at
+/// `max_unavailable` (or its table, when only the default is zero).
+pub fn check_surge(at: Origin, surge: &str, unavailable: &str, diags: &mut Diagnostics) {
+    use crate::rules::numbers;
+    let (Ok(surge), Ok(unavailable)) = (numbers::percent(surge), numbers::percent(unavailable))
+    else {
+        return;
+    };
+    if let Err(broken) = numbers::surge_and_unavailable(surge, unavailable) {
+        diags.push(
+            Diagnostic::error(
+                "P0113",
+                format!(
+                    "`defaults.max_surge` and `defaults.max_unavailable` {}",
+                    broken.problem
+                ),
+            )
+            .at(at, "zero, and so is max_surge")
+            .help(format!(
+                "{}: the rollout could neither add nor remove a pod",
+                broken.rule
+            )),
+        );
+    }
+}
+
+impl<'n> Fields<'n> {
+    /// The node of a key, without asking for it: for a finding about several keys.
+    pub fn peek(&self, key: &str) -> Option<&'n Node> {
+        self.table.get(key)
+    }
+
+    /// An optional string that must follow a rule of the tool that reads it.
+    pub fn rule(
+        &mut self,
+        key: &'static str,
+        rule: ValueRule,
+        diags: &mut Diagnostics,
+    ) -> Option<Located<String>> {
+        let value = self.opt::<String>(key, diags)?;
+        if check_rule(&value, &self.child_path(key), rule, diags) {
+            return Some(value);
+        }
+        self.failed = true;
+        None
+    }
+
+    /// A required string that must follow a rule of the tool that reads it.
+    pub fn req_rule(
+        &mut self,
+        key: &'static str,
+        rule: ValueRule,
+        diags: &mut Diagnostics,
+    ) -> Option<Located<String>> {
+        let value = self.req::<String>(key, diags)?;
+        if check_rule(&value, &self.child_path(key), rule, diags) {
+            return Some(value);
+        }
+        self.failed = true;
+        None
+    }
+
+    /// A string with a default that must follow a rule; the default is assumed to.
+    pub fn or_rule(
+        &mut self,
+        key: &'static str,
+        default: String,
+        rule: ValueRule,
+        diags: &mut Diagnostics,
+    ) -> String {
+        if self.schema.is_some() {
+            let value = default.clone();
+            self.record(key, || json!({ "default": value }), None);
+        }
+        self.rule(key, rule, diags).map_or(default, |v| v.value)
+    }
+}

@@ -4,9 +4,13 @@
 
 use std::fmt;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 
-use crate::source::{Origin, Sources};
+use crate::excerpt::{Excerpt, printable};
+use crate::source::{FileId, Origin, Sources};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -155,7 +159,8 @@ pub fn render_human(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
         }
         out.push('\n');
     }
-    out
+    // Messages quote keys and values as the user wrote them; none of their control bytes reach a terminal.
+    printable(&out).into_owned()
 }
 
 /// One line per diagnostic: `file:line:col: error[CODE]: message`.
@@ -167,10 +172,11 @@ pub fn render_short(sources: &Sources, diagnostic: &Diagnostic) -> String {
         .map(|l| format!("{}: ", sources.locate(l.origin)))
         .unwrap_or_default();
     let notes: String = diagnostic.notes.iter().map(|n| format!(" ({n})")).collect();
-    format!(
-        "{location}{level}[{}]: {}{notes}\n",
+    let line = format!(
+        "{location}{level}[{}]: {}{notes}",
         diagnostic.code, diagnostic.message
-    )
+    );
+    format!("{}\n", printable(&line))
 }
 
 impl Severity {
@@ -190,7 +196,7 @@ struct View {
     code: &'static str,
     severity: Severity,
     help: Option<String>,
-    source: Option<NamedSource<String>>,
+    source: Option<Shown>,
     labels: Vec<LabeledSpan>,
     related: Vec<View>,
 }
@@ -216,47 +222,117 @@ impl View {
         let Some(primary) = &diagnostic.primary else {
             return view;
         };
-        let file = sources.get(primary.origin.file);
-        view.source = Some(NamedSource::new(&file.name, file.text.clone()));
+        let file = primary.origin.file;
+        let same_file = diagnostic
+            .secondary
+            .iter()
+            .filter(|l| l.origin.file == file)
+            .map(|l| l.origin);
+        let excerpt = excerpt_of(
+            sources,
+            file,
+            std::iter::once(primary.origin).chain(same_file),
+        );
         view.labels.push(LabeledSpan::new_primary_with_span(
             Some(primary.text.clone()),
-            span_of(primary.origin),
+            span_of(&excerpt, primary.origin),
         ));
         for label in &diagnostic.secondary {
-            if label.origin.file == primary.origin.file {
+            if label.origin.file == file {
                 view.labels.push(LabeledSpan::new_with_span(
                     Some(label.text.clone()),
-                    span_of(label.origin),
+                    span_of(&excerpt, label.origin),
                 ));
             } else {
                 view.related.push(View::secondary(sources, label));
             }
         }
+        view.source = Some(Shown::new(sources, file, excerpt, primary.origin));
         view
     }
 
     fn secondary(sources: &Sources, label: &Label) -> Self {
-        let file = sources.get(label.origin.file);
+        let excerpt = excerpt_of(sources, label.origin.file, std::iter::once(label.origin));
+        let span = span_of(&excerpt, label.origin);
         View {
             message: label.text.clone(),
             code: "",
             severity: Severity::Warning,
             help: None,
-            source: Some(NamedSource::new(&file.name, file.text.clone())),
+            source: Some(Shown::new(
+                sources,
+                label.origin.file,
+                excerpt,
+                label.origin,
+            )),
             labels: vec![LabeledSpan::new_primary_with_span(
                 Some(label.text.clone()),
-                span_of(label.origin),
+                span,
             )],
             related: Vec::new(),
         }
     }
 }
 
-fn span_of(origin: Origin) -> SourceSpan {
-    SourceSpan::new(
-        (origin.start as usize).into(),
-        (origin.end - origin.start) as usize,
-    )
+/// What of a file the snippet shows: long lines cut around the labels, control characters visible.
+fn excerpt_of(sources: &Sources, file: FileId, origins: impl Iterator<Item = Origin>) -> Excerpt {
+    let offsets: Vec<usize> = origins
+        .flat_map(|o| [o.start as usize, o.end as usize])
+        .collect();
+    Excerpt::new(&sources.get(file).text, &offsets)
+}
+
+/// The excerpt miette draws, which names the primary label's place as it is in the file: a cut line
+/// keeps its line numbers but not its columns, so the headline's column comes from the file.
+struct Shown {
+    name: String,
+    text: String,
+    primary: SourceSpan,
+    /// Zero-based line and column of the primary label in the file.
+    primary_at: (usize, usize),
+}
+
+impl Shown {
+    fn new(sources: &Sources, file: FileId, excerpt: Excerpt, primary: Origin) -> Shown {
+        let source = sources.get(file);
+        let (line, column) = source.line_col(primary.start as usize);
+        Shown {
+            name: source.name.clone(),
+            primary: span_of(&excerpt, primary),
+            text: excerpt.text,
+            primary_at: (line - 1, column - 1),
+        }
+    }
+}
+
+impl SourceCode for Shown {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let contents = self.text.read_span(span, before, after)?;
+        let (line, column) = if (before, after) == (0, 0) && *span == self.primary {
+            self.primary_at
+        } else {
+            (contents.line(), contents.column())
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            contents.data(),
+            *contents.span(),
+            line,
+            column,
+            contents.line_count(),
+        )))
+    }
+}
+
+fn span_of(excerpt: &Excerpt, origin: Origin) -> SourceSpan {
+    let start = excerpt.map(origin.start as usize);
+    let end = excerpt.map(origin.end as usize).max(start);
+    SourceSpan::new(start.into(), end - start)
 }
 
 impl fmt::Debug for View {

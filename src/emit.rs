@@ -13,11 +13,56 @@ use crate::render::Files;
 /// folder next to the target; only when all of it is written are the folders swapped in, so a failure
 /// leaves `generated/` as it was.
 pub fn write_all(out: &Path, outputs: &[(String, Files)]) -> io::Result<()> {
+    refuse_foreign(out)?;
     fs::create_dir_all(out)?;
+    fs::write(out.join(MARKER), MARKER_TEXT)?;
     let staging = out.join(format!(".plat-staging-{}", std::process::id()));
     let result = stage_and_swap(out, &staging, outputs);
     let _ = fs::remove_dir_all(&staging);
     result
+}
+
+/// The file that marks a folder as plat's output. Its environment folders are replaced on every
+/// render, so plat writes only into a folder that is new, empty, or marked.
+pub const MARKER: &str = ".plat-output";
+const MARKER_TEXT: &str =
+    "This folder is written by `plat render`, which replaces its environment folders.\n";
+
+/// Refuses a folder that holds files plat did not write: replacing its sub-folders that share an
+/// environment's name would destroy them.
+fn refuse_foreign(out: &Path) -> io::Result<()> {
+    if !out.exists() || out.join(MARKER).is_file() {
+        return Ok(());
+    }
+    if fs::read_dir(out)?.next().is_none() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "the folder is not empty and has no {MARKER} file, so plat did not write it; \
+             point --out at a new or empty folder (if it is plat's output from a version without \
+             the marker, delete it and render again)"
+        ),
+    ))
+}
+
+/// Folders of `out` that no rendered environment owns: output left behind by a removed or renamed
+/// overlay, which `kubectl apply -k` or a GitOps tool would still deploy.
+pub fn orphans(out: &Path, environments: &[String]) -> io::Result<Vec<String>> {
+    if !out.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for entry in fs::read_dir(out)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && !name.starts_with('.') && !environments.contains(&name) {
+            found.push(name);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 fn stage_and_swap(out: &Path, staging: &Path, outputs: &[(String, Files)]) -> io::Result<()> {

@@ -156,41 +156,42 @@ fn float(text: &str) -> Value {
 }
 
 /// Finds the first offset where brackets nest deeper than [`MAX_DEPTH`], skipping strings and comments.
+/// Dotted keys nest tables too (`a.b.c = 1` is three levels deep, and so is `"a"."b"."c" = 1`): the
+/// dots of the key being read are counted in one pass, so that a long line costs no more than a short one.
 fn too_deep(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
+    // Dots of the key being read, or `None` after its `=` (a value: `1.5` is no nesting).
+    let mut key_dots = Some(0usize);
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'#' => i = skip_to_eol(bytes, i),
             b'"' | b'\'' => i = skip_string(bytes, i),
+            b'\n' => key_dots = Some(0),
+            b'=' => key_dots = None,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Some(i);
                 }
+                key_dots = Some(0);
             }
+            b',' => key_dots = Some(0),
             b']' | b'}' => depth = depth.saturating_sub(1),
-            // Dotted keys nest tables too: `a.b.c = 1` is three levels deep.
-            b'.' if dotted_key_depth(bytes, i) > MAX_DEPTH => return Some(i),
+            b'.' => {
+                if let Some(dots) = key_dots.as_mut() {
+                    *dots += 1;
+                    if depth + *dots + 1 > MAX_DEPTH {
+                        return Some(i);
+                    }
+                }
+            }
             _ => {}
         }
         i += 1;
     }
     None
-}
-
-/// How many dots a bare dotted key has from the start of its line up to `at`.
-fn dotted_key_depth(bytes: &[u8], at: usize) -> usize {
-    let line_start = bytes[..at]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let before = &bytes[line_start..at];
-    if before.contains(&b'=') || before.contains(&b'"') || before.contains(&b'\'') {
-        return 0;
-    }
-    before.iter().filter(|&&b| b == b'.').count() + 1
 }
 
 fn skip_to_eol(bytes: &[u8], start: usize) -> usize {
@@ -219,4 +220,45 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
         i += 1;
     }
     bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dotted(quoted: bool, n: usize) -> String {
+        let keys: Vec<String> = (0..n)
+            .map(|i| {
+                if quoted {
+                    format!("\"k{i}\"")
+                } else {
+                    format!("k{i}")
+                }
+            })
+            .collect();
+        format!("[config]\n{} = 1\n", keys.join("."))
+    }
+
+    #[test]
+    fn dotted_keys_count_as_nesting_quoted_or_not() {
+        assert_eq!(too_deep(&dotted(false, MAX_DEPTH - 1)), None);
+        assert_eq!(too_deep(&dotted(true, MAX_DEPTH - 1)), None);
+        assert!(too_deep(&dotted(false, MAX_DEPTH + 1)).is_some());
+        assert!(too_deep(&dotted(true, MAX_DEPTH + 1)).is_some());
+        let inline = format!(
+            "x = {{ {} = 1 }}\n",
+            (0..MAX_DEPTH)
+                .map(|i| format!("'k{i}'"))
+                .collect::<Vec<_>>()
+                .join(".")
+        );
+        assert!(too_deep(&inline).is_some());
+    }
+
+    #[test]
+    fn dots_in_values_are_not_nesting() {
+        let floats = format!("x = [{}]\n", vec!["1.5"; 10_000].join(", "));
+        assert_eq!(too_deep(&floats), None);
+        assert_eq!(too_deep("a = 1.5\nb = \"a.b.c.d\"\n"), None);
+    }
 }

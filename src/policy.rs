@@ -220,17 +220,118 @@ pub fn scan_secret_literals(node: &Node, path: &str, diags: &mut Diagnostics) {
                 scan_secret_literals(item, path, diags);
             }
         }
+        NodeValue::Integer(number) => {
+            if let Some(why) = numeric_secret(path, *number) {
+                diags.push(secret_finding(path, why, node));
+            }
+        }
         NodeValue::String(text) => {
             if let Some(why) = looks_like_secret(path, text) {
-                diags.push(
-                    Diagnostic::error("P0401", format!("`{path}` looks like a secret value ({why})"))
-                        .at(node.origin, "a literal secret?")
-                        .help("never write secret values into the spec: list the key in `[secrets].keys` and reference it; the value lives in the secret store"),
-                );
+                diags.push(secret_finding(path, why, node));
             }
         }
         _ => {}
     }
+}
+
+fn secret_finding(path: &str, why: &str, node: &Node) -> Diagnostic {
+    Diagnostic::error("P0401", format!("`{path}` looks like a secret value ({why})"))
+        .at(node.origin, "a literal secret?")
+        .help("never write secret values into the spec: list the key in `[secrets].keys` and reference it; the value lives in the secret store (a false positive can be waived: `[[waivers]] check = \"P0401\"` at this key, with the reason)")
+}
+
+/// Words in a key that say its value is a credential.
+const SECRET_WORDS: [&str; 14] = [
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "private_key",
+    "credential",
+    "signing_key",
+    "access_key",
+    "auth_key",
+    "bearer",
+];
+
+fn secret_sounding(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| key.contains(w))
+}
+
+/// The last key of a path, which names what the value is.
+fn last_key(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// A number under a secret-sounding key: a PIN or numeric password (`DB_PASS = 12345678`).
+fn numeric_secret(path: &str, number: i64) -> Option<&'static str> {
+    let digits = number.unsigned_abs().to_string().len();
+    (secret_sounding(last_key(path)) && !names_a_reference(path) && digits >= 4)
+        .then_some("a numeric password")
+}
+
+/// Fields such as `tls_secret` or `password_secret_key` name a Secret or a key of one. Configuration
+/// keys are environment variable names, so there `JWT_SECRET` holds a value.
+fn names_a_reference(path: &str) -> bool {
+    let key = last_key(path).to_ascii_lowercase();
+    !path.starts_with("config.")
+        && (["_secret", "_secret_key", "_secret_name"]
+            .iter()
+            .any(|s| key.ends_with(s))
+            || path.starts_with("secrets."))
+}
+
+/// Query parameters that carry a credential: `?token=…`, `&api_key=…`, `?sig=…`.
+fn url_with_token(text: &str) -> bool {
+    let Some((_, query)) = text
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('?'))
+    else {
+        return false;
+    };
+    query.split(['&', ';']).any(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = name.to_ascii_lowercase();
+        value.len() >= 6
+            && (secret_sounding(&name)
+                || ["sig", "signature", "key", "auth", "code"].contains(&name.as_str()))
+    })
+}
+
+/// Shannon entropy in bits per character.
+fn entropy(text: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in text.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let n = text.chars().count() as f64;
+    counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A random-looking token whatever its key: long, of token characters, mixing upper case, lower case
+/// and digits, and with the entropy of random text. Hex digests and UUIDs have no upper case;
+/// names, paths and sentences have separators or too little entropy.
+fn random_token(text: &str) -> bool {
+    let token_chars = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/=_-".contains(c));
+    token_chars
+        && text.len() >= 24
+        && text.chars().any(|c| c.is_ascii_uppercase())
+        && text.chars().any(|c| c.is_ascii_lowercase())
+        && text.chars().any(|c| c.is_ascii_digit())
+        && entropy(text) >= 4.0
 }
 
 /// Recognised credential shapes, then secret-sounding keys with a password-like value.
@@ -258,31 +359,23 @@ pub fn looks_like_secret(path: &str, text: &str) -> Option<&'static str> {
     if url_with_password(text) {
         return Some("a URL with a password");
     }
-    let key = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
-    let secret_key = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "apikey",
-        "api_key",
-        "private_key",
-        "credential",
-    ]
-    .iter()
-    .any(|w| key.contains(w));
-    // Fields such as `tls_secret` or `password_secret_key` name a Secret or a key of one. Configuration
-    // keys are environment variable names, so there `JWT_SECRET` holds a value.
+    if url_with_token(text) {
+        return Some("a URL with a credential in its query");
+    }
+    if random_token(text) {
+        return Some("a random-looking token");
+    }
     let in_config = path.starts_with("config.");
-    let names_a_reference = !in_config
-        && (["_secret", "_secret_key", "_secret_name"]
-            .iter()
-            .any(|s| key.ends_with(s))
-            || path.starts_with("secrets."));
-    let reads_as_key_name = text
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    (secret_key && !names_a_reference && !reads_as_key_name && text.len() >= 6)
+    // Outside `[config]` an upper-case value names a key of the secret store (`REDIS_PASSWORD`); in
+    // `[config]` it is the value itself.
+    let reads_as_key_name = !in_config
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    (secret_sounding(last_key(path))
+        && !names_a_reference(path)
+        && !reads_as_key_name
+        && text.len() >= 6)
         .then_some("a secret-sounding key with a literal value")
 }
 
@@ -312,6 +405,27 @@ mod tests {
         );
         assert!(looks_like_secret("config.DB_URL", "postgres://app:hunter22@db:5432/x").is_some());
         assert!(looks_like_secret("x.token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789").is_some());
+    }
+
+    #[test]
+    fn recognises_secrets_by_value() {
+        use super::numeric_secret;
+        assert!(looks_like_secret("config.DB_PASS", "correct-horse").is_some());
+        assert!(looks_like_secret("config.ADMIN_PWD", "HUNTER2HUNTER2").is_some());
+        assert!(numeric_secret("config.DB_PASSWORD", 12345678).is_some());
+        assert!(numeric_secret("config.DB_PORT", 5432).is_none());
+        assert!(
+            looks_like_secret(
+                "alerting.receivers.x.webhook",
+                "https://hooks.example.com/x?token=abcdef123456"
+            )
+            .is_some()
+        );
+        assert!(looks_like_secret("config.CALLBACK", "https://example.com/cb?page=2").is_none());
+        assert!(looks_like_secret("config.ANYTHING", "Zk9qR2x1V3pXc0FiQ2RlRmc1Nzg5").is_some());
+        let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert!(looks_like_secret("config.CHECKSUM", digest).is_none());
+        assert!(looks_like_secret("config.ID", "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b").is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::diag::{Diagnostic, Label, Severity};
+use crate::excerpt::printable;
 use crate::source::Sources;
 
 /// `file`, one-based `line` and `column`, and the end, of a label.
@@ -31,6 +32,22 @@ pub fn diagnostic_json(sources: &Sources, d: &Diagnostic) -> Value {
         "help": d.help,
         "notes": d.notes,
     })
+}
+
+/// A JSON document as text in which no control character is raw: serde_json escapes C0 controls but
+/// writes DEL and the C1 controls as they are, which a terminal may act on. They occur only inside
+/// strings, where `\u` escapes mean the same.
+pub fn json_text(value: &Value) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    if !text.chars().any(|c| c.is_control() && c > '\u{1f}') {
+        return text;
+    }
+    text.chars()
+        .map(|c| match c {
+            '\u{7f}'..='\u{9f}' => format!("\\u{:04x}", c as u32),
+            _ => c.to_string(),
+        })
+        .collect()
 }
 
 pub fn json_report(sources: &Sources, diagnostics: &[Diagnostic]) -> Value {
@@ -85,7 +102,7 @@ fn github_line(sources: &Sources, d: &Diagnostic, root: &std::path::Path) -> Str
         } else {
             root.join(&file.name).display().to_string()
         };
-        properties.insert(0, format!("file={}", escape_property(&path)));
+        properties.insert(0, format!("file={}", escape_property(&printable(&path))));
         properties.insert(
             1,
             format!("line={line},col={col},endLine={end_line},endColumn={end_col}"),
@@ -103,7 +120,7 @@ fn github_line(sources: &Sources, d: &Diagnostic, root: &std::path::Path) -> Str
     format!(
         "::{command} {}::{}\n",
         properties.join(","),
-        escape_data(&message)
+        escape_data(&printable(&message))
     )
 }
 
@@ -122,6 +139,13 @@ pub fn github_stale(path: &str, what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_escapes_del_and_c1_controls() {
+        let text = json_text(&json!({ "m": "a\u{7f}b\u{9b}c\u{1b}" }));
+        assert!(text.contains(r"a\u007fb\u009bc\u001b"), "{text}");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+    }
 
     #[test]
     fn escapes_workflow_commands() {

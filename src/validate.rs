@@ -165,8 +165,9 @@ fn check_workloads(spec: &Spec, diags: &mut Diagnostics) {
 
 /// An image is pinned when it names a tag other than `latest`, or a digest.
 pub fn is_pinned(image: &str) -> bool {
-    if image.contains("@sha256:") {
-        return true;
+    // A digest counts only when it is one: `repo@sha256:` alone pins nothing.
+    if image.contains('@') {
+        return crate::rules::image::reference(image).is_ok_and(|r| r.digest.is_some());
     }
     let last = image.rsplit('/').next().unwrap_or(image);
     match last.split_once(':') {
@@ -184,6 +185,17 @@ fn check_image(image: &Located<String>, owner: &str, diags: &mut Diagnostics) {
             ),
             "invalid image",
         ));
+    } else if let Err(broken) = crate::rules::image::reference(image) {
+        diags.push(
+            image.diagnostic(
+                Diagnostic::error(
+                    "P0115",
+                    format!("{owner}: image `{}` {}", image.value, broken.problem),
+                )
+                .help(format!("it must be {}", broken.rule)),
+                "invalid image reference",
+            ),
+        );
     } else if !is_pinned(image) {
         diags.push(image.diagnostic(
             Diagnostic::error("P0206", format!("{owner}: image `{}` is not pinned", image.value))
@@ -411,36 +423,16 @@ fn check_instances_fit_nodes(spec: &Spec, instances: &Located<i64>, diags: &mut 
     }
 }
 
-/// A five-field cron expression, as the seed writes it.
+/// A five-field cron expression (names such as `MON-FRI` allowed), as the seed writes it. A
+/// backup schedule becomes CloudNativePG's six-field form, so a macro is not taken here.
 pub fn check_cron(schedule: &Located<String>, diags: &mut Diagnostics) {
-    let fields: Vec<&str> = schedule.split_whitespace().collect();
-    let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
-    let valid = fields.len() == 5
-        && fields
-            .iter()
-            .zip(ranges)
-            .all(|(field, (lo, hi))| cron_field_ok(field, lo, hi));
-    if !valid {
+    if crate::rules::cron::five_fields(schedule).is_err() {
         diags.push(schedule.diagnostic(
             Diagnostic::error("P0104", format!("`{}` is not a five-field cron schedule", schedule.value))
                 .help("write minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" for 02:00 every day"),
             "invalid schedule",
         ));
     }
-}
-
-fn cron_field_ok(field: &str, lo: u32, hi: u32) -> bool {
-    field.split(',').all(|part| {
-        let (range, step) = part.split_once('/').unwrap_or((part, "1"));
-        let step_ok = step.parse::<u32>().is_ok_and(|s| s > 0);
-        let in_range = |v: &str| v.parse::<u32>().is_ok_and(|v| (lo..=hi).contains(&v));
-        let range_ok = range == "*"
-            || match range.split_once('-') {
-                Some((a, b)) => in_range(a) && in_range(b),
-                None => in_range(range),
-            };
-        step_ok && range_ok
-    })
 }
 
 #[cfg(test)]
@@ -450,17 +442,11 @@ mod tests {
     #[test]
     fn pinned_images() {
         assert!(is_pinned("registry.example.com:5000/team/app:1.2.3"));
-        assert!(is_pinned("app@sha256:abc"));
+        let digest = format!("app@sha256:{}", "0".repeat(64));
+        assert!(is_pinned(&digest));
+        assert!(!is_pinned("app@sha256:"));
         assert!(!is_pinned("registry.example.com:5000/team/app"));
         assert!(!is_pinned("app:latest"));
         assert!(!is_pinned("app"));
-    }
-
-    #[test]
-    fn cron_fields() {
-        assert!(cron_field_ok("*/15", 0, 59));
-        assert!(cron_field_ok("1-5", 0, 7));
-        assert!(!cron_field_ok("60", 0, 59));
-        assert!(!cron_field_ok("*/0", 0, 59));
     }
 }

@@ -37,7 +37,8 @@ impl World for FsWorld {
         let mut names = Vec::new();
         for entry in std::fs::read_dir(self.path(dir))? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
+            // Follows symbolic links: an overlay may be a link to a shared file.
+            if entry.path().is_file() {
                 names.push(entry.file_name().to_string_lossy().into_owned());
             }
         }

@@ -348,3 +348,57 @@ limits = { cpu = "1", memory = "2Gi" }
     assert_eq!(severity("5"), Some(Severity::Warning));
     assert_eq!(severity("8"), None);
 }
+
+#[test]
+fn a_description_over_the_annotation_limit_is_refused_at_its_line() {
+    let long = "d".repeat(300_000);
+    let found = findings(&format!("description = \"{long}\"\n"));
+    assert!(
+        found
+            .iter()
+            .any(|(c, s, at)| c == "P0112" && *s == Severity::Error && at == "platform.toml:13:15"),
+        "{found:?}"
+    );
+    let fits = findings(&format!("description = \"{}\"\n", "d".repeat(1000)));
+    assert!(!fits.iter().any(|(c, _, _)| c == "P0112"), "{fits:?}");
+}
+
+#[test]
+fn values_the_tools_accept_are_not_rejected() {
+    let ok = "component = \"front-end_v1.2\"\n\n[defaults]\nmax_surge = \"0%\"\nmax_unavailable = \"100%\"\n\n[network]\napi_server_cidr = \"fd00::/8\"\n";
+    let found = findings(ok);
+    assert!(
+        found.iter().all(|(_, s, _)| *s != Severity::Error),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn secrets_are_found_by_their_values_and_a_false_positive_can_be_waived() {
+    let spec = "\n[config]\nDB_PASS = 48151623\nADMIN_PWD = \"HUNTER2HUNTER2\"\nCALLBACK_URL = \"https://hooks.example.com/in?token=abc123def456\"\nBUILD_ID = \"Zk9qR2x1V3pXc0FiQ2RlRmc1Nzg5\"\nDB_PORT = 5432\n";
+    let found = findings(spec);
+    let secrets: Vec<&str> = found
+        .iter()
+        .filter(|(c, s, _)| c == "P0401" && *s == Severity::Error)
+        .map(|(_, _, at)| at.as_str())
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            "platform.toml:15:11",
+            "platform.toml:16:13",
+            "platform.toml:17:16",
+            "platform.toml:18:12"
+        ],
+        "{found:?}"
+    );
+    let waived = findings(&format!(
+        "{spec}\n[[waivers]]\ncheck = \"P0401\"\nat = \"config.BUILD_ID\"\nreason = \"a build identifier, random by design, not a credential\"\n"
+    ));
+    assert!(
+        waived.iter().any(|(c, s, at)| c == "P0401"
+            && *s == Severity::Waived
+            && at == "platform.toml:18:12"),
+        "{waived:?}"
+    );
+}

@@ -186,7 +186,7 @@ fn unwritable_output_is_an_internal_error() {
 fn unknown_environment_suggests_the_closest() {
     let dir = project("unknown-env");
     let render = plat(&dir, &["render", "--env", "prdo"]);
-    assert_eq!(code(&render), 1);
+    assert_eq!(code(&render), 2, "a usage error");
     assert!(text(&render.stderr).contains("did you mean `prod`?"));
 }
 

@@ -2,7 +2,7 @@
 //! value its type, and every problem is collected before giving up.
 
 use super::*;
-use crate::decode::{Fields, type_error};
+use crate::decode::{Fields, rule, type_error};
 use crate::diag::Diagnostics;
 use crate::node::{Node, Value};
 
@@ -318,8 +318,15 @@ fn defaults(
     let grace = f
         .int("termination_grace_period_seconds", 1, 3600, diags)
         .map_or(builtin.termination_grace_seconds, |v| v.value);
-    let max_surge = f.or("max_surge", builtin.max_surge, diags);
-    let max_unavailable = f.or("max_unavailable", builtin.max_unavailable, diags);
+    let unavailable_at = f.peek("max_unavailable").map_or(f.origin(), |n| n.origin);
+    let max_surge = f.or_rule("max_surge", builtin.max_surge, rule::INT_OR_PERCENT, diags);
+    let max_unavailable = f.or_rule(
+        "max_unavailable",
+        builtin.max_unavailable,
+        rule::INT_OR_PERCENT,
+        diags,
+    );
+    crate::decode::check_surge(unavailable_at, &max_surge, &max_unavailable, diags);
     let run_as_user = f
         .int("run_as_user", 1, i64::from(u32::MAX), diags)
         .map_or(builtin.run_as_user, |v| v.value);
@@ -456,10 +463,10 @@ fn release(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Release> {
 
 fn ingress(node: &Node, diags: &mut Diagnostics) -> Option<Ingress> {
     let mut f = Fields::open(node, "ingress", diags)?;
-    let class = f.or("class", "nginx".to_string(), diags);
-    let host = f.req("host", diags);
-    let issuer = f.req::<String>("tls_issuer", diags);
-    let secret = f.req::<String>("tls_secret", diags);
+    let class = f.or_rule("class", "nginx".to_string(), rule::SUBDOMAIN, diags);
+    let host = f.req_rule("host", rule::HOST, diags);
+    let issuer = f.req_rule("tls_issuer", rule::SUBDOMAIN, diags);
+    let secret = f.req_rule("tls_secret", rule::SUBDOMAIN, diags);
     let rate = f
         .int("rate_limit_rps", 1, 1_000_000, diags)
         .map(|v| v.value);
@@ -495,14 +502,30 @@ fn network(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Network> {
     };
     let mut f = Fields::open(node, "network", diags)?;
     let network = Network {
-        ingress_controller_namespace: f.or(
+        ingress_controller_namespace: f.or_rule(
             "ingress_controller_namespace",
             builtin.ingress_controller_namespace,
+            rule::DNS_LABEL,
             diags,
         ),
-        monitoring_namespace: f.or("monitoring_namespace", builtin.monitoring_namespace, diags),
-        dns_namespace: f.or("dns_namespace", builtin.dns_namespace, diags),
-        api_server_cidr: f.or("api_server_cidr", builtin.api_server_cidr, diags),
+        monitoring_namespace: f.or_rule(
+            "monitoring_namespace",
+            builtin.monitoring_namespace,
+            rule::DNS_LABEL,
+            diags,
+        ),
+        dns_namespace: f.or_rule(
+            "dns_namespace",
+            builtin.dns_namespace,
+            rule::DNS_LABEL,
+            diags,
+        ),
+        api_server_cidr: f.or_rule(
+            "api_server_cidr",
+            builtin.api_server_cidr,
+            rule::CIDR,
+            diags,
+        ),
         allow_from_kube_system: f.or(
             "allow_from_kube_system",
             builtin.allow_from_kube_system,
@@ -529,6 +552,12 @@ fn external(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<External
     let cidrs = f.req::<Vec<Located<String>>>("cidrs", diags);
     let ports = f.req::<Vec<Located<i64>>>("ports", diags);
     f.finish(diags).then_some(())?;
+    let cidrs = cidrs?;
+    let mut valid = true;
+    for cidr in &cidrs.value {
+        valid &= crate::decode::check_rule(cidr, &format!("{path}.cidrs"), rule::CIDR, diags);
+    }
+    valid.then_some(())?;
     let mut out = Vec::new();
     for port in ports?.value {
         if !(1..=65535).contains(&port.value) {
@@ -547,7 +576,7 @@ fn external(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<External
         out.push(port.value);
     }
     Some(External {
-        cidrs: cidrs?.value,
+        cidrs: cidrs.value,
         ports: out,
         origin: node.origin,
     })
@@ -595,7 +624,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         });
     };
     let mut f = Fields::open(node, "secrets", diags)?;
-    let name = f.req::<String>("name", diags);
+    let name = f.req_rule("name", rule::SUBDOMAIN, diags);
     let provider = f.req_choice("provider", &PROVIDERS, diags);
     let store = f.opt("store", diags);
     let store_kind = f
@@ -603,7 +632,12 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
         .map_or_else(|| "ClusterSecretStore".to_string(), |k| k.value);
     let remote_prefix = f.or("remote_prefix", String::new(), diags);
     let addressing = f.choice("addressing", &ADDRESSINGS, diags);
-    let refresh = f.or("refresh_interval", "1h".to_string(), diags);
+    let refresh = f.or_rule(
+        "refresh_interval",
+        "1h".to_string(),
+        rule::GO_DURATION,
+        diags,
+    );
     let keys = f
         .opt::<Vec<Located<String>>>("keys", diags)
         .map_or_else(Vec::new, |k| k.value);

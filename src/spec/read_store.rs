@@ -230,7 +230,7 @@ fn storage(
     };
     let mut f = Fields::open(node, path, diags)?;
     let size = f.req("size", diags);
-    let class = f.req::<String>("class", diags);
+    let class = f.req_rule("class", crate::decode::rule::SUBDOMAIN, diags);
     f.finish(diags).then_some(())?;
     Some(Storage {
         size: size?,

@@ -3,7 +3,7 @@
 
 use super::read::{enum_error, parse_choice};
 use super::*;
-use crate::decode::{Fields, describe, type_error};
+use crate::decode::{Fields, check_rule, describe, rule, type_error};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::node::{Node, Value};
 
@@ -49,8 +49,10 @@ pub fn workload_fields(
     let next_image = f.opt("next_image", diags);
     let replicas = f.int("replicas", 0, 10_000, diags);
     let size = f.req("size", diags);
-    let component = f.or("component", "backend".to_string(), diags);
-    let description = f.opt::<String>("description", diags).map(|d| d.value);
+    let component = f.or_rule("component", "backend".to_string(), rule::LABEL_VALUE, diags);
+    let description = f
+        .rule("description", rule::ANNOTATION, diags)
+        .map(|d| d.value);
     let main = container_fields(f, path, diags, false);
     let containers = f.named("containers", diags, container);
     let volumes = f.named("volumes", diags, volume);
@@ -514,7 +516,7 @@ fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
     let size_limit = f.opt("size_limit", diags);
     let memory = f.or("memory", false, diags);
     let size = f.opt("size", diags);
-    let class = f.opt::<String>("class", diags).map(|c| c.value);
+    let class = f.rule("class", rule::SUBDOMAIN, diags).map(|c| c.value);
     let access = f.choice("access", &ACCESS_MODES, diags);
     let files = f.named("files", diags, config_file);
     let keys = strings(&mut f, "keys", diags);
@@ -682,8 +684,10 @@ fn exposure(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Exposure
 fn pod(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<PodSettings> {
     let mut f = Fields::open(node, path, diags)?;
     let annotations = string_map(&mut f, "annotations", diags);
-    let labels = string_map(&mut f, "labels", diags);
-    let priority_class = f.opt::<String>("priority_class", diags).map(|p| p.value);
+    let labels = labels_map(&mut f, "labels", diags);
+    let priority_class = f
+        .rule("priority_class", rule::SUBDOMAIN, diags)
+        .map(|p| p.value);
     let node_selector = string_map(&mut f, "node_selector", diags);
     let tolerations = f
         .opt::<Vec<Located<TolerationEntry>>>("tolerations", diags)
@@ -860,4 +864,35 @@ fn cron_fields(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Optio
         failed_history: failed,
         starting_deadline: deadline,
     })
+}
+
+/// Labels as Kubernetes takes them: keys (an optional DNS prefix and a name) and values, each checked
+/// at its own place.
+fn labels_map(
+    f: &mut Fields<'_>,
+    key: &'static str,
+    diags: &mut Diagnostics,
+) -> Vec<(String, String)> {
+    let path = f.child_path(key);
+    let entries = f.named_of::<String>(key, diags);
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let name = Located {
+            value: entry.name.clone(),
+            origin: entry.origin,
+            replaced: None,
+        };
+        let value = Located {
+            value: entry.value.clone(),
+            origin: entry.origin,
+            replaced: None,
+        };
+        let entry_path = format!("{path}.{}", entry.name);
+        let key_ok = check_rule(&name, &entry_path, rule::LABEL_KEY, diags);
+        let value_ok = check_rule(&value, &entry_path, rule::LABEL_VALUE, diags);
+        if key_ok && value_ok {
+            out.push((entry.name, entry.value));
+        }
+    }
+    out
 }
