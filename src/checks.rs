@@ -37,7 +37,7 @@ checks! {
     "P0103" E "spec" "Missing key" "A required setting has no default that would be right for everyone." "[services.api]\nreplicas = 2   # no image";
     "P0104" E "spec" "Invalid value" "The value is of the right type but impossible: out of range, unknown choice, bad quantity or schedule." "replicas = 0";
     "P0105" E "overlay" "Overlay replaces a table by a value" "An overlay may change values inside a table, not turn a table into a value or back." "# overlay\nservices = \"none\"";
-    "P0106" E "overlay" "Removal of an unknown entry" "`[remove]` names an entry the base spec does not have: likely a typo." "[remove]\ntenants = [\"acmee\"]";
+    "P0106" E "overlay" "Removal of an unknown entry" "`[remove]` names an entry the base spec does not have: likely a typo." "[remove]\nservices = [\"auht-service\"]";
     "P0110" E "value rules" "Not a Kubernetes name" "Object names are DNS-1123 labels or subdomains (Secrets, storage and ingress classes, issuers); the API server refuses anything else." "[secrets]\nname = \"platform_secrets\"";
     "P0111" E "value rules" "Not a label value" "Label values are at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit." "component = \"front end\"";
     "P0112" E "value rules" "Annotation too large" "The API server refuses an object whose annotations total more than 256 KiB; a description becomes one." "description = \"… 300 KB …\"";

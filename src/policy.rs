@@ -326,7 +326,10 @@ fn random_token(text: &str) -> bool {
     let token_chars = text
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "+/=_-".contains(c));
+    // A JSON pointer or file path (`/spec/template/…`) is words between slashes, not a token.
+    let path_like = text.starts_with('/') || text.matches('/').count() >= 3;
     token_chars
+        && !path_like
         && text.len() >= 24
         && text.chars().any(|c| c.is_ascii_uppercase())
         && text.chars().any(|c| c.is_ascii_lowercase())
@@ -391,6 +394,14 @@ fn url_with_password(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn paths_and_json_pointers_are_not_tokens() {
+        assert!(!random_token(
+            "/spec/template/spec/containers/0/securityContext/runAsNonRoot"
+        ));
+        assert!(random_token("Zk9qR2x1V3pXc0FiQ2RlRmc1Nzg5"));
+    }
     use super::looks_like_secret;
 
     #[test]

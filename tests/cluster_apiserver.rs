@@ -958,7 +958,8 @@ fn a_server_that_goes_away_mid_apply_gives_a_clear_error_and_a_rerun_converges()
             && [
                 "Connection refused",
                 "connection closed",
-                "Connection reset"
+                "Connection reset",
+                "peer closed connection"
             ]
             .iter()
             .any(|cause| all.contains(cause)),

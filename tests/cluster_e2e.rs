@@ -642,7 +642,8 @@ fn drift_of_an_extra_object_names_its_file_and_prune_removes_it_when_the_file_is
         )),
         "{drift:?}"
     );
-    assert_eq!(project.plat("apply", &[]).code, 0);
+    // The person's change is another manager's field: taking it back is an explicit choice.
+    assert_eq!(project.plat("apply", &["--force-conflicts"]).code, 0);
     assert_eq!(project.plat("drift", &[]).code, 0);
 
     std::fs::remove_file(project.dir.join("manifests/quota.yaml")).unwrap();

@@ -121,7 +121,7 @@ json = [
     let p0501 = found
         .iter()
         .find(|f| f.0 == "P0501")
-        .expect("P0501 for the patched Deployment");
+        .unwrap_or_else(|| panic!("P0501 for the patched Deployment: {found:?}"));
     assert_eq!(p0501.1, Severity::Error);
     // At the spec entry (where waivers apply), and pointing at the patch.
     assert!(p0501.2.starts_with("platform.toml:9:"), "{p0501:?}");

@@ -42,7 +42,10 @@ fn environments() -> Vec<String> {
         let generated = repo().join(project).join("generated");
         let mut names: Vec<String> = std::fs::read_dir(&generated)
             .expect("generated/ exists; run `plat render`")
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .map(|e| e.unwrap())
+            // The `.plat-output` marker sits beside the environments' folders.
+            .filter(|e| e.file_type().unwrap().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
         assert!(names.len() >= 2, "{project}: found only {names:?}");
