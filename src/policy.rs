@@ -402,7 +402,7 @@ mod tests {
         ));
         assert!(random_token("Zk9qR2x1V3pXc0FiQ2RlRmc1Nzg5"));
     }
-    use super::looks_like_secret;
+    use super::{looks_like_secret, random_token};
 
     #[test]
     fn recognises_secret_values() {
