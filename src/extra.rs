@@ -344,7 +344,16 @@ pub fn template_context(spec: &Spec) -> minijinja::Value {
 
 /// [`template_context`] as JSON (also what `plat explain` and the tests read).
 pub fn context_json(spec: &Spec) -> Json {
-    Json::Object(crate::facts::Inventory::of(spec).context().clone())
+    let mut context = crate::facts::Inventory::of(spec).context().clone();
+    // Extra objects may iterate over a fleet's instances; env templates see only their own.
+    if let Some(Json::Object(fleets)) = context.get_mut("fleets") {
+        for fleet in &spec.fleets {
+            if let Some(facts) = fleets.get_mut(&fleet.name) {
+                facts["instances"] = crate::facts::fleet_instances(spec, fleet);
+            }
+        }
+    }
+    Json::Object(context)
 }
 
 #[cfg(test)]

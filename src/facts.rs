@@ -28,6 +28,22 @@ pub const REDIS_BUS_PORT: i64 = 16379;
 pub const REDIS_EXPORTER_PORT: i64 = 9121;
 pub const OBJECT_STORAGE_PORT: i64 = 9000;
 
+#[cfg(test)]
+mod tests {
+    use super::bare_instance_use;
+
+    #[test]
+    fn bare_uses_of_instance_facts() {
+        assert!(bare_instance_use("tenants/{{ instance.id }}/"));
+        assert!(bare_instance_use(
+            "{{ instance.vars.display_name }} on {{ stores.db.host }}"
+        ));
+        assert!(!bare_instance_use("{{ instance.id | upper }}"));
+        assert!(!bare_instance_use("{{ instance.vars['display name'] }}"));
+        assert!(!bare_instance_use("{% if instance.plan %}x{% endif %}"));
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndpointKind {
     Workload,
@@ -55,6 +71,8 @@ pub struct Inventory {
     pub endpoints: Vec<Endpoint>,
     context: Map<String, Value>,
     jinja: minijinja::Value,
+    /// Templates compiled once, by their text: a fleet's env templates render once per instance.
+    templates: std::cell::RefCell<Environment<'static>>,
 }
 
 pub fn service_host(name: &str, namespace: &str) -> String {
@@ -185,21 +203,7 @@ impl Inventory {
                 .service_ports()
                 .next()
                 .map(|p| p.service_port);
-            let instances: Vec<Value> = f
-                .value
-                .instances
-                .iter()
-                .map(|i| {
-                    let name = instance_name(&f.name, &i.name);
-                    json!({
-                        "id": i.name,
-                        "name": name,
-                        "plan": i.value.plan.as_ref().map(|p| p.value.clone()),
-                        "host": service_host(&name, namespace),
-                        "port": port,
-                    })
-                })
-                .collect();
+
             fleets.insert(
                 f.name.clone(),
                 json!({
@@ -208,7 +212,7 @@ impl Inventory {
                     "image": f.value.template.image.value,
                     "port": port,
                     "max_instances": f.value.max_instances.value,
-                    "instances": instances,
+                    "instances": f.value.instances.len(),
                     "job": fleet_job(&f.name, &f.value),
                 }),
             );
@@ -273,10 +277,13 @@ impl Inventory {
         // Converted once: a template's render then costs no copy of the facts, however many
         // instances the fleets have.
         let jinja = minijinja::Value::from(minijinja::value::Serde(&context));
+        let mut templates = Environment::new();
+        templates.set_undefined_behavior(UndefinedBehavior::Strict);
         Inventory {
             endpoints,
             context,
             jinja,
+            templates: std::cell::RefCell::new(templates),
         }
     }
 
@@ -299,8 +306,6 @@ impl Inventory {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.value.clone());
         }
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
         let jinja = match instance {
             Some(instance) => minijinja::context! {
                 instance => minijinja::Value::from(minijinja::value::Serde(instance)),
@@ -315,7 +320,12 @@ impl Inventory {
             }
             Box::new(self.template_error(text, &e, &Value::Object(context)))
         };
-        let template = env.template_from_str(text.as_str()).map_err(explain)?;
+        let mut env = self.templates.borrow_mut();
+        if env.get_template(text.as_str()).is_err() {
+            env.add_template_owned(text.value.clone(), text.value.clone())
+                .map_err(explain)?;
+        }
+        let template = env.get_template(text.as_str()).map_err(explain)?;
         template.render(jinja).map_err(explain)
     }
 
@@ -362,6 +372,66 @@ pub fn platform_config(spec: &Spec, inventory: &Inventory) -> Vec<(String, Strin
         .collect();
     items.sort();
     items
+}
+
+/// Every instance of a fleet with its object name, plan, host and port: for the templates of extra
+/// objects, which may iterate over them. Kept out of [`Inventory`], whose context every `env`
+/// template renders against, so that a 10,000-instance fleet costs no per-render copy.
+pub fn fleet_instances(spec: &Spec, fleet: &crate::decode::Named<crate::spec::Fleet>) -> Value {
+    let namespace = spec.environment.namespace.as_str();
+    let port = fleet
+        .value
+        .template
+        .service_ports()
+        .next()
+        .map(|p| p.service_port);
+    let instances: Vec<Value> = fleet
+        .value
+        .instances
+        .iter()
+        .map(|i| {
+            let name = instance_name(&fleet.name, &i.name);
+            json!({
+                "id": i.name,
+                "name": name,
+                "plan": i.value.plan.as_ref().map(|p| p.value.clone()),
+                "host": service_host(&name, namespace),
+                "port": port,
+            })
+        })
+        .collect();
+    Value::Array(instances)
+}
+
+/// Whether every use of `instance` in a template is a bare `{{ instance.id }}`, `{{ instance.name }}`,
+/// `{{ instance.plan }}` or `{{ instance.vars.<key> }}`: then the template's output for an instance is
+/// its output for a placeholder instance with the values put in, and it renders for every instance
+/// that has the same plan and the same var keys. Anything else (a filter, a test, a loop) is not.
+pub fn bare_instance_use(source: &str) -> bool {
+    if source.contains("{%") && source.contains("instance") {
+        return false;
+    }
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            return false;
+        };
+        let expr = rest[start + 2..start + len].trim();
+        if expr.contains("instance") {
+            let bare = match expr.strip_prefix("instance.") {
+                Some("id" | "name" | "plan") => true,
+                Some(other) => other.strip_prefix("vars.").is_some_and(|key| {
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                }),
+                None => false,
+            };
+            if !bare {
+                return false;
+            }
+        }
+        rest = &rest[start + len + 2..];
+    }
+    true
 }
 
 /// The scrape job of a fleet's instances: one job for the whole fleet.

@@ -48,9 +48,28 @@ pub fn check(spec: &Spec, inventory: &Inventory, diags: &mut Diagnostics) {
                 .help("fleet instances are long-running: use kind service, worker or stateful"),
             );
         }
-        // Every instance's templates must render: `instance.*` differs per instance.
+        // Every instance's templates must render: `instance.*` differs per instance. When every
+        // template uses instance values only bare, one instance per plan and set of var keys stands
+        // for all of them.
+        let all_bare = env_templates(w, &fleet.value.plans).all(crate::facts::bare_instance_use);
+        let mut seen: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
         for instance in &fleet.value.instances {
             let plan = instance.value.plan.as_ref().map(|p| p.as_str());
+            if all_bare {
+                let family = (
+                    plan,
+                    instance
+                        .value
+                        .vars
+                        .iter()
+                        .map(|(k, _)| k.as_str())
+                        .collect(),
+                );
+                if seen.contains(&family) {
+                    continue;
+                }
+                seen.push(family);
+            }
             let facts = instance_facts(&fleet.name, &instance.name, plan, &instance.value.vars);
             let plan_env = plan
                 .and_then(|p| fleet.value.plan(p))
@@ -362,6 +381,21 @@ fn check_shared_claim(
             "rolling update",
         ));
     }
+}
+
+/// The text templates of a fleet template's containers and plans.
+fn env_templates<'a>(
+    w: &'a Workload,
+    plans: &'a [Named<crate::spec::Plan>],
+) -> impl Iterator<Item = &'a str> + 'a {
+    let containers = std::iter::once(&w.main).chain(w.containers.iter().map(|c| &c.value));
+    containers
+        .flat_map(|c| c.env.iter())
+        .chain(plans.iter().flat_map(|p| p.value.env.iter()))
+        .filter_map(|e| match &e.value {
+            EnvValue::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
 }
 
 /// Env references: config keys, secret keys, and templates (rendered with the instance's facts).

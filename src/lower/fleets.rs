@@ -240,7 +240,8 @@ fn instantiate(
     if !values_ok {
         return None;
     }
-    // Templates may transform a value (`| upper`); then the fill would be wrong.
+    // Templates may transform a value (`| upper`); then the fill would be wrong, so those are
+    // rendered for the instance and compared. A bare use of a value fills exactly.
     let facts = instance_facts(
         &fleet.name,
         id,
@@ -248,6 +249,9 @@ fn instantiate(
         vars,
     );
     for (template, rendered) in templates.iter().zip(&prototype.rendered) {
+        if crate::facts::bare_instance_use(template) {
+            continue;
+        }
         let real = ctx.inventory.render(template, Some(&facts)).ok()?;
         if fill(rendered, &values, false)? != real {
             return None;
