@@ -64,12 +64,6 @@ schemas! {
     "barmancloud.cnpg.io/v1" "ObjectStore" "plugin-barman-cloud-0.14.0/objectstore-barmancloud.cnpg.io-v1.json";
 }
 
-/// Kinds vendored for the extra objects of `manifests/` (src/extra.rs) that plat never emits itself.
-pub const FOR_EXTRA_OBJECTS: &[(&str, &str)] = &[
-    ("v1", "ResourceQuota"),
-    ("scheduling.k8s.io/v1", "PriorityClass"),
-];
-
 /// A broken object can fail many rules at once (one per branch of a `oneOf`); the first few locate
 /// the problem, the rest would bury it.
 const MAX_ERRORS_PER_OBJECT: usize = 5;
