@@ -13,7 +13,9 @@ use crate::facts::{
 };
 use crate::kit::security::{container_security, pod_security};
 use crate::kit::version_of;
-use crate::spec::{Backup, ObjectStorage, Postgres, RedisCluster, RedisSingle, Store, StoreKind};
+use crate::spec::{
+    Backup, ObjectStorage, Postgres, RedisCluster, RedisSingle, Storage, Store, StoreKind,
+};
 
 pub fn units(ctx: &Ctx<'_>) -> Vec<Unit> {
     ctx.spec
@@ -380,6 +382,47 @@ fn harden_redis_pods(spec: &mut Value) {
     }
 }
 
+/// The `data` claim template of a store's StatefulSet: one ReadWriteOnce claim per pod.
+fn data_claim_template(storage: &Storage) -> Value {
+    json!({
+        "metadata": { "name": "data" },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": storage.class,
+            "resources": { "requests": { "storage": storage.size.text } },
+        },
+    })
+}
+
+/// Pods of the stores plat runs itself run as the platform's user, owning their volumes.
+fn platform_pod_security(ctx: &Ctx<'_>) -> Value {
+    let uid = ctx.spec.defaults.run_as_user;
+    pod_security(uid, uid, uid)
+}
+
+/// A store's ClusterIP Service, or its headless one (`Some(publish_not_ready)`), on one named port.
+fn store_service(
+    metadata: Value,
+    selector: &Value,
+    (port_name, port): (&str, i64),
+    headless: Option<bool>,
+) -> Value {
+    let mut spec = json!({
+        "selector": selector,
+        "ports": [{ "name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP" }],
+    });
+    match headless {
+        Some(publish_not_ready) => {
+            spec["clusterIP"] = json!("None");
+            if publish_not_ready {
+                spec["publishNotReadyAddresses"] = json!(true);
+            }
+        }
+        None => spec["type"] = json!("ClusterIP"),
+    }
+    json!({ "apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec })
+}
+
 fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Unit {
     let store = &entry.value;
     let name = store.name.as_str();
@@ -452,7 +495,7 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
                     "serviceAccountName": name,
                     "automountServiceAccountToken": false,
                     "enableServiceLinks": false,
-                    "securityContext": pod_security(ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user),
+                    "securityContext": platform_pod_security(ctx),
                     "containers": [container],
                     "volumes": [
                         { "name": "tmp", "emptyDir": { "sizeLimit": "256Mi" } },
@@ -460,28 +503,18 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
                     ],
                 },
             },
-            "volumeClaimTemplates": [{
-                "metadata": { "name": "data" },
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": minio.storage.class,
-                    "resources": { "requests": { "storage": minio.storage.size.text } },
-                },
-            }],
+            "volumeClaimTemplates": [data_claim_template(&minio.storage)],
         },
     });
+    // MinIO's distributed set finds its peers through the headless Service before they are ready.
     let service = |svc_name: &str, headless: bool| {
-        let mut spec = json!({
-            "selector": selector,
-            "ports": [{ "name": "http", "port": OBJECT_STORAGE_PORT, "targetPort": "http", "protocol": "TCP" }],
-        });
-        if headless {
-            spec["clusterIP"] = json!("None");
-            spec["publishNotReadyAddresses"] = json!(true);
-        } else {
-            spec["type"] = json!("ClusterIP");
-        }
-        json!({ "apiVersion": "v1", "kind": "Service", "metadata": ctx.metadata(svc_name, &labels, &source, origin), "spec": spec })
+        let metadata = ctx.metadata(svc_name, &labels, &source, origin);
+        store_service(
+            metadata,
+            &selector,
+            ("http", OBJECT_STORAGE_PORT),
+            headless.then_some(true),
+        )
     };
     let account = super::workload::service_account(ctx, name, &labels, &source, origin, None);
     let policy = store_policy(
@@ -571,32 +604,22 @@ fn redis_single(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisSingle) -> Uni
                     "serviceAccountName": name,
                     "automountServiceAccountToken": false,
                     "enableServiceLinks": false,
-                    "securityContext": pod_security(ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user, ctx.spec.defaults.run_as_user),
+                    "securityContext": platform_pod_security(ctx),
                     "containers": [container],
                     "volumes": [{ "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } }],
                 },
             },
-            "volumeClaimTemplates": [{
-                "metadata": { "name": "data" },
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": redis.storage.class,
-                    "resources": { "requests": { "storage": redis.storage.size.text } },
-                },
-            }],
+            "volumeClaimTemplates": [data_claim_template(&redis.storage)],
         },
     });
     let service = |svc_name: &str, headless: bool| {
-        let mut spec = json!({
-            "selector": selector,
-            "ports": [{ "name": "redis", "port": port, "targetPort": "redis", "protocol": "TCP" }],
-        });
-        if headless {
-            spec["clusterIP"] = json!("None");
-        } else {
-            spec["type"] = json!("ClusterIP");
-        }
-        json!({ "apiVersion": "v1", "kind": "Service", "metadata": ctx.metadata(svc_name, &labels, &source, origin), "spec": spec })
+        let metadata = ctx.metadata(svc_name, &labels, &source, origin);
+        store_service(
+            metadata,
+            &selector,
+            ("redis", port),
+            headless.then_some(false),
+        )
     };
     let account = super::workload::service_account(ctx, name, &labels, &source, origin, None);
     let policy = store_policy(
