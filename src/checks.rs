@@ -54,7 +54,7 @@ checks! {
     "P0207" E "spec" "Invalid name" "Names become Kubernetes object names and DNS labels." "[services.Api_Gateway]";
     "P0208" E "spec" "Duplicate object" "Two spec entries would produce the same Kubernetes object, and one would overwrite the other." "[services.minio]   # collides with the object-storage store named minio";
         "P0211" W "spec" "next_image without blue-green" "A next image is only deployed as the inactive colour of a blue-green release." "next_image = \"app:1.1.0\"   # with strategy = \"rolling\"";
-    "P0212" W "spec" "More database instances than nodes" "Losing one node would lose several PostgreSQL replicas at once; the instance count promises more availability than the environment has." "# environments/test.toml\n[environment]\nnodes = 2\n[postgresql]\ninstances = 3";
+    "P0212" W "spec" "More database instances than nodes" "Losing one node would lose several PostgreSQL replicas at once; the instance count promises more availability than the environment has." "# environments/test.toml\n[environment]\nnodes = 2\n[stores.postgresql]\ninstances = 3";
     "P0213" E "security" "Hardened defaults relaxed without a reason" "Running as root or with a writable root file system needs a reason a reviewer can read." "security = { run_as_user = 0 }   # no reason";
     "P0214" E "spec" "Unknown reference in a template" "A template (`env`, `[config]`) names a fact plat does not know; strict undefined refuses to render it empty, with did-you-mean." "DB_HOST = \"{{ stores.dbb.host }}\"";
     "P0215" E "spec" "Probe on a missing port" "A probe of a port the container does not declare never succeeds, so the pod never becomes ready." "probes.liveness = { http = { port = \"admin\" } }   # no port admin";
