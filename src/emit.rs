@@ -18,8 +18,30 @@ pub fn write_all(out: &Path, outputs: &[(String, Files)]) -> io::Result<()> {
     fs::write(out.join(MARKER), MARKER_TEXT)?;
     let staging = out.join(format!(".plat-staging-{}", std::process::id()));
     let result = stage_and_swap(out, &staging, outputs);
-    let _ = fs::remove_dir_all(&staging);
+    let _ = remove_tree(&staging);
     result
+}
+
+/// Removes a folder and everything in it, the files by two threads: the staging folder holds the
+/// previous output after the swap, and unlinking ten thousand files is system calls that overlap
+/// well, as writing them does.
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_type().is_dir())
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    let half = files.len().div_ceil(2).max(1);
+    std::thread::scope(|scope| {
+        for chunk in files.chunks(half) {
+            scope.spawn(move || chunk.iter().for_each(|f| drop(fs::remove_file(f))));
+        }
+    });
+    fs::remove_dir_all(dir)
 }
 
 /// The file that marks a folder as plat's output. Its environment folders are replaced on every

@@ -204,20 +204,28 @@ fn finding(code: &'static str, object: &Object, message: String) -> Diagnostic {
 
 /// Finds values in the spec that look like secrets rather than references to them.
 pub fn scan_secret_literals(node: &Node, path: &str, diags: &mut Diagnostics) {
+    let mut path = path.to_string();
+    scan_node(node, &mut path, diags);
+}
+
+/// The scan of one node, with the dotted path of its keys in one buffer that grows and shrinks as
+/// the walk goes (a large spec has a hundred thousand values).
+fn scan_node(node: &Node, path: &mut String, diags: &mut Diagnostics) {
     match &node.value {
         NodeValue::Table(table) => {
             for (key, child) in &table.entries {
-                let child_path = if path.is_empty() {
-                    key.name.clone()
-                } else {
-                    format!("{path}.{}", key.name)
-                };
-                scan_secret_literals(child, &child_path, diags);
+                let len = path.len();
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(&key.name);
+                scan_node(child, path, diags);
+                path.truncate(len);
             }
         }
         NodeValue::Array(items) => {
             for item in items {
-                scan_secret_literals(item, path, diags);
+                scan_node(item, path, diags);
             }
         }
         NodeValue::Integer(number) => {
@@ -259,8 +267,14 @@ const SECRET_WORDS: [&str; 14] = [
 ];
 
 fn secret_sounding(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|w| key.contains(w))
+    SECRET_WORDS.iter().any(|w| contains_ignoring_case(key, w))
+}
+
+/// Whether `text` contains the lower-case ASCII `word`, in any case.
+fn contains_ignoring_case(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// The last key of a path, which names what the value is.
@@ -270,19 +284,23 @@ fn last_key(path: &str) -> &str {
 
 /// A number under a secret-sounding key: a PIN or numeric password (`DB_PASS = 12345678`).
 fn numeric_secret(path: &str, number: i64) -> Option<&'static str> {
-    let digits = number.unsigned_abs().to_string().len();
-    (secret_sounding(last_key(path)) && !names_a_reference(path) && digits >= 4)
+    let digits = number.unsigned_abs().checked_ilog10().unwrap_or(0) + 1;
+    (digits >= 4 && secret_sounding(last_key(path)) && !names_a_reference(path))
         .then_some("a numeric password")
 }
 
 /// Fields such as `tls_secret` or `password_secret_key` name a Secret or a key of one. Configuration
 /// keys are environment variable names, so there `JWT_SECRET` holds a value.
 fn names_a_reference(path: &str) -> bool {
-    let key = last_key(path).to_ascii_lowercase();
+    let key = last_key(path).as_bytes();
+    let ends_with = |suffix: &str| {
+        key.len() >= suffix.len()
+            && key[key.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
     !path.starts_with("config.")
         && (["_secret", "_secret_key", "_secret_name"]
             .iter()
-            .any(|s| key.ends_with(s))
+            .any(|s| ends_with(s))
             || path.starts_with("secrets."))
 }
 
@@ -325,6 +343,9 @@ fn entropy(text: &str) -> f64 {
 /// and digits, and with the entropy of random text. Hex digests and UUIDs have no upper case;
 /// names, paths and sentences have separators or too little entropy.
 fn random_token(text: &str) -> bool {
+    if text.len() < 24 {
+        return false;
+    }
     let token_chars = text
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "+/=_-".contains(c));
@@ -332,7 +353,6 @@ fn random_token(text: &str) -> bool {
     let path_like = text.starts_with('/') || text.matches('/').count() >= 3;
     token_chars
         && !path_like
-        && text.len() >= 24
         && text.chars().any(|c| c.is_ascii_uppercase())
         && text.chars().any(|c| c.is_ascii_lowercase())
         && text.chars().any(|c| c.is_ascii_digit())
@@ -373,15 +393,17 @@ pub fn looks_like_secret(path: &str, text: &str) -> Option<&'static str> {
     let in_config = path.starts_with("config.");
     // Outside `[config]` an upper-case value names a key of the secret store (`REDIS_PASSWORD`); in
     // `[config]` it is the value itself.
-    let reads_as_key_name = !in_config
-        && text
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    (secret_sounding(last_key(path))
+    let reads_as_key_name = || {
+        !in_config
+            && text
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    };
+    (text.len() >= 6
+        && secret_sounding(last_key(path))
         && !names_a_reference(path)
-        && !reads_as_key_name
-        && text.len() >= 6)
-        .then_some("a secret-sounding key with a literal value")
+        && !reads_as_key_name())
+    .then_some("a secret-sounding key with a literal value")
 }
 
 fn url_with_password(text: &str) -> bool {

@@ -115,11 +115,11 @@ impl FamilyKey {
 }
 
 /// A family's prototype: its text, its objects' kinds and names, and its templates as the
-/// placeholders render them.
+/// placeholders render them, each cut into pieces once so that an instance is filled by copying.
 struct Prototype {
-    text: String,
-    objects: Vec<(String, String)>,
-    rendered: Vec<String>,
+    text: Filler,
+    objects: Vec<(String, Filler)>,
+    rendered: Vec<Filler>,
 }
 
 pub fn lower_fleets(ctx: &Ctx<'_>, sink: &mut dyn super::Sink, path: Path) {
@@ -150,8 +150,15 @@ pub fn lower_fleets(ctx: &Ctx<'_>, sink: &mut dyn super::Sink, path: Path) {
     }
 }
 
+/// A text template of a fleet's env, and whether it uses instance values only bare (then a fill
+/// gives exactly what rendering it for the instance would; see `facts::bare_instance_use`).
+struct Template<'a> {
+    source: &'a Located<String>,
+    bare: bool,
+}
+
 /// The text templates of the main container's env and every plan's env.
-fn templates_of(fleet: &Fleet) -> Vec<&Located<String>> {
+fn templates_of(fleet: &Fleet) -> Vec<Template<'_>> {
     let plans = fleet.plans.iter().flat_map(|p| p.value.env.iter());
     fleet
         .template
@@ -160,7 +167,10 @@ fn templates_of(fleet: &Fleet) -> Vec<&Located<String>> {
         .iter()
         .chain(plans)
         .filter_map(|e| match &e.value {
-            EnvValue::Text(t) if t.contains("{{") || t.contains("{%") => Some(t),
+            EnvValue::Text(t) if t.contains("{{") || t.contains("{%") => Some(Template {
+                source: t,
+                bare: crate::facts::bare_instance_use(t),
+            }),
             _ => None,
         })
         .collect()
@@ -181,7 +191,7 @@ fn prototype(
     ctx: &Ctx<'_>,
     fleet: &Named<Fleet>,
     instance: &Named<Instance>,
-    templates: &[&Located<String>],
+    templates: &[Template<'_>],
     sink: &mut dyn super::Sink,
 ) -> Option<Prototype> {
     let vars = placeholder_vars(&instance.value);
@@ -201,16 +211,17 @@ fn prototype(
     }
     let rendered = templates
         .iter()
-        .map(|tpl| ctx.inventory.render(tpl, facts.as_ref()).ok())
+        .map(|tpl| ctx.inventory.render(tpl.source, facts.as_ref()).ok())
         .collect::<Option<Vec<String>>>()?;
+    let slots = vars.len() + 1;
     Some(Prototype {
-        text: crate::render::unit_text(&unit),
+        text: Filler::new(&crate::render::unit_text(&unit), slots),
         objects: unit
             .objects
             .iter()
-            .map(|o| (o.kind().to_string(), o.name().to_string()))
+            .map(|o| (o.kind().to_string(), Filler::new(o.name(), slots)))
             .collect(),
-        rendered,
+        rendered: rendered.iter().map(|r| Filler::new(r, slots)).collect(),
     })
 }
 
@@ -219,49 +230,40 @@ fn instantiate(
     fleet: &Named<Fleet>,
     instance: &Named<Instance>,
     prototype: &Prototype,
-    templates: &[&Located<String>],
+    templates: &[Template<'_>],
 ) -> Option<super::Prerendered> {
     let id = instance.name.as_str();
     let vars = &instance.value.vars;
-    let values = |placeholder: &str| -> Option<String> {
-        if placeholder == ID {
-            return Some(id.to_string());
-        }
-        let index: usize = placeholder
-            .strip_prefix("zzplatvar")?
-            .strip_suffix("zz")?
-            .parse()
-            .ok()?;
-        vars.get(index).map(|(_, v)| v.clone())
-    };
-    let values_ok = std::iter::once(id)
-        .chain(vars.iter().map(|(_, v)| v.as_str()))
-        .all(|v| !v.contains(MARK) && !v.contains('\n'));
-    if !values_ok {
-        return None;
-    }
+    let values = Values::new(
+        std::iter::once(id)
+            .chain(vars.iter().map(|(_, v)| v.as_str()))
+            .collect(),
+    )?;
     // Templates may transform a value (`| upper`); then the fill would be wrong, so those are
     // rendered for the instance and compared. A bare use of a value fills exactly.
-    let facts = instance_facts(
-        &fleet.name,
-        id,
-        instance.value.plan.as_ref().map(|p| p.as_str()),
-        vars,
-    );
+    let mut facts = None;
     for (template, rendered) in templates.iter().zip(&prototype.rendered) {
-        if crate::facts::bare_instance_use(template) {
+        if template.bare {
             continue;
         }
-        let real = ctx.inventory.render(template, Some(&facts)).ok()?;
-        if fill(rendered, &values, false)? != real {
+        let facts = facts.get_or_insert_with(|| {
+            instance_facts(
+                &fleet.name,
+                id,
+                instance.value.plan.as_ref().map(|p| p.as_str()),
+                vars,
+            )
+        });
+        let real = ctx.inventory.render(template.source, Some(facts)).ok()?;
+        if rendered.fill(&values, false)? != real {
             return None;
         }
     }
-    let text = fill(&prototype.text, &values, true)?;
+    let text = prototype.text.fill(&values, true)?;
     let objects = prototype
         .objects
         .iter()
-        .map(|(k, n)| Some((k.clone(), fill(n, &values, false)?)))
+        .map(|(k, n)| Some((k.clone(), n.fill(&values, false)?)))
         .collect::<Option<Vec<_>>>()?;
     Some(super::Prerendered {
         file: format!("fleets/{}/{id}.yaml", fleet.name),
@@ -272,39 +274,111 @@ fn instantiate(
     })
 }
 
-/// Text with every placeholder replaced, in one pass. In YAML (`yaml`), a placeholder that is a
-/// whole scalar (`key: placeholder` at the end of a line) takes the quoting its value needs; inside
-/// a longer string the value must be one that never changes the quoting (else `None`).
-fn fill(text: &str, value: &dyn Fn(&str) -> Option<String>, yaml: bool) -> Option<String> {
-    let mut out = String::with_capacity(text.len() + 256);
-    let mut rest = text;
-    while let Some(at) = rest.find(MARK) {
-        let tail = &rest[at..];
-        let Some(end) = tail[MARK.len()..].find("zz").map(|e| e + MARK.len() + 2) else {
-            out.push_str(&rest[..at + MARK.len()]);
-            rest = &rest[at + MARK.len()..];
-            continue;
-        };
-        let placeholder = &tail[..end];
-        let Some(v) = value(placeholder) else {
-            out.push_str(&rest[..at + MARK.len()]);
-            rest = &rest[at + MARK.len()..];
-            continue;
-        };
-        let after = &tail[end..];
-        let whole = rest[..at].ends_with(": ") && after.starts_with('\n');
-        out.push_str(&rest[..at]);
-        if yaml && whole {
-            out.push_str(&crate::yaml::inline_scalar(&v));
-        } else if !yaml || plain_safe(&v) {
-            out.push_str(&v);
-        } else {
+/// One instance's values by slot (0 is the id, then each var in order), with what each becomes
+/// where it is a whole YAML scalar and whether it may stand inside a longer plain string.
+struct Values<'a> {
+    raw: Vec<&'a str>,
+    scalar: Vec<String>,
+    plain: Vec<bool>,
+}
+
+impl<'a> Values<'a> {
+    /// `None` when a value could be mistaken for a placeholder or would break a line.
+    fn new(raw: Vec<&'a str>) -> Option<Self> {
+        if raw.iter().any(|v| v.contains(MARK) || v.contains('\n')) {
             return None;
         }
-        rest = after;
+        Some(Values {
+            scalar: raw.iter().map(|v| crate::yaml::inline_scalar(v)).collect(),
+            plain: raw.iter().map(|v| plain_safe(v)).collect(),
+            raw,
+        })
     }
-    out.push_str(rest);
-    Some(out)
+}
+
+/// A piece of prototype text: copied as it is, or a slot filled with an instance's value.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece {
+    Text(std::ops::Range<usize>),
+    /// `whole`: the placeholder is a whole YAML scalar (`key: placeholder` at the end of a line).
+    Slot {
+        slot: usize,
+        whole: bool,
+    },
+}
+
+/// Prototype text cut at its placeholders once, so that filling it per instance is copying.
+struct Filler {
+    text: String,
+    pieces: Vec<Piece>,
+}
+
+impl Filler {
+    /// Cuts `text` at every placeholder of one of `slots` slots; anything else that merely
+    /// looks like one stays text.
+    fn new(text: &str, slots: usize) -> Self {
+        let mut pieces = Vec::new();
+        let mut copied = 0;
+        let mut from = 0;
+        while let Some(found) = text[from..].find(MARK) {
+            let at = from + found;
+            let tail = &text[at..];
+            let slot = tail[MARK.len()..]
+                .find("zz")
+                .map(|e| &tail[..e + MARK.len() + 2])
+                .and_then(slot_of)
+                .filter(|&(slot, _)| slot < slots);
+            let Some((slot, len)) = slot else {
+                from = at + MARK.len();
+                continue;
+            };
+            if copied < at {
+                pieces.push(Piece::Text(copied..at));
+            }
+            let whole = text[..at].ends_with(": ") && text[at + len..].starts_with('\n');
+            pieces.push(Piece::Slot { slot, whole });
+            copied = at + len;
+            from = copied;
+        }
+        if copied < text.len() {
+            pieces.push(Piece::Text(copied..text.len()));
+        }
+        Filler {
+            text: text.to_string(),
+            pieces,
+        }
+    }
+
+    /// The text with every slot filled. In YAML (`yaml`), a whole scalar takes the quoting its
+    /// value needs; inside a longer string a value must be one that never changes the quoting
+    /// (else `None`).
+    fn fill(&self, values: &Values<'_>, yaml: bool) -> Option<String> {
+        let mut out = String::with_capacity(self.text.len() + 256);
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(range) => out.push_str(&self.text[range.clone()]),
+                Piece::Slot { slot, whole: true } if yaml => out.push_str(&values.scalar[*slot]),
+                Piece::Slot { slot, .. } if !yaml || values.plain[*slot] => {
+                    out.push_str(values.raw[*slot])
+                }
+                Piece::Slot { .. } => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The slot a placeholder stands for, and the placeholder's length.
+fn slot_of(placeholder: &str) -> Option<(usize, usize)> {
+    if placeholder == ID {
+        return Some((0, ID.len()));
+    }
+    let index: usize = placeholder
+        .strip_prefix("zzplatvar")?
+        .strip_suffix("zz")?
+        .parse()
+        .ok()?;
+    Some((index + 1, placeholder.len()))
 }
 
 /// Characters that never change how YAML quotes the string around them.
@@ -312,4 +386,60 @@ fn plain_safe(value: &str) -> bool {
     value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<'a>(raw: &[&'a str]) -> Values<'a> {
+        Values::new(raw.to_vec()).expect("plain values")
+    }
+
+    #[test]
+    fn a_filler_copies_text_and_fills_every_slot() {
+        let text = "name: app-zzplatidzz\nid: zzplatidzz\nregion: zzplatvar0zz\n";
+        let filler = Filler::new(text, 2);
+        let filled = filler.fill(&values(&["acme", "eu"]), true);
+        assert_eq!(
+            filled.as_deref(),
+            Some("name: app-acme\nid: acme\nregion: eu\n")
+        );
+    }
+
+    #[test]
+    fn a_whole_scalar_takes_the_quoting_its_value_needs() {
+        let filler = Filler::new("flag: zzplatvar0zz\n", 2);
+        assert_eq!(
+            filler.fill(&values(&["acme", "yes"]), true).as_deref(),
+            Some("flag: \"yes\"\n")
+        );
+    }
+
+    #[test]
+    fn a_value_that_would_change_the_quoting_of_a_longer_string_refuses_the_fill() {
+        let filler = Filler::new("url: http://zzplatvar0zz/x\n", 2);
+        assert_eq!(filler.fill(&values(&["acme", "a b"]), true), None);
+        // Outside YAML (an object's name, a rendered template) the value goes in as it is.
+        assert_eq!(
+            filler.fill(&values(&["acme", "a b"]), false).as_deref(),
+            Some("url: http://a b/x\n")
+        );
+    }
+
+    #[test]
+    fn text_that_only_looks_like_a_placeholder_stays() {
+        let text = "a: zzplatvar7zz zzplat-x zzplatidzz\n";
+        let filler = Filler::new(text, 2);
+        assert_eq!(
+            filler.fill(&values(&["acme", "eu"]), false).as_deref(),
+            Some("a: zzplatvar7zz zzplat-x acme\n")
+        );
+    }
+
+    #[test]
+    fn values_with_a_placeholder_or_a_line_break_are_not_filled() {
+        assert!(Values::new(vec!["zzplatidzz"]).is_none());
+        assert!(Values::new(vec!["a\nb"]).is_none());
+    }
 }
