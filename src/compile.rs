@@ -397,46 +397,55 @@ pub fn graft_instances(
     }
 }
 
-/// Files of `config` volumes named by path are read here, where the compiler has its `World`.
+/// Files of `config` volumes named by path are read here, where the compiler has its `World`;
+/// then fleets' plans are given their workloads again, with the files' text.
 fn read_config_files(world: &dyn World, spec: &mut spec::Spec, diags: &mut Diagnostics) {
-    let templates = spec.fleets.iter_mut().map(|f| &mut f.value.template);
-    let workloads = spec
+    let fleets = spec.fleets.iter_mut().flat_map(|f| {
+        let plans = f
+            .value
+            .plans
+            .iter_mut()
+            .flat_map(|p| p.value.volumes.iter_mut());
+        f.value.template.volumes.iter_mut().chain(plans)
+    });
+    let volumes = spec
         .workloads
         .iter_mut()
-        .map(|w| &mut w.value)
-        .chain(templates);
-    for w in workloads {
-        for v in &mut w.volumes {
-            let spec::VolumeKind::Config { files } = &mut v.value.kind else {
-                continue;
-            };
-            for f in files {
-                let Some(path) = &f.file else { continue };
+        .flat_map(|w| w.value.volumes.iter_mut())
+        .chain(fleets);
+    for v in volumes {
+        let spec::VolumeKind::Config { files } = &mut v.value.kind else {
+            continue;
+        };
+        for f in files {
+            if let Some(path) = &f.file {
                 match world.read(path).map(String::from_utf8) {
                     Ok(Ok(text)) => f.text = text,
-                    Ok(Err(_)) => diags.push(
-                        path.diagnostic(
-                            Diagnostic::error("P0002", format!("`{}` is not UTF-8", path.value))
-                                .help("a ConfigMap holds text; keep the file UTF-8"),
-                            "this file",
-                        ),
-                    ),
-                    Err(err) => diags.push(
-                        path.diagnostic(
-                            Diagnostic::error(
-                                "P0005",
-                                format!("cannot read `{}`: {err}", path.value),
-                            )
-                            .help(
-                                "paths are relative to the project folder (where platform.toml is)",
-                            ),
-                            "named here",
-                        ),
-                    ),
+                    Ok(Err(_)) => diags.push(not_utf8(path)),
+                    Err(err) => diags.push(unreadable(path, &err)),
                 }
             }
         }
     }
+    for fleet in &mut spec.fleets {
+        fleet.value.settle_plans();
+    }
+}
+
+fn not_utf8(path: &crate::decode::Located<String>) -> Diagnostic {
+    path.diagnostic(
+        Diagnostic::error("P0002", format!("`{}` is not UTF-8", path.value))
+            .help("a ConfigMap holds text; keep the file UTF-8"),
+        "this file",
+    )
+}
+
+fn unreadable(path: &crate::decode::Located<String>, err: &std::io::Error) -> Diagnostic {
+    path.diagnostic(
+        Diagnostic::error("P0005", format!("cannot read `{}`: {err}", path.value))
+            .help("paths are relative to the project folder (where platform.toml is)"),
+        "named here",
+    )
 }
 
 fn has_table(node: &Node, key: &str) -> bool {

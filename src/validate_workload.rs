@@ -35,6 +35,7 @@ pub fn check(spec: &Spec, inventory: &Inventory, diags: &mut Diagnostics) {
         let path = format!("fleets.{}", fleet.name);
         let w = &fleet.value.template;
         check_workload(spec, w, &path, diags);
+        check_plan_volumes(spec, &fleet.value, &path, diags);
         if !matches!(
             w.kind,
             WorkloadKind::Service | WorkloadKind::Worker | WorkloadKind::Stateful
@@ -86,6 +87,40 @@ pub fn check(spec: &Spec, inventory: &Inventory, diags: &mut Diagnostics) {
         }
         if fleet.value.instances.is_empty() {
             check_env(spec, inventory, w, None, diags);
+        }
+    }
+}
+
+/// A plan's volumes are checked in the workload they make, with the template's: a mount path
+/// taken twice, or a one-node claim on a plan with several replicas. What the template alone
+/// already gets wrong is reported once, for the template.
+fn check_plan_volumes(
+    spec: &Spec,
+    fleet: &crate::spec::Fleet,
+    path: &str,
+    diags: &mut Diagnostics,
+) {
+    let mut own = Diagnostics::default();
+    check_volumes(spec, &fleet.template, path, &mut own);
+    let known: Vec<(&str, Option<crate::source::Origin>)> = own
+        .iter()
+        .map(|d| (d.code, d.primary.as_ref().map(|l| l.origin)))
+        .collect();
+    for plan in &fleet.plans {
+        let Some(w) = plan.value.workload.as_deref() else {
+            continue;
+        };
+        let mut found = Diagnostics::default();
+        let mut w = w.clone();
+        if let Some(replicas) = &plan.value.replicas {
+            w.replicas = replicas.clone();
+        }
+        check_volumes(spec, &w, &format!("{path}.plans.{}", plan.name), &mut found);
+        for d in found.into_sorted() {
+            let key = (d.code, d.primary.as_ref().map(|l| l.origin));
+            if !known.contains(&key) {
+                diags.push(d);
+            }
         }
     }
 }

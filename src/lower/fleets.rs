@@ -43,8 +43,8 @@ fn target<'a>(
     vars: &[(String, String)],
     origin: crate::source::Origin,
 ) -> Target<'a> {
-    let w = &fleet.template;
     let plan = instance.plan.as_ref().and_then(|p| fleet.plan(p));
+    let w = fleet.workload_of(plan);
     let size_name = instance
         .size
         .as_ref()

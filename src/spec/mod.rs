@@ -534,6 +534,10 @@ pub struct Plan {
     pub size: Option<Located<String>>,
     pub replicas: Option<Located<i64>>,
     pub env: Vec<Named<EnvValue>>,
+    /// Volumes that replace the template's of the same name, or add to them.
+    pub volumes: Vec<Named<Volume>>,
+    /// The fleet's template with this plan's volumes in place (`None`: the plan has none).
+    pub workload: Option<Box<Workload>>,
 }
 
 /// One instance of a fleet (e.g. one tenant).
@@ -562,6 +566,30 @@ pub struct Fleet {
 impl Fleet {
     pub fn plan(&self, name: &str) -> Option<&Plan> {
         self.plans.iter().find(|p| p.name == name).map(|p| &p.value)
+    }
+
+    /// Gives each plan with volumes its workload: the template, each of the plan's volumes replacing
+    /// the template's of its name (in its place, so mounts keep their order) or added after them.
+    pub fn settle_plans(&mut self) {
+        for plan in &mut self.plans {
+            let plan = &mut plan.value;
+            plan.workload = (!plan.volumes.is_empty()).then(|| {
+                let mut workload = self.template.clone();
+                for v in &plan.volumes {
+                    match workload.volumes.iter_mut().find(|t| t.name == v.name) {
+                        Some(slot) => *slot = v.clone(),
+                        None => workload.volumes.push(v.clone()),
+                    }
+                }
+                Box::new(workload)
+            });
+        }
+    }
+
+    /// The workload an instance on `plan` runs: the template, with the plan's volumes if it has any.
+    pub fn workload_of<'a>(&'a self, plan: Option<&'a Plan>) -> &'a Workload {
+        plan.and_then(|p| p.workload.as_deref())
+            .unwrap_or(&self.template)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reading `[fleets.<name>]`: a workload template, its plans and its instances (written in the spec
 //! or one file per instance in a folder, grafted into the tree by the load stage).
 
-use super::read_workload::{env_value, workload_fields};
+use super::read_workload::{env_value, volume, workload_fields};
 use super::*;
 use crate::decode::Fields;
 use crate::diag::Diagnostics;
@@ -22,7 +22,7 @@ pub fn fleet(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Fleet> 
     let title = f.opt::<String>("title", diags).map(|t| t.value);
     let ok = f.finish(diags);
     let template = template?;
-    ok.then_some(Fleet {
+    let mut fleet = Fleet {
         template,
         max_instances: max?,
         plans,
@@ -30,7 +30,9 @@ pub fn fleet(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Fleet> 
         job,
         title,
         origin: node.origin,
-    })
+    };
+    fleet.settle_plans();
+    ok.then_some(fleet)
 }
 
 fn plan(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Plan> {
@@ -38,10 +40,13 @@ fn plan(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Plan> {
     let size = f.opt("size", diags);
     let replicas = f.int("replicas", 0, 10_000, diags);
     let env = f.named("env", diags, env_value);
+    let volumes = f.named("volumes", diags, volume);
     f.finish(diags).then_some(Plan {
         size,
         replicas,
         env,
+        volumes,
+        workload: None,
     })
 }
 

@@ -508,7 +508,7 @@ pub fn env_value(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Env
     }
 }
 
-fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
+pub(super) fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
     let mut f = Fields::open(node, path, diags)?;
     let kind = f.req_choice("type", &VOLUME_TYPES, diags);
     let at = f.opt::<String>("path", diags);
