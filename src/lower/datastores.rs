@@ -9,7 +9,8 @@ use super::{Ctx, Labels, Unit};
 use crate::decode::Named;
 use crate::facts::{
     OBJECT_STORAGE_PORT, POSTGRES_METRICS_PORT, POSTGRES_PORT, POSTGRES_STATUS_PORT,
-    REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, database_credentials_name, service_host,
+    REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, database_credentials_name,
+    plat_makes_database_credentials, service_host,
 };
 use crate::kit::security::{container_security, pod_security};
 use crate::kit::version_of;
@@ -65,15 +66,15 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
         "imageName": pg.image.value,
         "primaryUpdateStrategy": "unsupervised",
         "postgresql": { "parameters": parameters },
-        "bootstrap": { "initdb": {
-            "database": pg.database,
-            "owner": pg.owner,
-            "secret": { "name": database_credentials_name(name) },
-        } },
+        "bootstrap": { "initdb": { "database": pg.database, "owner": pg.owner } },
         "resources": resources(size),
         "storage": { "size": pg.storage.size.text, "storageClass": pg.storage.class },
         "affinity": { "enablePodAntiAffinity": true, "topologyKey": "kubernetes.io/hostname" },
     });
+    if plat_makes_database_credentials(ctx.spec.secrets.provider, pg) {
+        cluster_spec["bootstrap"]["initdb"]["secret"] =
+            json!({ "name": database_credentials_name(name) });
+    }
     if pg.instances.value == 1 {
         // A single instance's disruption budget forbids evicting it, so no node could be drained.
         cluster_spec["enablePDB"] = json!(false);
@@ -332,6 +333,22 @@ fn pod_monitor(
     port: &str,
     (source, origin): (&str, crate::source::Origin),
 ) -> Value {
+    pod_monitor_at(ctx, name, labels, selector, (port, None), (source, origin))
+}
+
+/// [`pod_monitor`] on a path other than `/metrics`.
+fn pod_monitor_at(
+    ctx: &Ctx<'_>,
+    name: &str,
+    labels: &Labels,
+    selector: Value,
+    (port, path): (&str, Option<&str>),
+    (source, origin): (&str, crate::source::Origin),
+) -> Value {
+    let mut endpoint = json!({ "port": port });
+    if let Some(path) = path {
+        endpoint["path"] = json!(path);
+    }
     let mut labels = labels.clone();
     for (k, v) in &ctx.spec.observe.metrics.selector_labels {
         labels = labels.with_owned(k, v);
@@ -343,7 +360,7 @@ fn pod_monitor(
         "spec": {
             "selector": selector,
             "namespaceSelector": { "matchNames": [ctx.namespace] },
-            "podMetricsEndpoints": [{ "port": port }],
+            "podMetricsEndpoints": [endpoint],
         },
     })
 }
@@ -423,6 +440,9 @@ fn store_service(
     json!({ "apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec })
 }
 
+/// MinIO's cluster metrics (capacity, drives and nodes offline, health), served by every node.
+const MINIO_METRICS_PATH: &str = "/minio/v2/metrics/cluster";
+
 fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Unit {
     let store = &entry.value;
     let name = store.name.as_str();
@@ -458,6 +478,11 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
         "env": [
             { "name": "MINIO_ROOT_USER_FILE", "value": minio.access_key.value },
             { "name": "MINIO_ROOT_PASSWORD_FILE", "value": minio.secret_key.value },
+            // MinIO's metrics want a bearer token by default, a JWT that `mc admin prometheus
+            // generate` signs with the root credentials and that never expires: one more root
+            // credential to keep. Public metrics carry no object data, and the store's
+            // NetworkPolicy admits only its clients and the monitoring namespace.
+            { "name": "MINIO_PROMETHEUS_AUTH_TYPE", "value": "public" },
         ],
         "ports": [{ "name": "http", "containerPort": OBJECT_STORAGE_PORT, "protocol": "TCP" }],
         "resources": resources(size),
@@ -538,6 +563,15 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
         ctx.object(service(&headless, true), origin),
         ctx.object(policy, origin),
     ];
+    let monitor = pod_monitor_at(
+        ctx,
+        name,
+        &labels,
+        json!({ "matchLabels": selector }),
+        ("http", Some(MINIO_METRICS_PATH)),
+        (&source, origin),
+    );
+    objects.push(ctx.object(monitor, origin));
     if replicas >= 2 {
         let pdb = json!({
             "apiVersion": "policy/v1",

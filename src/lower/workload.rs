@@ -177,9 +177,10 @@ fn env_json(ctx: &Ctx<'_>, name: &str, value: &EnvValue, instance: Option<&Value
         EnvValue::Config(key) => json!({ "name": name, "valueFrom": { "configMapKeyRef": {
             "name": config_map_name(ctx.spec), "key": key.value,
         } } }),
-        EnvValue::Secret(key) => json!({ "name": name, "valueFrom": { "secretKeyRef": {
-            "name": ctx.spec.secrets.name, "key": key.value,
-        } } }),
+        EnvValue::Secret(key) => {
+            let (secret, key) = secret_source(ctx, &key.value);
+            json!({ "name": name, "valueFrom": { "secretKeyRef": { "name": secret, "key": key } } })
+        }
     }
 }
 
@@ -346,6 +347,39 @@ pub fn volume_object_name(object_name: &str, volume: &str) -> String {
     format!("{object_name}-{volume}")
 }
 
+/// The Secret and key a key of `[secrets]` is read from (see `facts::generated_secret_key`).
+fn secret_source(ctx: &Ctx<'_>, key: &str) -> (String, String) {
+    crate::facts::generated_secret_key(ctx.spec, key).map_or_else(
+        || (ctx.spec.secrets.name.clone(), key.to_string()),
+        |(secret, k)| (secret, k.to_string()),
+    )
+}
+
+/// The `secrets` volume: each key a file named after it. Keys that live in another Secret (a password
+/// CloudNativePG generated) make it a projected volume of the Secrets involved, still one folder.
+fn secrets_volume(ctx: &Ctx<'_>, keys: &[&str]) -> Value {
+    let mut sources: Vec<(String, Vec<Value>)> = Vec::new();
+    for key in keys {
+        let (secret, source_key) = secret_source(ctx, key);
+        let item = json!({ "key": source_key, "path": key });
+        match sources.iter_mut().find(|(s, _)| *s == secret) {
+            Some((_, items)) => items.push(item),
+            None => sources.push((secret, vec![item])),
+        }
+    }
+    if let [(secret, items)] = sources.as_slice() {
+        return json!({
+            "name": "secrets",
+            "secret": { "secretName": secret, "items": items, "defaultMode": 0o440 },
+        });
+    }
+    let projected: Vec<Value> = sources
+        .into_iter()
+        .map(|(name, items)| json!({ "secret": { "name": name, "items": items } }))
+        .collect();
+    json!({ "name": "secrets", "projected": { "sources": projected, "defaultMode": 0o440 } })
+}
+
 /// The pod's volumes: writable paths of every container, the secrets, and the workload's volumes
 /// (persistent ones of a stateful workload are claim templates instead).
 fn volumes_json(ctx: &Ctx<'_>, input: &PodInput<'_>) -> Value {
@@ -369,14 +403,8 @@ fn volumes_json(ctx: &Ctx<'_>, input: &PodInput<'_>) -> Value {
         }
     }
     if !secret_keys.is_empty() {
-        let items: Vec<Value> = secret_keys
-            .iter()
-            .map(|k| json!({ "key": k.value, "path": k.value }))
-            .collect();
-        volumes.push(json!({
-            "name": "secrets",
-            "secret": { "secretName": ctx.spec.secrets.name, "items": items, "defaultMode": 0o440 },
-        }));
+        let keys: Vec<&str> = secret_keys.iter().map(|k| k.as_str()).collect();
+        volumes.push(secrets_volume(ctx, &keys));
     }
     for v in &w.volumes {
         let name = v.name.as_str();

@@ -316,8 +316,12 @@ const DOCS: &[(&str, &str)] = &[
         "Alertmanager: the default receiver, grouping, SMTP, receivers and routes.",
     ),
     (
+        "alerting.alertmanager",
+        "Which Alertmanager runs the routing: `managed` (plat runs one in the platform's namespace) or `existing` (hand-off to the one named in `namespace`).",
+    ),
+    (
         "alerting.receivers",
-        "Receivers, by name: e-mail, Slack and webhook; credentials are keys of `[secrets].keys`.",
+        "Receivers, by name: e-mail, Slack and webhook (a URL, or a template over the facts); credentials are keys of `[secrets].keys`.",
     ),
     (
         "alerting.routes",
@@ -326,6 +330,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "alerting.routes.[].matchers",
         "Alertmanager matchers such as `severity=\"critical\"`.",
+    ),
+    (
+        "health",
+        "Alerts plat derives from what the platform runs: backups and WAL archiving, volumes, certificates, secret sync, restarting and unready pods.",
     ),
     (
         "dashboards",
