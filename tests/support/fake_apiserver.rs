@@ -180,8 +180,8 @@ pub fn prometheus_operator_kinds() -> Vec<Kind> {
         Kind::new(
             "monitoring.coreos.com",
             "v1",
-            "PodMonitor",
-            "podmonitors",
+            "Alertmanager",
+            "alertmanagers",
             true,
         ),
         Kind::new(
