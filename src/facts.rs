@@ -847,3 +847,56 @@ pub fn alerting_destinations(spec: &Spec, inventory: &Inventory) -> Vec<UrlTarge
     }
     unique
 }
+
+/// The object-storage stores on which `client` (a workload or fleet) has an account, with the account.
+pub fn accounts_of<'s>(
+    spec: &'s Spec,
+    client: &str,
+) -> Vec<(
+    &'s Store,
+    &'s crate::spec::ObjectStorage,
+    &'s crate::spec::Account,
+)> {
+    spec.stores
+        .iter()
+        .filter_map(|s| match &s.value.kind {
+            StoreKind::ObjectStorage(o) => {
+                let account = o
+                    .accounts
+                    .as_ref()?
+                    .clients
+                    .iter()
+                    .find(|c| c.name == client)?;
+                Some((&s.value, o, &account.value))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Secret with the credentials of the account `account` (an object's name: a workload, a fleet
+/// instance, a database's backups) on the store named `store`.
+pub fn account_secret(account: &str, store: &str) -> String {
+    format!("{account}-{store}")
+}
+
+/// The account a database's backups write with.
+pub fn backup_account(cluster: &str) -> String {
+    format!("{cluster}-backup")
+}
+
+/// Where a key of `[secrets]` is read from by the object `object_name` of the workload or fleet
+/// `client`: the password CloudNativePG generated (`generated_secret_key`), the client's own account
+/// on an object-storage store whose root keys it names, or the platform's Secret.
+pub fn secret_source(spec: &Spec, client: &str, object_name: &str, key: &str) -> (String, String) {
+    if let Some((secret, k)) = generated_secret_key(spec, key) {
+        return (secret, k.to_string());
+    }
+    let own = accounts_of(spec, client)
+        .into_iter()
+        .find(|(_, o, _)| o.access_key.value == key || o.secret_key.value == key);
+    match own {
+        Some((store, _, _)) => (account_secret(object_name, &store.name), key.to_string()),
+        None => (spec.secrets.name.clone(), key.to_string()),
+    }
+}

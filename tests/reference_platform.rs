@@ -644,3 +644,94 @@ fn every_database_can_bootstrap_and_a_single_instance_does_not_block_drains() {
         assert_eq!(cluster["spec"]["enablePDB"] == false, single, "{env}");
     }
 }
+
+/// No tenant holds MinIO's root credentials (issue 10, item 6): each instance reads its own account's
+/// Secret under the same file names, the backups write with an account of their own, and the only
+/// pods that mount the root keys are MinIO's and the Job that provisions the accounts, whose policy of
+/// each account reaches only that account's bucket and prefix.
+#[test]
+fn tenants_and_backups_have_accounts_of_their_own_limited_to_their_prefix() {
+    for env in ENVIRONMENTS {
+        let objects = objects(env);
+        let root_readers: Vec<String> = objects
+            .iter()
+            .filter(|o| o["spec"]["template"]["spec"]["volumes"].is_array())
+            .filter(|o| {
+                let volumes = o["spec"]["template"]["spec"]["volumes"].to_string();
+                volumes.contains(r#""secretName":"saas-platform-secrets""#)
+                    && volumes.contains(r#""key":"MINIO_SECRET_KEY""#)
+            })
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(root_readers.len(), 2, "{env}: {root_readers:?}");
+        assert!(
+            root_readers.contains(&"StatefulSet/minio".to_string()),
+            "{env}: {root_readers:?}"
+        );
+        assert!(
+            root_readers
+                .iter()
+                .any(|r| r.starts_with("Job/minio-accounts-")),
+            "{env}: {root_readers:?}"
+        );
+
+        let acme = find(&objects, "Deployment", "astrbot-acme");
+        let secrets = acme["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "secrets")
+            .unwrap();
+        let minio_from: Vec<&Value> = secrets["projected"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["secret"]["items"]
+                    .to_string()
+                    .contains("MINIO_SECRET_KEY")
+            })
+            .map(|s| &s["secret"]["name"])
+            .collect();
+        assert_eq!(minio_from, vec!["astrbot-acme-minio"], "{env}: {secrets}");
+        let store = find(&objects, "ObjectStore", "postgresql-cluster-backup");
+        assert_eq!(
+            store["spec"]["configuration"]["s3Credentials"]["accessKeyId"]["name"],
+            "postgresql-cluster-backup-minio",
+            "{env}"
+        );
+        let config = find(&objects, "ConfigMap", "minio-accounts");
+        let policy: Value =
+            serde_json::from_str(config["data"]["astrbot-acme.json"].as_str().unwrap()).unwrap();
+        let text = policy.to_string();
+        assert!(
+            text.contains("arn:aws:s3:::saas-platform-tenants/tenants/acme/*"),
+            "{text}"
+        );
+        assert!(!text.contains("tenants/globex"), "{text}");
+        assert!(!text.contains(r#""s3:*""#), "{text}");
+        let listed = config["data"]["accounts"].as_str().unwrap();
+        assert!(
+            listed.contains("postgresql-cluster-backup saas-platform-backups"),
+            "{listed}"
+        );
+        if env != "dev" {
+            let own = objects
+                .iter()
+                .find(|o| {
+                    o["kind"] == "ExternalSecret" && o["metadata"]["name"] == "astrbot-acme-minio"
+                })
+                .unwrap_or_else(|| panic!("{env}: acme's credentials"));
+            assert!(
+                own.to_string().contains("object-storage/astrbot-acme"),
+                "{env}"
+            );
+        }
+    }
+}

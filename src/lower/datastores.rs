@@ -9,8 +9,8 @@ use super::{Ctx, Labels, Unit};
 use crate::decode::Named;
 use crate::facts::{
     OBJECT_STORAGE_PORT, POSTGRES_METRICS_PORT, POSTGRES_PORT, POSTGRES_STATUS_PORT,
-    REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, database_credentials_name,
-    plat_makes_database_credentials, service_host,
+    REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, account_secret, backup_account,
+    database_credentials_name, plat_makes_database_credentials, service_host,
 };
 use crate::kit::security::{container_security, pod_security};
 use crate::kit::version_of;
@@ -101,6 +101,18 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
             &labels,
         );
         extra.push(ctx.object(store, backup.schedule.origin));
+        if objects.accounts.is_some() {
+            let target = ctx.spec.stores.iter().find(|s| s.name == backup.to.value);
+            extra.extend(target.and_then(|t| {
+                super::accounts::client_credentials(
+                    ctx,
+                    &backup_account(name),
+                    (&t.value, objects),
+                    &labels,
+                    backup.origin,
+                )
+            }));
+        }
     }
     let source = format!("stores.{}", entry.name);
     let cluster = json!({
@@ -151,6 +163,7 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
                 .and_then(|b| egress_to_store(ctx, &b.to))
                 .into_iter()
                 .collect(),
+            extra_ingress: Vec::new(),
         },
     );
     objects.push(ctx.object(policy, store.origin));
@@ -191,7 +204,11 @@ fn backup_object_store(
     (store_name, objects): (&str, &ObjectStorage),
     labels: &Labels,
 ) -> Value {
-    let secret = &ctx.spec.secrets.name;
+    // With accounts, the backups write with their own, limited to their bucket and path.
+    let secret = match &objects.accounts {
+        Some(_) => account_secret(&backup_account(cluster), store_name),
+        None => ctx.spec.secrets.name.clone(),
+    };
     let (cpu, memory, cpu_limit, memory_limit) = BARMAN_SIDECAR_RESOURCES;
     let name = backup_store_name(cluster);
     json!({
@@ -297,6 +314,7 @@ fn redis_unit(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisCluster) -> Unit
             metrics_port: redis.exporter_image.as_ref().map(|_| REDIS_EXPORTER_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),
+            extra_ingress: Vec::new(),
         },
     );
     let mut objects = vec![
@@ -554,6 +572,17 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
             metrics_port: Some(OBJECT_STORAGE_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),
+            extra_ingress: minio
+                .accounts
+                .as_ref()
+                .map(|_| {
+                    json!({
+                        "from": [{ "podSelector": super::accounts::provisioning_selector(ctx, store) }],
+                        "ports": [{ "protocol": "TCP", "port": OBJECT_STORAGE_PORT }],
+                    })
+                })
+                .into_iter()
+                .collect(),
         },
     );
     let mut objects = vec![
@@ -563,6 +592,11 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
         ctx.object(service(&headless, true), origin),
         ctx.object(policy, origin),
     ];
+    objects.extend(super::accounts::provisioning(
+        ctx,
+        (&entry.name, store, minio),
+        &object_storage_endpoint(name, ctx.namespace),
+    ));
     let monitor = pod_monitor_at(
         ctx,
         name,
@@ -668,6 +702,7 @@ fn redis_single(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisSingle) -> Uni
             metrics_port: None,
             needs_api_server: false,
             extra_egress: Vec::new(),
+            extra_ingress: Vec::new(),
         },
     );
     Unit {

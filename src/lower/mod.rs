@@ -3,6 +3,7 @@
 //! Lowering streams: each group of objects (a service, a tenant, a data store) is handed to a sink as
 //! soon as it is built, so that a 10,000-tenant platform never holds every object in memory at once.
 
+mod accounts;
 mod alerting;
 pub mod config;
 mod datastores;

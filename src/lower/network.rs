@@ -246,6 +246,8 @@ pub struct StorePolicy<'a> {
     pub metrics_port: Option<i64>,
     pub needs_api_server: bool,
     pub extra_egress: Vec<Value>,
+    /// Pods of plat's own that reach the store besides its clients (the accounts' provisioning Job).
+    pub extra_ingress: Vec<Value>,
 }
 
 pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
@@ -261,6 +263,7 @@ pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
     for backer in backups_into(ctx, p.target) {
         ingress.push(json!({ "from": [{ "podSelector": backer }], "ports": tcp(&own_ports) }));
     }
+    ingress.extend(p.extra_ingress);
     ingress.push(self_rule.clone());
     if let Some((ns, ports)) = &p.operator_namespace {
         ingress.push(from_namespace(ns, ports));

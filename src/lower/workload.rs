@@ -26,6 +26,8 @@ const TMP: &str = "/tmp";
 /// What one pod template is made for: a workload, or one instance of a fleet.
 pub struct PodInput<'a> {
     pub workload: &'a Workload,
+    /// The workload's or fleet's spec name (what `talks_to` and the stores' accounts name).
+    pub key: &'a str,
     /// The object name (ServiceAccount, per-object ConfigMaps and claims are named after it).
     pub object_name: &'a str,
     /// The main container's name.
@@ -171,14 +173,15 @@ fn text_value(ctx: &Ctx<'_>, text: &Located<String>, instance: Option<&Value>) -
         .unwrap_or_else(|_| text.value.clone())
 }
 
-fn env_json(ctx: &Ctx<'_>, name: &str, value: &EnvValue, instance: Option<&Value>) -> Value {
+fn env_json(ctx: &Ctx<'_>, name: &str, value: &EnvValue, input: &PodInput<'_>) -> Value {
+    let instance = input.instance;
     match value {
         EnvValue::Text(t) => json!({ "name": name, "value": text_value(ctx, t, instance) }),
         EnvValue::Config(key) => json!({ "name": name, "valueFrom": { "configMapKeyRef": {
             "name": config_map_name(ctx.spec), "key": key.value,
         } } }),
         EnvValue::Secret(key) => {
-            let (secret, key) = secret_source(ctx, &key.value);
+            let (secret, key) = secret_source(ctx, input, &key.value);
             json!({ "name": name, "valueFrom": { "secretKeyRef": { "name": secret, "key": key } } })
         }
     }
@@ -233,10 +236,10 @@ fn container_json(
         if plan_env.iter().any(|p| p.name == entry.name) {
             continue;
         }
-        env.push(env_json(ctx, &entry.name, &entry.value, input.instance));
+        env.push(env_json(ctx, &entry.name, &entry.value, input));
     }
     for entry in plan_env {
-        env.push(env_json(ctx, &entry.name, &entry.value, input.instance));
+        env.push(env_json(ctx, &entry.name, &entry.value, input));
     }
     let env_from = (main && w.platform_config)
         .then(|| json!([{ "configMapRef": { "name": config_map_name(ctx.spec) } }]));
@@ -347,20 +350,17 @@ pub fn volume_object_name(object_name: &str, volume: &str) -> String {
     format!("{object_name}-{volume}")
 }
 
-/// The Secret and key a key of `[secrets]` is read from (see `facts::generated_secret_key`).
-fn secret_source(ctx: &Ctx<'_>, key: &str) -> (String, String) {
-    crate::facts::generated_secret_key(ctx.spec, key).map_or_else(
-        || (ctx.spec.secrets.name.clone(), key.to_string()),
-        |(secret, k)| (secret, k.to_string()),
-    )
+/// The Secret and key a key of `[secrets]` is read from (see `facts::secret_source`).
+fn secret_source(ctx: &Ctx<'_>, input: &PodInput<'_>, key: &str) -> (String, String) {
+    crate::facts::secret_source(ctx.spec, input.key, input.object_name, key)
 }
 
 /// The `secrets` volume: each key a file named after it. Keys that live in another Secret (a password
 /// CloudNativePG generated) make it a projected volume of the Secrets involved, still one folder.
-fn secrets_volume(ctx: &Ctx<'_>, keys: &[&str]) -> Value {
+fn secrets_volume(ctx: &Ctx<'_>, input: &PodInput<'_>, keys: &[&str]) -> Value {
     let mut sources: Vec<(String, Vec<Value>)> = Vec::new();
     for key in keys {
-        let (secret, source_key) = secret_source(ctx, key);
+        let (secret, source_key) = secret_source(ctx, input, key);
         let item = json!({ "key": source_key, "path": key });
         match sources.iter_mut().find(|(s, _)| *s == secret) {
             Some((_, items)) => items.push(item),
@@ -404,7 +404,7 @@ fn volumes_json(ctx: &Ctx<'_>, input: &PodInput<'_>) -> Value {
     }
     if !secret_keys.is_empty() {
         let keys: Vec<&str> = secret_keys.iter().map(|k| k.as_str()).collect();
-        volumes.push(secrets_volume(ctx, &keys));
+        volumes.push(secrets_volume(ctx, input, &keys));
     }
     for v in &w.volumes {
         let name = v.name.as_str();

@@ -300,6 +300,10 @@ const DOCS: &[(&str, &str)] = &[
         "Volumes by name: `empty`, `persistent` (a claim; one per pod on stateful workloads), `config` (files) or `secret` (keys), mounted at `path`.",
     ),
     (
+        "stores.*.accounts",
+        "Object storage: an account per client (a workload or fleet that talks to the store), limited to `bucket` and `prefix` (a template; `{{ instance.id }}` in a fleet).",
+    ),
+    (
         "metrics",
         "The metric families the workloads expose, who exposes them (`exposed_by`), and how Prometheus scrapes them.",
     ),
