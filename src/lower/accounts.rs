@@ -113,8 +113,21 @@ pub fn client_credentials(
         json!({ "secretKey": objects.secret_key.value, "remoteRef": account_remote_ref(ctx, account, "secret_key") }),
     ];
     let target = json!({ "name": name, "creationPolicy": "Owner" });
-    let value = super::platform::external_secret(ctx, &name, labels, target, data);
+    let mut value = super::platform::external_secret(ctx, &name, labels, target, data);
+    value["metadata"]["annotations"][super::SOURCE_ANNOTATION] = json!(ctx.source_of(
+        &format!("stores.{}.accounts", store_key(ctx, store)),
+        origin
+    ));
     Some(ctx.object(value, origin))
+}
+
+/// The spec key of a store (what `talks_to` and the accounts' source name).
+fn store_key<'a>(ctx: &Ctx<'a>, store: &Store) -> &'a str {
+    ctx.spec
+        .stores
+        .iter()
+        .find(|s| std::ptr::eq(&s.value, store))
+        .map_or("", |s| s.name.as_str())
 }
 
 /// The IAM policy of one account: list its prefix, read and write objects under it, nothing else.
@@ -215,7 +228,9 @@ pub fn provisioning(
             })
             .collect();
         let target = json!({ "name": name, "creationPolicy": "Owner" });
-        let secret = super::platform::external_secret(ctx, &name, &labels, target, entries);
+        let mut secret = super::platform::external_secret(ctx, &name, &labels, target, entries);
+        secret["metadata"]["annotations"][super::SOURCE_ANNOTATION] =
+            json!(ctx.source_of(&source, origin));
         out.push(ctx.object(secret, origin));
     }
     out.push(ctx.object(

@@ -60,6 +60,8 @@ fn credentials(ctx: &Ctx<'_>, alerting: &AlertingFacts, labels: &Labels) -> Opti
     let mut secret =
         super::platform::external_secret(ctx, &alerting.credentials_secret, labels, target, data);
     secret["metadata"]["namespace"] = json!(alerting.namespace);
+    secret["metadata"]["annotations"][super::SOURCE_ANNOTATION] =
+        json!(ctx.source_of("alerting", ctx.spec.secrets.origin));
     Some(secret)
 }
 
