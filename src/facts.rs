@@ -30,7 +30,32 @@ pub const OBJECT_STORAGE_PORT: i64 = 9000;
 
 #[cfg(test)]
 mod tests {
-    use super::bare_instance_use;
+    use super::{bare_instance_use, cluster_service, url_host_port};
+
+    #[test]
+    fn urls_name_a_host_and_port_and_cluster_names_a_service_and_namespace() {
+        assert_eq!(
+            url_host_port("http://Manager.prod.svc.cluster.local:8000/webhook"),
+            Some(("manager.prod.svc.cluster.local".into(), 8000))
+        );
+        assert_eq!(
+            url_host_port("https://hooks.example.com/x?y=1"),
+            Some(("hooks.example.com".into(), 443))
+        );
+        assert_eq!(url_host_port("http://u@host/x"), Some(("host".into(), 80)));
+        assert_eq!(url_host_port("ftp://host/x"), None);
+        let service = |host: &str| cluster_service(host, "own");
+        assert_eq!(service("manager"), Some(("manager".into(), "own".into())));
+        assert_eq!(
+            service("manager.prod.svc"),
+            Some(("manager".into(), "prod".into()))
+        );
+        assert_eq!(
+            service("manager.prod.svc.cluster.local"),
+            Some(("manager".into(), "prod".into()))
+        );
+        assert_eq!(service("hooks.slack.com"), None);
+    }
 
     #[test]
     fn bare_uses_of_instance_facts() {

@@ -1155,7 +1155,7 @@ fn config_text(ctx: &Ctx<'_>, routing: &Routing, alerting: &AlertingFacts) -> St
     out.push_str(&runs_where(alerting));
     if !alerting.secret_keys.is_empty() {
         out.push_str(&format!(
-            "# Credentials ({}) are files of Secret `{}` in namespace `{}`, mounted by the Alertmanager\n# (its `spec.secrets`){}.\n",
+            "# Credentials ({}) are files of Secret `{}` in namespace `{}`,\n# mounted by the Alertmanager (its `spec.secrets`){}.\n",
             alerting.secret_keys.join(", "),
             alerting.credentials_secret,
             alerting.namespace,
