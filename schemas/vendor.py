@@ -99,6 +99,12 @@ CRDS = [
         "monitoring.coreos.com_podmonitors.yaml",
         "v1",
     ),
+    (
+        "prometheus-operator-v0.93.0",
+        "prometheus-operator-0.93.0",
+        "monitoring.coreos.com_alertmanagers.yaml",
+        "v1",
+    ),
 ]
 
 # The sha256 of each upstream CRD file, so that a regeneration from other bytes fails loudly.
@@ -107,6 +113,7 @@ CRD_SHA256 = {
     "cloudnative-pg-v1.30.0/postgresql.cnpg.io_scheduledbackups.yaml": "1dffb969a92ed6b09abe59d9c848ff97c6646c7824e75f8e0b8379df8473a145",
     "external-secrets-v2.9.0/external-secrets.io_externalsecrets.yaml": "5044be5a610ca90a075f34f03ed20b462695c43387ba9410db7f4250e47b1e2f",
     "plugin-barman-cloud-v0.14.0/barmancloud.cnpg.io_objectstores.yaml": "7c98720494253421339acd03aa77487869326ea20d4768a0c3aef8ff076daaef",
+    "prometheus-operator-v0.93.0/monitoring.coreos.com_alertmanagers.yaml": "0e8eccd22699818c93f619c8fe2d92dbbd783a7e9232827a886dedeac1fb5dc1",
     "prometheus-operator-v0.93.0/monitoring.coreos.com_podmonitors.yaml": "45a93443daa687d3654f7e9631909ff7edcdf3ec09c5e60251b74aa2722aee5d",
     "prometheus-operator-v0.93.0/monitoring.coreos.com_prometheusrules.yaml": "78be98554b9c8506ab2b4f4feb91c5f3a56e536a0a510f3a8e876a459970d56d",
     "prometheus-operator-v0.93.0/monitoring.coreos.com_servicemonitors.yaml": "a99047972c9dd7679ce2050b9968e8a08773492e671b3e17abd476d42aa78a32",

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::decode::Located;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::kit::string_map;
-use crate::spec::{Spec, Store, StoreKind, Workload};
+use crate::spec::{Postgres, SecretProvider, Spec, Store, StoreKind, Workload};
 
 /// The label every pod of plat carries with its workload (or fleet, or store) name.
 pub const NAME_LABEL: &str = "app.kubernetes.io/name";
@@ -30,7 +30,32 @@ pub const OBJECT_STORAGE_PORT: i64 = 9000;
 
 #[cfg(test)]
 mod tests {
-    use super::bare_instance_use;
+    use super::{bare_instance_use, cluster_service, url_host_port};
+
+    #[test]
+    fn urls_name_a_host_and_port_and_cluster_names_a_service_and_namespace() {
+        assert_eq!(
+            url_host_port("http://Manager.prod.svc.cluster.local:8000/webhook"),
+            Some(("manager.prod.svc.cluster.local".into(), 8000))
+        );
+        assert_eq!(
+            url_host_port("https://hooks.example.com/x?y=1"),
+            Some(("hooks.example.com".into(), 443))
+        );
+        assert_eq!(url_host_port("http://u@host/x"), Some(("host".into(), 80)));
+        assert_eq!(url_host_port("ftp://host/x"), None);
+        let service = |host: &str| cluster_service(host, "own");
+        assert_eq!(service("manager"), Some(("manager".into(), "own".into())));
+        assert_eq!(
+            service("manager.prod.svc"),
+            Some(("manager".into(), "prod".into()))
+        );
+        assert_eq!(
+            service("manager.prod.svc.cluster.local"),
+            Some(("manager".into(), "prod".into()))
+        );
+        assert_eq!(service("hooks.slack.com"), None);
+    }
 
     #[test]
     fn bare_uses_of_instance_facts() {
@@ -79,9 +104,44 @@ pub fn service_host(name: &str, namespace: &str) -> String {
     format!("{name}.{namespace}.svc.cluster.local")
 }
 
-/// The name of the Secret CloudNativePG bootstraps the application owner from.
+/// The name of the Secret CloudNativePG bootstraps the application owner from, when plat makes it.
 pub fn database_credentials_name(cluster: &str) -> String {
     format!("{cluster}-app-credentials")
+}
+
+/// Whether plat makes a PostgreSQL store's owner credentials: an ExternalSecret from the store's
+/// password key. Otherwise nothing would create a Secret the Cluster named and it could never start,
+/// so the Cluster names none and CloudNativePG generates `<cluster>-app` itself.
+pub fn plat_makes_database_credentials(provider: SecretProvider, pg: &Postgres) -> bool {
+    provider == SecretProvider::ExternalSecrets && pg.password_key.is_some()
+}
+
+/// The Secret that holds a PostgreSQL store's owner credentials (`username`, `password`).
+pub fn database_credentials_secret(
+    provider: SecretProvider,
+    cluster: &str,
+    pg: &Postgres,
+) -> String {
+    if plat_makes_database_credentials(provider, pg) {
+        database_credentials_name(cluster)
+    } else {
+        format!("{cluster}-app")
+    }
+}
+
+/// Where a key of `[secrets]` really lives: with `existing` secrets, a PostgreSQL store's password key
+/// is the password CloudNativePG generated (`<cluster>-app`, key `password`), so that the workloads
+/// read the password the database has. `None`: the platform's Secret, under the key's own name.
+pub fn generated_secret_key(spec: &Spec, key: &str) -> Option<(String, &'static str)> {
+    if spec.secrets.provider != SecretProvider::Existing {
+        return None;
+    }
+    spec.stores.iter().find_map(|s| match &s.value.kind {
+        StoreKind::Postgres(pg) if pg.password_key.as_ref().is_some_and(|k| k.value == key) => {
+            Some((format!("{}-app", s.value.name.value), "password"))
+        }
+        _ => None,
+    })
 }
 
 /// A fleet instance's object name.
@@ -121,14 +181,14 @@ pub fn store_ports(store: &Store) -> Vec<i64> {
     }
 }
 
-fn store_facts(store: &Store, namespace: &str) -> Value {
+fn store_facts(store: &Store, namespace: &str, provider: SecretProvider) -> Value {
     let name = store.name.as_str();
     let mut facts = json!({ "name": name, "kind": store.kind.name(), "namespace": namespace });
     let (host, port) = match &store.kind {
         StoreKind::Postgres(pg) => {
             facts["database"] = json!(pg.database);
             facts["user"] = json!(pg.owner);
-            facts["credentials_secret"] = json!(database_credentials_name(name));
+            facts["credentials_secret"] = json!(database_credentials_secret(provider, name, pg));
             (
                 service_host(&format!("{name}-rw"), namespace),
                 POSTGRES_PORT,
@@ -226,7 +286,10 @@ impl Inventory {
         }
         let mut stores = Map::new();
         for s in &spec.stores {
-            stores.insert(s.name.clone(), store_facts(&s.value, namespace));
+            stores.insert(
+                s.name.clone(),
+                store_facts(&s.value, namespace, spec.secrets.provider),
+            );
             endpoints.push(Endpoint {
                 key: s.name.clone(),
                 kind: EndpointKind::Store,
@@ -486,4 +549,379 @@ pub fn instance_facts(
         "plan": plan,
         "vars": string_map(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
     })
+}
+
+/// The ports of a Prometheus Operator Alertmanager's pods: the web API Prometheus posts alerts to, and
+/// the cluster (gossip) port its peers talk on over both TCP and UDP.
+pub const ALERTMANAGER_WEB_PORT: i64 = 9093;
+pub const ALERTMANAGER_MESH_PORT: i64 = 9094;
+
+/// The Alertmanager that runs the platform's routing (`[alerting.alertmanager]`), as the objects and
+/// policies that involve it name it.
+#[derive(Clone, Debug)]
+pub struct AlertingFacts {
+    /// The `Alertmanager` resource.
+    pub name: String,
+    /// Where it runs, and so where its configuration and credentials must be.
+    pub namespace: String,
+    /// True when plat runs it (an `Alertmanager` in the platform's namespace); false for a hand-off.
+    pub managed: bool,
+    /// The Secret holding `alertmanager.yaml`: the operator's default name for the resource.
+    pub config_secret: String,
+    /// The Secret of the credential files (`spec.secrets`): only the keys the routing references, so
+    /// that the Alertmanager never mounts the databases' or MinIO's keys. With External Secrets plat
+    /// fetches it; with `existing` secrets it is made by hand, like the platform's Secret.
+    pub credentials_secret: String,
+    /// The keys of `[secrets]` the configuration reads as files, in order: the SMTP password and the
+    /// Slack webhooks of the receivers this environment keeps.
+    pub secret_keys: Vec<String>,
+}
+
+pub fn alerting_facts(spec: &Spec) -> Option<AlertingFacts> {
+    let setup = &spec.observe.routing.as_ref()?.alertmanager;
+    let name = setup
+        .name
+        .as_ref()
+        .map_or_else(|| spec.platform.name.value.clone(), |n| n.value.clone());
+    let namespace = setup.existing_namespace.as_ref().map_or_else(
+        || spec.environment.namespace.value.clone(),
+        |n| n.value.clone(),
+    );
+    let credentials_secret = format!("alertmanager-{name}-credentials");
+    let routing = spec.observe.routing.as_ref()?;
+    // Basic environments leave paging receivers out, and their keys with them.
+    let smtp = routing
+        .smtp
+        .iter()
+        .filter_map(|s| s.password_secret.as_ref());
+    let slack = routing
+        .receivers
+        .iter()
+        .filter(|r| !receiver_left_out(spec, r.value.pages()))
+        .filter_map(|r| r.value.slack.as_ref().map(|s| &s.webhook_secret));
+    let mut secret_keys: Vec<String> = Vec::new();
+    for key in smtp.chain(slack) {
+        if !secret_keys.contains(&key.value) {
+            secret_keys.push(key.value.clone());
+        }
+    }
+    Some(AlertingFacts {
+        secret_keys,
+        config_secret: format!("alertmanager-{name}"),
+        managed: setup.existing_namespace.is_none(),
+        name,
+        namespace,
+        credentials_secret,
+    })
+}
+
+/// The pods the Prometheus Operator runs for the `Alertmanager` named `name` (its selector labels).
+pub fn alertmanager_selector(name: &str) -> Value {
+    json!({ "matchLabels": { NAME_LABEL: "alertmanager", "alertmanager": name } })
+}
+
+/// The host and port an http(s) URL names, the scheme's port when it names none.
+pub fn url_host_port(url: &str) -> Option<(String, i64)> {
+    let (rest, default_port) = match url.split_once("://") {
+        Some(("http", rest)) => (rest, 80),
+        Some(("https", rest)) => (rest, 443),
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<i64>().ok()?),
+        None => (authority, default_port),
+    };
+    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+}
+
+/// Where a host inside the cluster points: the cluster DNS names `<service>.<namespace>.svc`, with or
+/// without `.cluster.local`, and a bare `<service>` in the client's own namespace. `None` for a host
+/// outside the cluster.
+pub fn cluster_service(host: &str, own_namespace: &str) -> Option<(String, String)> {
+    if !host.contains('.') {
+        return Some((host.to_string(), own_namespace.to_string()));
+    }
+    let inner = host
+        .strip_suffix(".svc.cluster.local")
+        .or_else(|| host.strip_suffix(".svc"))?;
+    let (service, namespace) = inner.split_once('.').unwrap_or((inner, ""));
+    Some((service.to_string(), namespace.to_string()))
+}
+
+/// A Service of the platform's namespace: its name, the endpoint (`talks_to` key) whose pods are
+/// behind it, and its ports as (Service port, pod port).
+pub struct PlatformService {
+    pub name: String,
+    pub endpoint: String,
+    pub ports: Vec<(i64, i64)>,
+}
+
+/// Every Service plat writes into the platform's namespace (or its operators create there).
+pub fn platform_services(spec: &Spec) -> Vec<PlatformService> {
+    let mut out = Vec::new();
+    for w in spec.workloads.iter().filter(|w| w.value.has_service()) {
+        out.push(PlatformService {
+            name: w.name.clone(),
+            endpoint: w.name.clone(),
+            ports: service_port_pairs(&w.value),
+        });
+    }
+    for f in spec
+        .fleets
+        .iter()
+        .filter(|f| f.value.template.has_service())
+    {
+        for i in &f.value.instances {
+            out.push(PlatformService {
+                name: instance_name(&f.name, &i.name),
+                endpoint: f.name.clone(),
+                ports: service_port_pairs(&f.value.template),
+            });
+        }
+    }
+    for s in &spec.stores {
+        let store = &s.value;
+        let name = store.name.as_str();
+        let names: Vec<String> = match &store.kind {
+            StoreKind::Postgres(_) => ["rw", "ro", "r"]
+                .iter()
+                .map(|suffix| format!("{name}-{suffix}"))
+                .collect(),
+            StoreKind::RedisCluster(_) => {
+                vec![format!("{name}-leader"), format!("{name}-follower")]
+            }
+            StoreKind::Redis(_) | StoreKind::ObjectStorage(_) => vec![name.to_string()],
+        };
+        let ports: Vec<(i64, i64)> = store_ports(store).into_iter().map(|p| (p, p)).collect();
+        for service in names {
+            out.push(PlatformService {
+                name: service,
+                endpoint: s.name.clone(),
+                ports: ports.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn service_port_pairs(workload: &Workload) -> Vec<(i64, i64)> {
+    workload
+        .service_ports()
+        .map(|p| (p.service_port, p.port.value))
+        .collect()
+}
+
+/// The namespaces a spec names: the platform's and those of its ingress controller, monitoring, DNS,
+/// operators, log agent and Alertmanager. A URL into any other namespace points at nothing declared.
+pub fn declared_namespaces(spec: &Spec) -> Vec<String> {
+    let network = &spec.network;
+    let mut out = vec![
+        spec.environment.namespace.value.clone(),
+        network.ingress_controller_namespace.clone(),
+        network.monitoring_namespace.clone(),
+        network.dns_namespace.clone(),
+        network.cnpg_operator_namespace.clone(),
+        network.redis_operator_namespace.clone(),
+        "kube-system".to_string(),
+    ];
+    if let Some(logging) = &spec.observe.logging {
+        out.push(logging.namespace.value.clone());
+    }
+    if let Some(alerting) = alerting_facts(spec) {
+        out.push(alerting.namespace);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Where a URL an in-cluster client calls resolves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UrlTarget {
+    /// Outside the cluster: the host and port.
+    Outside { host: String, port: i64 },
+    /// A Service of the platform: the endpoint behind it and the pod port the Service port leads to.
+    Platform { endpoint: String, pod_port: i64 },
+    /// Another declared namespace, whose Services plat does not know.
+    Namespace { namespace: String, port: i64 },
+    /// Into the cluster, at nothing declared: what is missing, and the closest declared name.
+    Nowhere {
+        problem: String,
+        close: Option<String>,
+    },
+}
+
+/// Resolves `url` as a client in `own_namespace` would; `None` when it is not an http(s) URL.
+pub fn resolve_url(spec: &Spec, url: &str, own_namespace: &str) -> Option<UrlTarget> {
+    let (host, port) = url_host_port(url)?;
+    Some(resolve_host(spec, host, port, own_namespace))
+}
+
+/// Resolves a host and port as a client in `own_namespace` would.
+pub fn resolve_host(spec: &Spec, host: String, port: i64, own_namespace: &str) -> UrlTarget {
+    let Some((service, namespace)) = cluster_service(&host, own_namespace) else {
+        return UrlTarget::Outside { host, port };
+    };
+    resolve_service(spec, &host, (&service, &namespace), port).unwrap_or_else(|t| t)
+}
+
+fn resolve_service(
+    spec: &Spec,
+    host: &str,
+    (service, namespace): (&str, &str),
+    port: i64,
+) -> Result<UrlTarget, UrlTarget> {
+    let (service, namespace) = (service.to_string(), namespace.to_string());
+    let platform_namespace = spec.environment.namespace.as_str();
+    if namespace != platform_namespace {
+        let declared = declared_namespaces(spec);
+        if declared.contains(&namespace) {
+            return Ok(UrlTarget::Namespace { namespace, port });
+        }
+        let close =
+            did_you_mean(&namespace, declared.iter().map(String::as_str)).map(str::to_string);
+        return Err(UrlTarget::Nowhere {
+            problem: format!(
+                "`{host}` is in namespace `{namespace}`, which this environment does not declare"
+            ),
+            close,
+        });
+    }
+    let services = platform_services(spec);
+    let Some(found) = services.iter().find(|s| s.name == service) else {
+        let close =
+            did_you_mean(&service, services.iter().map(|s| s.name.as_str())).map(str::to_string);
+        return Err(UrlTarget::Nowhere {
+            problem: format!("no Service `{service}` in namespace `{namespace}`"),
+            close,
+        });
+    };
+    match found
+        .ports
+        .iter()
+        .find(|(service_port, _)| *service_port == port)
+    {
+        Some((_, pod_port)) => Ok(UrlTarget::Platform {
+            endpoint: found.endpoint.clone(),
+            pod_port: *pod_port,
+        }),
+        None => {
+            let ports: Vec<String> = found.ports.iter().map(|(p, _)| p.to_string()).collect();
+            Err(UrlTarget::Nowhere {
+                problem: format!(
+                    "Service `{service}` has no port {port} (it has {})",
+                    ports.join(", ")
+                ),
+                close: found.ports.first().map(|(p, _)| p.to_string()),
+            })
+        }
+    }
+}
+
+/// The port Slack's incoming webhooks listen on; their URL is a secret, but always `https://hooks.slack.com/…`.
+const SLACK_WEBHOOK_PORT: i64 = 443;
+
+/// Whether an environment leaves a receiver out: basic environments do not page.
+pub fn receiver_left_out(spec: &Spec, pages: bool) -> bool {
+    pages && spec.environment.monitoring == crate::spec::MonitoringLevel::Basic
+}
+
+/// Where the Alertmanager sends notifications: the SMTP server, Slack and every webhook of the
+/// receivers this environment keeps, resolved as the Alertmanager's namespace resolves them. A webhook
+/// template that does not render is left out (validation reports it).
+pub fn alerting_destinations(spec: &Spec, inventory: &Inventory) -> Vec<UrlTarget> {
+    let (Some(routing), Some(alerting)) = (&spec.observe.routing, alerting_facts(spec)) else {
+        return Vec::new();
+    };
+    let own = alerting.namespace.as_str();
+    let mut out = Vec::new();
+    if let Some((host, port)) = routing
+        .smtp
+        .as_ref()
+        .and_then(|s| s.smarthost.rsplit_once(':'))
+        .and_then(|(h, p)| Some((h.to_ascii_lowercase(), p.parse::<i64>().ok()?)))
+    {
+        out.push(resolve_host(spec, host, port, own));
+    }
+    for receiver in &routing.receivers {
+        let r = &receiver.value;
+        if receiver_left_out(spec, r.pages()) {
+            continue;
+        }
+        if r.slack.is_some() {
+            out.push(UrlTarget::Outside {
+                host: "hooks.slack.com".into(),
+                port: SLACK_WEBHOOK_PORT,
+            });
+        }
+        if let Some(url) = r
+            .webhook
+            .as_ref()
+            .and_then(|u| inventory.render(u, None).ok())
+        {
+            out.extend(resolve_url(spec, &url, own));
+        }
+    }
+    let mut unique: Vec<UrlTarget> = Vec::new();
+    for target in out {
+        if !unique.contains(&target) {
+            unique.push(target);
+        }
+    }
+    unique
+}
+
+/// The object-storage stores on which `client` (a workload or fleet) has an account, with the account.
+pub fn accounts_of<'s>(
+    spec: &'s Spec,
+    client: &str,
+) -> Vec<(
+    &'s Store,
+    &'s crate::spec::ObjectStorage,
+    &'s crate::spec::Account,
+)> {
+    spec.stores
+        .iter()
+        .filter_map(|s| match &s.value.kind {
+            StoreKind::ObjectStorage(o) => {
+                let account = o
+                    .accounts
+                    .as_ref()?
+                    .clients
+                    .iter()
+                    .find(|c| c.name == client)?;
+                Some((&s.value, o, &account.value))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Secret with the credentials of the account `account` (an object's name: a workload, a fleet
+/// instance, a database's backups) on the store named `store`.
+pub fn account_secret(account: &str, store: &str) -> String {
+    format!("{account}-{store}")
+}
+
+/// The account a database's backups write with.
+pub fn backup_account(cluster: &str) -> String {
+    format!("{cluster}-backup")
+}
+
+/// Where a key of `[secrets]` is read from by the object `object_name` of the workload or fleet
+/// `client`: the password CloudNativePG generated (`generated_secret_key`), the client's own account
+/// on an object-storage store whose root keys it names, or the platform's Secret.
+pub fn secret_source(spec: &Spec, client: &str, object_name: &str, key: &str) -> (String, String) {
+    if let Some((secret, k)) = generated_secret_key(spec, key) {
+        return (secret, k.to_string());
+    }
+    let own = accounts_of(spec, client)
+        .into_iter()
+        .find(|(_, o, _)| o.access_key.value == key || o.secret_key.value == key);
+    match own {
+        Some((store, _, _)) => (account_secret(object_name, &store.name), key.to_string()),
+        None => (spec.secrets.name.clone(), key.to_string()),
+    }
 }

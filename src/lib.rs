@@ -36,6 +36,7 @@ pub mod source;
 pub mod spec;
 pub mod spec_schema;
 pub mod validate;
+pub mod validate_accounts;
 pub mod validate_workload;
 pub mod waivers;
 pub mod world;

@@ -21,6 +21,15 @@
 //!   `spec.securityContext` (seccomp filled in) or else a hardened default (no privilege escalation,
 //!   all capabilities dropped, non-root, read-only root, RuntimeDefault). The operator's own
 //!   `bootstrap-controller` init container is left out: its image is the operator's, not the spec's.
+//! - Prometheus Operator 0.93.0 (`pkg/alertmanager/statefulset.go`, `pkg/operator/config_reloader.go`):
+//!   one StatefulSet per `Alertmanager`; the pod's `securityContext` is `spec.securityContext` unchanged
+//!   (no default), `automountServiceAccountToken` and `hostNetwork` likewise; the `alertmanager`
+//!   container runs `spec.image` (else the operator's default, `quay.io/prometheus/alertmanager:v0.33.1`)
+//!   with `spec.resources`, and it, the `config-reloader` sidecar and the `init-config-reloader` init
+//!   container get a fixed context (no privilege escalation, read-only root, all capabilities dropped);
+//!   the reloaders run the operator's own `prometheus-config-reloader` image with the operator's
+//!   default resources (10m CPU and 50Mi, requests and limits); `spec.containers` and
+//!   `spec.initContainers` are merged in by name.
 
 use serde_json::{Value, json};
 
@@ -41,6 +50,9 @@ pub fn operator_pods(object: &Value) -> Vec<OperatorPod> {
         ),
         (Some("postgresql.cnpg.io/v1"), Some("Cluster")) => {
             vec![cnpg_instance_pod(&object["spec"])]
+        }
+        (Some("monitoring.coreos.com/v1"), Some("Alertmanager")) => {
+            vec![alertmanager_pod(&object["spec"])]
         }
         _ => Vec::new(),
     }
@@ -147,6 +159,72 @@ fn cnpg_instance_pod(spec: &Value) -> OperatorPod {
     }
 }
 
+/// The Alertmanager image the Prometheus Operator 0.93.0 runs when the resource names none.
+const ALERTMANAGER_DEFAULT_IMAGE: &str = "quay.io/prometheus/alertmanager:v0.33.1";
+/// The config reloader the Prometheus Operator 0.93.0 adds to every Alertmanager pod.
+const CONFIG_RELOADER_IMAGE: &str =
+    "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.0";
+
+fn alertmanager_pod(spec: &Value) -> OperatorPod {
+    let hardened = json!({
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": { "drop": ["ALL"] },
+    });
+    let reloader_resources = json!({
+        "requests": { "cpu": "10m", "memory": "50Mi" },
+        "limits": { "cpu": "10m", "memory": "50Mi" },
+    });
+    let image = present(&spec["image"])
+        .cloned()
+        .unwrap_or_else(|| json!(ALERTMANAGER_DEFAULT_IMAGE));
+    let reloader = |name: &str| {
+        container(
+            name.into(),
+            &json!(CONFIG_RELOADER_IMAGE),
+            &hardened,
+            &reloader_resources,
+        )
+    };
+    let mut containers = vec![
+        container("alertmanager".into(), &image, &hardened, &spec["resources"]),
+        reloader("config-reloader"),
+    ];
+    let mut init = vec![reloader("init-config-reloader")];
+    merge_by_name(&mut containers, &spec["containers"]);
+    merge_by_name(&mut init, &spec["initContainers"]);
+    let mut pod = json!({ "containers": containers, "initContainers": init });
+    copy_if_present(&mut pod, "securityContext", &spec["securityContext"]);
+    copy_if_present(
+        &mut pod,
+        "automountServiceAccountToken",
+        &spec["automountServiceAccountToken"],
+    );
+    copy_if_present(&mut pod, "hostNetwork", &spec["hostNetwork"]);
+    OperatorPod {
+        role: "Alertmanager pods",
+        spec: pod,
+    }
+}
+
+/// The operator's strategic merge of `spec.containers` into its own: a container of the same name
+/// has its fields replaced one by one, another is added.
+fn merge_by_name(containers: &mut Vec<Value>, extra: &Value) {
+    for given in extra.as_array().into_iter().flatten() {
+        match containers.iter_mut().find(|c| c["name"] == given["name"]) {
+            Some(existing) => {
+                if let (Some(target), Some(fields)) = (existing.as_object_mut(), given.as_object())
+                {
+                    for (k, v) in fields {
+                        target.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            None => containers.push(given.clone()),
+        }
+    }
+}
+
 fn container(name: String, image: &Value, security: &Value, resources: &Value) -> Value {
     let mut c = json!({ "name": name });
     copy_if_present(&mut c, "image", image);
@@ -220,6 +298,31 @@ mod tests {
         assert_eq!(sc["privileged"], true);
         assert!(sc.get("capabilities").is_none());
         assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+    }
+
+    #[test]
+    fn alertmanager_pods_take_the_pod_context_unchanged_and_harden_their_containers() {
+        let am = |spec: Value| json!({ "apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager", "spec": spec });
+        let bare = &operator_pods(&am(json!({})))[0].spec;
+        assert!(
+            bare.get("securityContext").is_none(),
+            "no default pod context"
+        );
+        assert_eq!(bare["containers"][0]["image"], ALERTMANAGER_DEFAULT_IMAGE);
+        assert_eq!(bare["containers"][1]["name"], "config-reloader");
+        assert_eq!(
+            bare["initContainers"][0]["securityContext"]["capabilities"]["drop"][0],
+            "ALL"
+        );
+        let given = am(json!({
+            "securityContext": { "runAsNonRoot": true },
+            "image": "am:1",
+            "containers": [{ "name": "alertmanager", "securityContext": { "privileged": true } }],
+        }));
+        let pod = &operator_pods(&given)[0].spec;
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(pod["containers"][0]["image"], "am:1");
+        assert_eq!(pod["containers"][0]["securityContext"]["privileged"], true);
     }
 
     #[test]

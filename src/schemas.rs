@@ -57,6 +57,7 @@ schemas! {
     "monitoring.coreos.com/v1" "PrometheusRule" "prometheus-operator-0.93.0/prometheusrule-monitoring.coreos.com-v1.json";
     "monitoring.coreos.com/v1" "ServiceMonitor" "prometheus-operator-0.93.0/servicemonitor-monitoring.coreos.com-v1.json";
     "monitoring.coreos.com/v1" "PodMonitor" "prometheus-operator-0.93.0/podmonitor-monitoring.coreos.com-v1.json";
+    "monitoring.coreos.com/v1" "Alertmanager" "prometheus-operator-0.93.0/alertmanager-monitoring.coreos.com-v1.json";
     "postgresql.cnpg.io/v1" "Cluster" "cloudnative-pg-1.30.0/cluster-postgresql.cnpg.io-v1.json";
     "postgresql.cnpg.io/v1" "ScheduledBackup" "cloudnative-pg-1.30.0/scheduledbackup-postgresql.cnpg.io-v1.json";
     "redis.redis.opstreelabs.in/v1beta2" "RedisCluster" "redis-operator-0.26.0/rediscluster-redis.redis.opstreelabs.in-v1beta2.json";

@@ -15,6 +15,7 @@ pub fn validate(spec: &Spec, diags: &mut Diagnostics) {
     check_fleets(spec, diags);
     check_config(spec, &inventory, diags);
     check_data_stores(spec, diags);
+    crate::validate_accounts::check(spec, &inventory, diags);
     crate::capacity::check(spec, diags);
     crate::observe::check(spec, diags);
 }
@@ -176,7 +177,7 @@ pub fn is_pinned(image: &str) -> bool {
     }
 }
 
-fn check_image(image: &Located<String>, owner: &str, diags: &mut Diagnostics) {
+pub fn check_image(image: &Located<String>, owner: &str, diags: &mut Diagnostics) {
     if image.trim().is_empty() || image.contains(char::is_whitespace) {
         diags.push(image.diagnostic(
             Diagnostic::error(

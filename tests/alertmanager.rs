@@ -437,3 +437,58 @@ fn an_slo_page_inhibits_its_symptom_alerts() {
         );
     }
 }
+
+/// `mode = "existing"` hands the configuration to an Alertmanager that runs elsewhere: plat writes no
+/// `Alertmanager` and no policy for pods it does not run, but puts the configuration Secret and the
+/// credentials it reads into that Alertmanager's namespace (an Alertmanager mounts Secrets of its own
+/// namespace only), and the in-cluster webhook's workload admits that namespace on the URL's port.
+#[test]
+fn a_hand_off_puts_configuration_and_credentials_in_the_alertmanagers_namespace() {
+    let spec = format!(
+        "{BASE}\n[services.handler]\nimage = \"ghcr.io/example/handler:1.0.0\"\nreplicas = 1\nsize = \"small\"\nport = 8080\n\n\
+         [alerts.Down]\nkind = \"custom\"\nexpr = \"up == 0\"\nseverity = \"warning\"\n\
+         summary = \"down\"\ndescription = \"down\"\nrunbook = \"https://runbooks.example.com/down\"\n\n\
+         [alerting]\ndefault_receiver = \"ops\"\n\n\
+         [alerting.alertmanager]\nmode = \"existing\"\nname = \"main\"\nnamespace = \"alerting\"\n\n\
+         [alerting.smtp]\nsmarthost = \"smtp.example.com:587\"\nfrom = \"a@example.com\"\nusername = \"a@example.com\"\npassword_secret = \"SMTP_PASSWORD\"\n\n\
+         [alerting.receivers.ops]\nemail = [\"ops@example.com\"]\n\
+         webhook = \"http://{{{{ services.handler.host }}}}:{{{{ services.handler.port }}}}/alert\"\n"
+    );
+    let compilation = compile_memory(&spec);
+    assert!(!compilation.has_errors(), "{}", short(&compilation));
+    let files = &compilation.outputs[0].1.files;
+    let objects: Vec<serde_json::Value> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("kubernetes/"))
+        .flat_map(|(_, t)| plat::yaml::parse_yaml_stream(t).unwrap())
+        .collect();
+    assert!(!objects.iter().any(|o| o["kind"] == "Alertmanager"));
+    let config = objects
+        .iter()
+        .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "alertmanager-main")
+        .expect("the configuration Secret the Alertmanager `main` loads by default");
+    assert_eq!(config["metadata"]["namespace"], "alerting");
+    let text = config["stringData"]["alertmanager.yaml"].as_str().unwrap();
+    assert!(
+        text.contains("/etc/alertmanager/secrets/alertmanager-main-credentials/SMTP_PASSWORD"),
+        "{text}"
+    );
+    assert!(
+        text.contains("url: \"http://handler.shop.svc.cluster.local:8080/alert\""),
+        "{text}"
+    );
+    let handler = objects
+        .iter()
+        .find(|o| o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "handler")
+        .unwrap();
+    let admits = handler["spec"]["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| {
+            r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                == "alerting"
+                && r["ports"][0]["port"] == 8080
+        });
+    assert!(admits, "{}", handler["spec"]["ingress"]);
+}

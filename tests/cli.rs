@@ -241,13 +241,18 @@ fn diff_base_previews_what_a_change_does_to_the_output() {
     let changed = plat(&dir, &["diff", "--base", "HEAD", "--env", "prod"]);
     let out = text(&changed.stdout);
     assert_eq!(code(&changed), 1, "{out}");
-    // The new tenant's file (five objects, its data claim among them) is added, and the kustomization
-    // lists it.
+    // The new tenant's file (six objects, its data claim and its object-storage credentials among
+    // them) is added, and the kustomization lists it; MinIO's accounts gain the tenant's policy and
+    // credentials, and the provisioning Job is a new one (its name is a hash of what it provisions).
     assert!(
         out.starts_with(
-            "prod: 1 files added, 0 removed, 1 changed; objects: 5 added, 0 removed, 0 changed"
+            "prod: 1 files added, 0 removed, 2 changed; objects: 7 added, 1 removed, 2 changed"
         ),
         "{out}"
+    );
+    assert!(
+        out.contains("astrbot-wayne.json"),
+        "the tenant's policy: {out}"
     );
     assert!(
         out.contains("+++ b/generated/prod/kubernetes/fleets/astrbot/wayne.yaml"),

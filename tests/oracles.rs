@@ -21,6 +21,7 @@ const CUSTOM_KINDS: &[&str] = &[
     "PrometheusRule",
     "ServiceMonitor",
     "PodMonitor",
+    "Alertmanager",
 ];
 
 fn repo() -> &'static Path {

@@ -343,6 +343,333 @@ fn unavailable_deployment_cases(rules: &Value, ns: &str) -> Vec<Value> {
     )]
 }
 
+/// The alerts plat derives from what the platform runs (`[health]`), each with series that must fire
+/// it and series that must not: a failed base backup, WAL archiving that fails or is stuck, a volume
+/// filling up, the Ingress certificate close to expiry, an ExternalSecret that does not sync, a
+/// container restarting too often and pods that stay unready or pending.
+fn health_cases(rules: &Value, ns: &str) -> Vec<Value> {
+    let pod_series = |metric: &str, pod: &str, extra: &[(&str, &str)], values: &str| {
+        let mut labels = vec![("job", "cnpg"), ("namespace", ns), ("pod", pod)];
+        labels.extend_from_slice(extra);
+        series(metric, &labels, values)
+    };
+    let database = |severity: &str| json!({ "severity": severity, "namespace": ns, "database": "postgresql-cluster" });
+    let plugin = "barman_cloud_cloudnative_pg_io";
+    let backups = |failed: &str, available: &str| {
+        vec![
+            pod_series(
+                &format!("{plugin}_last_failed_backup_timestamp"),
+                "postgresql-cluster-1",
+                &[],
+                failed,
+            ),
+            pod_series(
+                &format!("{plugin}_last_available_backup_timestamp"),
+                "postgresql-cluster-1",
+                &[],
+                available,
+            ),
+        ]
+    };
+    let archiver = |failed: &str, archived: &str, ready: &str| {
+        vec![
+            pod_series(
+                "cnpg_pg_stat_archiver_last_failed_time",
+                "postgresql-cluster-1",
+                &[],
+                failed,
+            ),
+            pod_series(
+                "cnpg_pg_stat_archiver_last_archived_time",
+                "postgresql-cluster-1",
+                &[],
+                archived,
+            ),
+            pod_series(
+                "cnpg_collector_pg_wal_archive_status",
+                "postgresql-cluster-1",
+                &[("value", "ready")],
+                ready,
+            ),
+            pod_series(
+                "cnpg_collector_pg_wal_archive_status",
+                "postgresql-cluster-1",
+                &[("value", "done")],
+                "40x30",
+            ),
+        ]
+    };
+    let volume = |claim: &str, used: &str| {
+        let labels = [
+            ("job", "kubelet"),
+            ("namespace", ns),
+            ("persistentvolumeclaim", claim),
+        ];
+        vec![
+            series("kubelet_volume_stats_used_bytes", &labels, used),
+            series("kubelet_volume_stats_capacity_bytes", &labels, "100x20"),
+        ]
+    };
+    let ksm = |metric: &str, labels: &[(&str, &str)], values: &str| {
+        let mut all = vec![("job", "kube-state-metrics"), ("namespace", ns)];
+        all.extend_from_slice(labels);
+        series(metric, &all, values)
+    };
+    let mut cases = vec![
+        // The last base backup failed after the last good one: it warns. A failure older than the
+        // last good backup, and a cluster that never failed, stay silent.
+        case(
+            backups("2000x20", "1000x20"),
+            vec![
+                check("PostgresBackupFailed", "2m", vec![]),
+                check(
+                    "PostgresBackupFailed",
+                    "10m",
+                    vec![expected(
+                        rules,
+                        "PostgresBackupFailed",
+                        database("warning"),
+                        "",
+                    )],
+                ),
+            ],
+        ),
+        case(
+            [
+                backups("2000x20", "3000x20"),
+                vec![pod_series(
+                    &format!("{plugin}_last_failed_backup_timestamp"),
+                    "postgresql-cluster-2",
+                    &[],
+                    "0x20",
+                )],
+            ]
+            .concat(),
+            vec![check("PostgresBackupFailed", "10m", vec![])],
+        ),
+        // A failed archive newer than the last archived segment pages after ten minutes; so do
+        // segments that wait to be archived; a healthy archiver is silent.
+        case(
+            archiver("2000x30", "1000x30", "0x30"),
+            vec![
+                check("PostgresWALArchivingFailing", "5m", vec![]),
+                check(
+                    "PostgresWALArchivingFailing",
+                    "15m",
+                    vec![expected(
+                        rules,
+                        "PostgresWALArchivingFailing",
+                        database("critical"),
+                        "",
+                    )],
+                ),
+            ],
+        ),
+        case(
+            archiver("1000x30", "2000x30", "3x30"),
+            vec![check(
+                "PostgresWALArchivingFailing",
+                "15m",
+                vec![expected(
+                    rules,
+                    "PostgresWALArchivingFailing",
+                    database("critical"),
+                    "",
+                )],
+            )],
+        ),
+        case(
+            archiver("1000x30", "2000x30", "0x30"),
+            vec![check("PostgresWALArchivingFailing", "15m", vec![])],
+        ),
+        // 90 % of a claim used warns; 50 % does not.
+        case(
+            [
+                volume("data-minio-0", "90x20"),
+                volume("data-minio-1", "50x20"),
+            ]
+            .concat(),
+            vec![
+                check("PersistentVolumeFillingUp", "2m", vec![]),
+                check(
+                    "PersistentVolumeFillingUp",
+                    "10m",
+                    vec![expected(
+                        rules,
+                        "PersistentVolumeFillingUp",
+                        json!({ "severity": "warning", "namespace": ns, "persistentvolumeclaim": "data-minio-0" }),
+                        "90%",
+                    )],
+                ),
+            ],
+        ),
+        // The Ingress certificate five days from expiry warns (after an hour); another certificate of
+        // the namespace is not the Ingress's.
+        case(
+            vec![
+                series(
+                    "certmanager_certificate_expiration_timestamp_seconds",
+                    &[
+                        ("job", "cert-manager"),
+                        ("namespace", ns),
+                        ("name", "saas-platform-tls"),
+                    ],
+                    "432000x200",
+                ),
+                series(
+                    "certmanager_certificate_expiration_timestamp_seconds",
+                    &[
+                        ("job", "cert-manager"),
+                        ("namespace", ns),
+                        ("name", "other-tls"),
+                    ],
+                    "432000x200",
+                ),
+            ],
+            vec![
+                check("CertificateExpiringSoon", "30m", vec![]),
+                check(
+                    "CertificateExpiringSoon",
+                    "2h",
+                    vec![expected(
+                        rules,
+                        "CertificateExpiringSoon",
+                        json!({ "severity": "warning", "namespace": ns, "name": "saas-platform-tls" }),
+                        "",
+                    )],
+                ),
+            ],
+        ),
+        case(
+            vec![series(
+                "certmanager_certificate_expiration_timestamp_seconds",
+                &[
+                    ("job", "cert-manager"),
+                    ("namespace", ns),
+                    ("name", "saas-platform-tls"),
+                ],
+                "5184000x200",
+            )],
+            vec![check("CertificateExpiringSoon", "2h", vec![])],
+        ),
+        // A container restarting every minute; one that restarted three times in the hour is fine.
+        case(
+            vec![
+                ksm(
+                    "kube_pod_container_status_restarts_total",
+                    &[("pod", "api-gateway-1"), ("container", "api-gateway")],
+                    "0+1x40",
+                ),
+                ksm(
+                    "kube_pod_container_status_restarts_total",
+                    &[("pod", "api-gateway-2"), ("container", "api-gateway")],
+                    "0x10 3x30",
+                ),
+            ],
+            vec![check(
+                "PodRestartingOften",
+                "30m",
+                vec![expected(
+                    rules,
+                    "PodRestartingOften",
+                    json!({ "severity": "warning", "namespace": ns, "pod": "api-gateway-1", "container": "api-gateway" }),
+                    "",
+                )],
+            )],
+        ),
+        // An unready pod and a pending one warn after five minutes; a ready pod and a finished Job's
+        // pod (unready, but Succeeded) do not.
+        case(
+            vec![
+                ksm(
+                    "kube_pod_status_ready",
+                    &[("pod", "tenant-service-1"), ("condition", "false")],
+                    "1x20",
+                ),
+                ksm(
+                    "kube_pod_status_ready",
+                    &[("pod", "tenant-service-2"), ("condition", "false")],
+                    "0x20",
+                ),
+                ksm(
+                    "kube_pod_status_ready",
+                    &[("pod", "tenant-service-2"), ("condition", "true")],
+                    "1x20",
+                ),
+                ksm(
+                    "kube_pod_status_phase",
+                    &[("pod", "astrbot-acme-1"), ("phase", "Pending")],
+                    "1x20",
+                ),
+                ksm(
+                    "kube_pod_status_ready",
+                    &[("pod", "migrate-1"), ("condition", "false")],
+                    "1x20",
+                ),
+                ksm(
+                    "kube_pod_status_phase",
+                    &[("pod", "migrate-1"), ("phase", "Succeeded")],
+                    "1x20",
+                ),
+            ],
+            vec![
+                check("PodNotReady", "3m", vec![]),
+                check(
+                    "PodNotReady",
+                    "8m",
+                    vec![
+                        expected(
+                            rules,
+                            "PodNotReady",
+                            json!({ "severity": "warning", "namespace": ns, "pod": "astrbot-acme-1" }),
+                            "",
+                        ),
+                        expected(
+                            rules,
+                            "PodNotReady",
+                            json!({ "severity": "warning", "namespace": ns, "pod": "tenant-service-1" }),
+                            "",
+                        ),
+                    ],
+                ),
+            ],
+        ),
+    ];
+    // Environments whose secrets come from External Secrets: a Secret that does not sync warns.
+    if rule(rules, "ExternalSecretSyncFailed").is_some() {
+        let condition = |name: &str, status: &str, values: &str| {
+            series(
+                "externalsecret_status_condition",
+                &[
+                    ("job", "external-secrets"),
+                    ("namespace", ns),
+                    ("name", name),
+                    ("condition", "Ready"),
+                    ("status", status),
+                ],
+                values,
+            )
+        };
+        cases.push(case(
+            vec![
+                condition("saas-platform-secrets", "False", "1x30"),
+                condition("saas-platform-secrets", "True", "0x30"),
+                condition("postgresql-cluster-app-credentials", "False", "0x30"),
+                condition("postgresql-cluster-app-credentials", "True", "1x30"),
+            ],
+            vec![
+                check("ExternalSecretSyncFailed", "5m", vec![]),
+                check(
+                    "ExternalSecretSyncFailed",
+                    "15m",
+                    vec![expected(rules, "ExternalSecretSyncFailed", json!({ "severity": "warning", "namespace": ns, "name": "saas-platform-secrets" }), "")],
+                ),
+            ],
+        ));
+    }
+    cases
+}
+
 fn slo_cases(rules: &Value) -> Vec<Value> {
     let labels = |severity: &str| json!({ "severity": severity, "slo": "api-availability", "job": "api-gateway" });
     vec![
@@ -484,6 +811,7 @@ fn every_alert_fires_when_it_should_and_only_then() {
         tests.extend(memory_cases(&rules, &namespace(env)));
         tests.extend(instance_down_cases(&rules));
         tests.extend(unavailable_deployment_cases(&rules, &namespace(env)));
+        tests.extend(health_cases(&rules, &namespace(env)));
         if rule(&rules, "SLOErrorBudgetBurnFast").is_some() {
             tests.extend(slo_cases(&rules));
         }

@@ -329,3 +329,409 @@ fn data_stores_are_scraped_through_pod_monitors_the_platform_prometheus_selects(
         "redis-exporter"
     );
 }
+
+const ENVIRONMENTS: [&str; 5] = ["dev", "test", "staging", "prod", "dr"];
+
+/// The generated files of one environment, by path.
+fn files(env: &str) -> Vec<(String, String)> {
+    let compilation = compile(
+        &FsWorld::new(env!("CARGO_MANIFEST_DIR")),
+        "platform.toml",
+        &Selection::One(env.into()),
+    );
+    assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+    compilation.outputs[0].1.files.clone()
+}
+
+fn alertmanager_config(env: &str) -> Value {
+    let (_, text) = files(env)
+        .into_iter()
+        .find(|(path, _)| path == "alertmanager/alertmanager.yaml")
+        .expect("an Alertmanager configuration");
+    plat::yaml::parse_yaml_stream(&text).unwrap().remove(0)
+}
+
+fn namespace_of(object: &Value) -> &str {
+    object["metadata"]["namespace"].as_str().unwrap()
+}
+
+/// The Secrets an environment's output makes exist: plain Secrets and ExternalSecret targets.
+fn secrets_made(objects: &[Value]) -> Vec<(String, String)> {
+    objects
+        .iter()
+        .filter_map(|o| match o["kind"].as_str() {
+            Some("Secret") => Some((
+                namespace_of(o).into(),
+                o["metadata"]["name"].as_str()?.into(),
+            )),
+            Some("ExternalSecret") => Some((
+                namespace_of(o).into(),
+                o["spec"]["target"]["name"].as_str()?.into(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Does a rule's `ports` admit `port` over `protocol`?
+fn rule_has_port(rule: &Value, port: i64, protocol: &str) -> bool {
+    rule["ports"].as_array().is_some_and(|ports| {
+        ports
+            .iter()
+            .any(|p| p["port"] == port && p["protocol"] == protocol)
+    })
+}
+
+/// Alerting is wired (issue 10, item 2): an `Alertmanager` runs in the namespace of its configuration
+/// Secret and of the credentials it mounts; the credentials Secret holds exactly the keys the
+/// configuration reads as files, and no other; and its NetworkPolicy lets Prometheus in on 9093, the
+/// peers gossip on 9094 over TCP and UDP, and lets it out to SMTP, Slack and the webhook's pods, whose
+/// own policy admits it.
+#[test]
+fn alerting_is_wired_from_prometheus_to_every_receiver() {
+    for env in ENVIRONMENTS {
+        let objects = objects(env);
+        let am = objects
+            .iter()
+            .find(|o| o["kind"] == "Alertmanager")
+            .unwrap_or_else(|| panic!("{env}: no Alertmanager"));
+        let ns = namespace_of(am);
+        let config_secret = am["spec"]["configSecret"].as_str().unwrap();
+        let secret = find(&objects, "Secret", config_secret);
+        assert_eq!(
+            namespace_of(secret),
+            ns,
+            "{env}: configuration beside the Alertmanager"
+        );
+        let made = secrets_made(&objects);
+        let config = alertmanager_config(env);
+        let text = plat::yaml::to_yaml(&config);
+        let mounted: Vec<&str> = am["spec"]["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        for line in text
+            .lines()
+            .filter(|l| l.contains("/etc/alertmanager/secrets/"))
+        {
+            let path = line.split("/etc/alertmanager/secrets/").nth(1).unwrap();
+            let (secret, _key) = path.split_once('/').unwrap();
+            assert!(mounted.contains(&secret), "{env}: {secret} is not mounted");
+            let provider_makes_it = made.contains(&(ns.to_string(), secret.to_string()));
+            // dev makes its Secrets by hand; every other environment fetches them into the namespace.
+            assert!(
+                provider_makes_it || env == "dev",
+                "{env}: nothing makes {ns}/{secret}"
+            );
+        }
+        if env != "dev" {
+            let credentials = objects
+                .iter()
+                .find(|o| {
+                    o["kind"] == "ExternalSecret" && o["spec"]["target"]["name"] == mounted[0]
+                })
+                .unwrap();
+            let keys: Vec<&str> = credentials["spec"]["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["secretKey"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                keys,
+                ["SMTP_PASSWORD", "SLACK_WEBHOOK_URL"],
+                "{env}: only what routing reads"
+            );
+        }
+
+        let policy = objects
+            .iter()
+            .find(|o| {
+                o["kind"] == "NetworkPolicy"
+                    && o["spec"]["podSelector"]["matchLabels"]["alertmanager"]
+                        == am["metadata"]["name"]
+            })
+            .unwrap_or_else(|| panic!("{env}: no policy selects the Alertmanager pods"));
+        let ingress = policy["spec"]["ingress"].as_array().unwrap();
+        assert!(
+            ingress.iter().any(
+                |r| r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    == "monitoring"
+                    && rule_has_port(r, 9093, "TCP")
+            ),
+            "{env}: Prometheus reaches 9093"
+        );
+        assert!(
+            ingress
+                .iter()
+                .any(|r| rule_has_port(r, 9094, "TCP") && rule_has_port(r, 9094, "UDP")),
+            "{env}: peers gossip on 9094"
+        );
+        let egress = policy["spec"]["egress"].as_array().unwrap();
+        assert!(
+            egress.iter().any(|r| rule_has_port(r, 9094, "UDP")),
+            "{env}: to peers"
+        );
+        assert!(
+            egress.iter().any(|r| rule_has_port(r, 587, "TCP")),
+            "{env}: SMTP"
+        );
+        if env != "dev" {
+            assert!(
+                egress.iter().any(|r| rule_has_port(r, 443, "TCP")),
+                "{env}: Slack"
+            );
+        }
+        let manager = find(&objects, "NetworkPolicy", "astrbot-manager");
+        assert!(
+            egress.iter().any(
+                |r| r["to"][0]["podSelector"] == manager["spec"]["podSelector"]
+                    && rule_has_port(r, 8000, "TCP")
+            ),
+            "{env}: to the webhook's pods"
+        );
+        assert!(
+            manager["spec"]["ingress"].as_array().unwrap().iter().any(
+                |r| r["from"][0]["podSelector"] == policy["spec"]["podSelector"]
+                    && rule_has_port(r, 8000, "TCP")
+            ),
+            "{env}: the webhook admits the Alertmanager"
+        );
+    }
+}
+
+/// Every webhook a receiver posts to inside the cluster is a Service of that environment, on a port
+/// the Service has (issue 10, item 3: the seed's `astrbot-manager.saas-platform.svc` existed nowhere).
+#[test]
+fn every_in_cluster_webhook_reaches_a_service_of_its_environment() {
+    for env in ENVIRONMENTS {
+        let objects = objects(env);
+        let config = alertmanager_config(env);
+        let mut checked = 0;
+        for receiver in config["receivers"].as_array().unwrap() {
+            for hook in receiver["webhook_configs"].as_array().into_iter().flatten() {
+                let url = hook["url"].as_str().unwrap();
+                let (host, port) = plat::facts::url_host_port(url).unwrap();
+                let inner = host
+                    .strip_suffix(".svc.cluster.local")
+                    .expect("an in-cluster URL");
+                let (service, namespace) = inner.split_once('.').unwrap();
+                let svc = find(&objects, "Service", service);
+                assert_eq!(namespace_of(svc), namespace, "{env}: {url}");
+                assert!(
+                    svc["spec"]["ports"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p["port"] == port),
+                    "{env}: {url}: the Service has no port {port}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "{env}: no webhook checked");
+    }
+}
+
+/// MinIO is scraped too (issue 10, item 13): a PodMonitor with the platform Prometheus's selector label
+/// on MinIO's cluster metrics path, which the server serves without a token because the Prometheus auth
+/// type is public (its policy admits the monitoring namespace on that port).
+#[test]
+fn object_storage_is_scraped_on_its_cluster_metrics_path() {
+    for env in ENVIRONMENTS {
+        let objects = objects(env);
+        let monitor = find(&objects, "PodMonitor", "minio");
+        assert_eq!(
+            monitor["metadata"]["labels"]["release"],
+            "kube-prometheus-stack"
+        );
+        let endpoint = &monitor["spec"]["podMetricsEndpoints"][0];
+        assert_eq!(endpoint["path"], "/minio/v2/metrics/cluster");
+        assert_eq!(endpoint["port"], "http");
+        let minio = find(&objects, "StatefulSet", "minio");
+        let env_vars = &minio["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert!(
+            env_vars
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["name"] == "MINIO_PROMETHEUS_AUTH_TYPE" && e["value"] == "public"),
+            "{env}"
+        );
+        for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .unwrap()
+        {
+            assert_eq!(
+                &minio["spec"]["template"]["metadata"]["labels"][key], value,
+                "{env}: selects the pods"
+            );
+        }
+    }
+}
+
+/// The alerts of seed 8.2 and the data stores exist in every environment, each with a runbook
+/// (issue 10, item 13); `tests/prometheus.rs` proves with promtool when each fires.
+#[test]
+fn health_alerts_cover_backups_wal_volumes_certificates_secrets_and_pods() {
+    for env in ENVIRONMENTS {
+        let files = files(env);
+        let rules = &files
+            .iter()
+            .find(|(p, _)| p == "prometheus/rules.yaml")
+            .unwrap()
+            .1;
+        let mut expected = vec![
+            "PostgresBackupFailed",
+            "PostgresWALArchivingFailing",
+            "PersistentVolumeFillingUp",
+            "CertificateExpiringSoon",
+            "PodRestartingOften",
+            "PodNotReady",
+        ];
+        if env != "dev" {
+            expected.push("ExternalSecretSyncFailed");
+        }
+        for alert in expected {
+            assert!(rules.contains(&format!("alert: {alert}")), "{env}: {alert}");
+            assert!(
+                files
+                    .iter()
+                    .any(|(p, _)| *p == format!("runbooks/{alert}.md")),
+                "{env}: runbook of {alert}"
+            );
+        }
+        assert!(
+            rules.contains("cnpg_collector_pg_wal_archive_status"),
+            "{env}"
+        );
+        assert!(
+            rules.contains("barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp"),
+            "{env}"
+        );
+    }
+}
+
+/// dev's database can start (issue 10, item 10): with `existing` secrets nothing makes a Secret the
+/// Cluster could name, so it names none and CloudNativePG generates `<cluster>-app`; the services read
+/// the password there. Elsewhere the Cluster names the Secret its ExternalSecret makes. A single
+/// instance keeps no disruption budget, which would block every node drain.
+#[test]
+fn every_database_can_bootstrap_and_a_single_instance_does_not_block_drains() {
+    for env in ENVIRONMENTS {
+        let objects = objects(env);
+        let cluster = find(&objects, "Cluster", "postgresql-cluster");
+        let made = secrets_made(&objects);
+        let ns = namespace_of(cluster).to_string();
+        match cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"].as_str() {
+            Some(name) => assert!(
+                made.contains(&(ns.clone(), name.into())),
+                "{env}: nothing makes {name}"
+            ),
+            None => {
+                assert_eq!(env, "dev");
+                let session = find(&objects, "Deployment", "session-service");
+                let volumes = session["spec"]["template"]["spec"]["volumes"].to_string();
+                assert!(
+                    volumes.contains(r#""secretName":"postgresql-cluster-app""#),
+                    "{volumes}"
+                );
+            }
+        }
+        let single = cluster["spec"]["instances"] == 1;
+        assert_eq!(cluster["spec"]["enablePDB"] == false, single, "{env}");
+    }
+}
+
+/// No tenant holds MinIO's root credentials (issue 10, item 6): each instance reads its own account's
+/// Secret under the same file names, the backups write with an account of their own, and the only
+/// pods that mount the root keys are MinIO's and the Job that provisions the accounts, whose policy of
+/// each account reaches only that account's bucket and prefix.
+#[test]
+fn tenants_and_backups_have_accounts_of_their_own_limited_to_their_prefix() {
+    for env in ENVIRONMENTS {
+        let objects = objects(env);
+        let root_readers: Vec<String> = objects
+            .iter()
+            .filter(|o| o["spec"]["template"]["spec"]["volumes"].is_array())
+            .filter(|o| {
+                let volumes = o["spec"]["template"]["spec"]["volumes"].to_string();
+                volumes.contains(r#""secretName":"saas-platform-secrets""#)
+                    && volumes.contains(r#""key":"MINIO_SECRET_KEY""#)
+            })
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(root_readers.len(), 2, "{env}: {root_readers:?}");
+        assert!(
+            root_readers.contains(&"StatefulSet/minio".to_string()),
+            "{env}: {root_readers:?}"
+        );
+        assert!(
+            root_readers
+                .iter()
+                .any(|r| r.starts_with("Job/minio-accounts-")),
+            "{env}: {root_readers:?}"
+        );
+
+        let acme = find(&objects, "Deployment", "astrbot-acme");
+        let secrets = acme["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "secrets")
+            .unwrap();
+        let minio_from: Vec<&Value> = secrets["projected"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["secret"]["items"]
+                    .to_string()
+                    .contains("MINIO_SECRET_KEY")
+            })
+            .map(|s| &s["secret"]["name"])
+            .collect();
+        assert_eq!(minio_from, vec!["astrbot-acme-minio"], "{env}: {secrets}");
+        let store = find(&objects, "ObjectStore", "postgresql-cluster-backup");
+        assert_eq!(
+            store["spec"]["configuration"]["s3Credentials"]["accessKeyId"]["name"],
+            "postgresql-cluster-backup-minio",
+            "{env}"
+        );
+        let config = find(&objects, "ConfigMap", "minio-accounts");
+        let policy: Value =
+            serde_json::from_str(config["data"]["astrbot-acme.json"].as_str().unwrap()).unwrap();
+        let text = policy.to_string();
+        assert!(
+            text.contains("arn:aws:s3:::saas-platform-tenants/tenants/acme/*"),
+            "{text}"
+        );
+        assert!(!text.contains("tenants/globex"), "{text}");
+        assert!(!text.contains(r#""s3:*""#), "{text}");
+        let listed = config["data"]["accounts"].as_str().unwrap();
+        assert!(
+            listed.contains("postgresql-cluster-backup saas-platform-backups"),
+            "{listed}"
+        );
+        if env != "dev" {
+            let own = objects
+                .iter()
+                .find(|o| {
+                    o["kind"] == "ExternalSecret" && o["metadata"]["name"] == "astrbot-acme-minio"
+                })
+                .unwrap_or_else(|| panic!("{env}: acme's credentials"));
+            assert!(
+                own.to_string().contains("object-storage/astrbot-acme"),
+                "{env}"
+            );
+        }
+    }
+}

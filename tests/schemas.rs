@@ -413,3 +413,12 @@ fn prometheus_rule_and_service_monitor_are_validated_against_the_operators_relea
         ("/spec/endpoints/0/port", json!(["http"])),
     );
 }
+
+#[test]
+fn alertmanager_is_validated() {
+    assert_custom_kind_is_validated(
+        "Alertmanager",
+        ("/spec", "configSecrett"),
+        ("/spec/replicas", json!("2")),
+    );
+}

@@ -9,7 +9,8 @@ use super::{Ctx, Labels, Unit};
 use crate::decode::Named;
 use crate::facts::{
     OBJECT_STORAGE_PORT, POSTGRES_METRICS_PORT, POSTGRES_PORT, POSTGRES_STATUS_PORT,
-    REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, database_credentials_name, service_host,
+    REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, account_secret, backup_account,
+    database_credentials_name, plat_makes_database_credentials, service_host,
 };
 use crate::kit::security::{container_security, pod_security};
 use crate::kit::version_of;
@@ -65,15 +66,15 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
         "imageName": pg.image.value,
         "primaryUpdateStrategy": "unsupervised",
         "postgresql": { "parameters": parameters },
-        "bootstrap": { "initdb": {
-            "database": pg.database,
-            "owner": pg.owner,
-            "secret": { "name": database_credentials_name(name) },
-        } },
+        "bootstrap": { "initdb": { "database": pg.database, "owner": pg.owner } },
         "resources": resources(size),
         "storage": { "size": pg.storage.size.text, "storageClass": pg.storage.class },
         "affinity": { "enablePodAntiAffinity": true, "topologyKey": "kubernetes.io/hostname" },
     });
+    if plat_makes_database_credentials(ctx.spec.secrets.provider, pg) {
+        cluster_spec["bootstrap"]["initdb"]["secret"] =
+            json!({ "name": database_credentials_name(name) });
+    }
     if pg.instances.value == 1 {
         // A single instance's disruption budget forbids evicting it, so no node could be drained.
         cluster_spec["enablePDB"] = json!(false);
@@ -100,6 +101,18 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
             &labels,
         );
         extra.push(ctx.object(store, backup.schedule.origin));
+        if objects.accounts.is_some() {
+            let target = ctx.spec.stores.iter().find(|s| s.name == backup.to.value);
+            extra.extend(target.and_then(|t| {
+                super::accounts::client_credentials(
+                    ctx,
+                    &backup_account(name),
+                    (&t.value, objects),
+                    &labels,
+                    backup.origin,
+                )
+            }));
+        }
     }
     let source = format!("stores.{}", entry.name);
     let cluster = json!({
@@ -150,6 +163,7 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
                 .and_then(|b| egress_to_store(ctx, &b.to))
                 .into_iter()
                 .collect(),
+            extra_ingress: Vec::new(),
         },
     );
     objects.push(ctx.object(policy, store.origin));
@@ -190,7 +204,11 @@ fn backup_object_store(
     (store_name, objects): (&str, &ObjectStorage),
     labels: &Labels,
 ) -> Value {
-    let secret = &ctx.spec.secrets.name;
+    // With accounts, the backups write with their own, limited to their bucket and path.
+    let secret = match &objects.accounts {
+        Some(_) => account_secret(&backup_account(cluster), store_name),
+        None => ctx.spec.secrets.name.clone(),
+    };
     let (cpu, memory, cpu_limit, memory_limit) = BARMAN_SIDECAR_RESOURCES;
     let name = backup_store_name(cluster);
     json!({
@@ -296,6 +314,7 @@ fn redis_unit(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisCluster) -> Unit
             metrics_port: redis.exporter_image.as_ref().map(|_| REDIS_EXPORTER_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),
+            extra_ingress: Vec::new(),
         },
     );
     let mut objects = vec![
@@ -332,6 +351,22 @@ fn pod_monitor(
     port: &str,
     (source, origin): (&str, crate::source::Origin),
 ) -> Value {
+    pod_monitor_at(ctx, name, labels, selector, (port, None), (source, origin))
+}
+
+/// [`pod_monitor`] on a path other than `/metrics`.
+fn pod_monitor_at(
+    ctx: &Ctx<'_>,
+    name: &str,
+    labels: &Labels,
+    selector: Value,
+    (port, path): (&str, Option<&str>),
+    (source, origin): (&str, crate::source::Origin),
+) -> Value {
+    let mut endpoint = json!({ "port": port });
+    if let Some(path) = path {
+        endpoint["path"] = json!(path);
+    }
     let mut labels = labels.clone();
     for (k, v) in &ctx.spec.observe.metrics.selector_labels {
         labels = labels.with_owned(k, v);
@@ -343,7 +378,7 @@ fn pod_monitor(
         "spec": {
             "selector": selector,
             "namespaceSelector": { "matchNames": [ctx.namespace] },
-            "podMetricsEndpoints": [{ "port": port }],
+            "podMetricsEndpoints": [endpoint],
         },
     })
 }
@@ -423,6 +458,9 @@ fn store_service(
     json!({ "apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec })
 }
 
+/// MinIO's cluster metrics (capacity, drives and nodes offline, health), served by every node.
+const MINIO_METRICS_PATH: &str = "/minio/v2/metrics/cluster";
+
 fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Unit {
     let store = &entry.value;
     let name = store.name.as_str();
@@ -458,6 +496,11 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
         "env": [
             { "name": "MINIO_ROOT_USER_FILE", "value": minio.access_key.value },
             { "name": "MINIO_ROOT_PASSWORD_FILE", "value": minio.secret_key.value },
+            // MinIO's metrics want a bearer token by default, a JWT that `mc admin prometheus
+            // generate` signs with the root credentials and that never expires: one more root
+            // credential to keep. Public metrics carry no object data, and the store's
+            // NetworkPolicy admits only its clients and the monitoring namespace.
+            { "name": "MINIO_PROMETHEUS_AUTH_TYPE", "value": "public" },
         ],
         "ports": [{ "name": "http", "containerPort": OBJECT_STORAGE_PORT, "protocol": "TCP" }],
         "resources": resources(size),
@@ -529,6 +572,17 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
             metrics_port: Some(OBJECT_STORAGE_PORT),
             needs_api_server: false,
             extra_egress: Vec::new(),
+            extra_ingress: minio
+                .accounts
+                .as_ref()
+                .map(|_| {
+                    json!({
+                        "from": [{ "podSelector": super::accounts::provisioning_selector(ctx, store) }],
+                        "ports": [{ "protocol": "TCP", "port": OBJECT_STORAGE_PORT }],
+                    })
+                })
+                .into_iter()
+                .collect(),
         },
     );
     let mut objects = vec![
@@ -538,6 +592,20 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
         ctx.object(service(&headless, true), origin),
         ctx.object(policy, origin),
     ];
+    objects.extend(super::accounts::provisioning(
+        ctx,
+        (&entry.name, store, minio),
+        &object_storage_endpoint(name, ctx.namespace),
+    ));
+    let monitor = pod_monitor_at(
+        ctx,
+        name,
+        &labels,
+        json!({ "matchLabels": selector }),
+        ("http", Some(MINIO_METRICS_PATH)),
+        (&source, origin),
+    );
+    objects.push(ctx.object(monitor, origin));
     if replicas >= 2 {
         let pdb = json!({
             "apiVersion": "policy/v1",
@@ -634,6 +702,7 @@ fn redis_single(ctx: &Ctx<'_>, entry: &Named<Store>, redis: &RedisSingle) -> Uni
             metrics_port: None,
             needs_api_server: false,
             extra_egress: Vec::new(),
+            extra_ingress: Vec::new(),
         },
     );
     Unit {

@@ -3,6 +3,8 @@
 //! Lowering streams: each group of objects (a service, a tenant, a data store) is handed to a sink as
 //! soon as it is built, so that a 10,000-tenant platform never holds every object in memory at once.
 
+mod accounts;
+mod alerting;
 pub mod config;
 mod datastores;
 mod fleets;
@@ -42,6 +44,9 @@ pub fn lower_in(ctx: &Ctx<'_>, sink: &mut dyn Sink, instances: Path) {
         sink.manifests(unit);
     }
     sink.manifests(network::baseline(ctx));
+    if let Some(unit) = alerting::unit(ctx) {
+        sink.manifests(unit);
+    }
     for workload in &spec.workloads {
         sink.manifests(services::workload_unit(ctx, workload));
     }

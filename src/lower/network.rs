@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 
 use super::services::Target;
 use super::{Ctx, Labels, Unit};
-use crate::facts::{Endpoint, workload_selector};
+use crate::facts::{
+    ALERTMANAGER_MESH_PORT, ALERTMANAGER_WEB_PORT, AlertingFacts, Endpoint, UrlTarget,
+    alertmanager_selector, workload_selector,
+};
 use crate::source::Origin;
 
 fn tcp(ports: &[i64]) -> Value {
@@ -198,6 +201,7 @@ pub fn workload_policy(ctx: &Ctx<'_>, t: &Target<'_>) -> Value {
         for from in &w.reachable_from {
             ingress.push(reachable_rule(ctx, from, &ports));
         }
+        ingress.extend(from_alertmanager(ctx, t.key));
         ingress.extend(common_ingress(ctx, &numbers));
     }
     let selector = match &t.instance {
@@ -242,6 +246,8 @@ pub struct StorePolicy<'a> {
     pub metrics_port: Option<i64>,
     pub needs_api_server: bool,
     pub extra_egress: Vec<Value>,
+    /// Pods of plat's own that reach the store besides its clients (the accounts' provisioning Job).
+    pub extra_ingress: Vec<Value>,
 }
 
 pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
@@ -257,6 +263,7 @@ pub fn store_policy(ctx: &Ctx<'_>, p: StorePolicy<'_>) -> Value {
     for backer in backups_into(ctx, p.target) {
         ingress.push(json!({ "from": [{ "podSelector": backer }], "ports": tcp(&own_ports) }));
     }
+    ingress.extend(p.extra_ingress);
     ingress.push(self_rule.clone());
     if let Some((ns, ports)) = &p.operator_namespace {
         ingress.push(from_namespace(ns, ports));
@@ -308,4 +315,92 @@ fn backups_into(ctx: &Ctx<'_>, store: &str) -> Vec<Value> {
 /// Egress to the store named `key`, for a store that writes to another (backups).
 pub fn egress_to_store(ctx: &Ctx<'_>, key: &str) -> Option<Value> {
     ctx.inventory.endpoint(key).map(to_endpoint)
+}
+
+/// A workload that receives the Alertmanager's webhooks accepts it on the port the URL leads to: its
+/// pods when plat runs the Alertmanager, its namespace when an existing one gets the configuration.
+fn from_alertmanager(ctx: &Ctx<'_>, key: &str) -> Vec<Value> {
+    let Some(alerting) = crate::facts::alerting_facts(ctx.spec) else {
+        return Vec::new();
+    };
+    let mut ports: Vec<i64> = crate::facts::alerting_destinations(ctx.spec, &ctx.inventory)
+        .into_iter()
+        .filter_map(|t| match t {
+            UrlTarget::Platform { endpoint, pod_port } if endpoint == key => Some(pod_port),
+            _ => None,
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    if alerting.managed {
+        let from = json!([{ "podSelector": alertmanager_selector(&alerting.name) }]);
+        vec![json!({ "from": from, "ports": tcp(&ports) })]
+    } else {
+        vec![from_namespace(&alerting.namespace, &ports)]
+    }
+}
+
+/// The mesh port on both transports: Alertmanager peers gossip over TCP and UDP.
+fn mesh_ports() -> Value {
+    json!([
+        { "protocol": "TCP", "port": ALERTMANAGER_MESH_PORT },
+        { "protocol": "UDP", "port": ALERTMANAGER_MESH_PORT },
+    ])
+}
+
+/// The policy of the Alertmanager plat runs: Prometheus (the monitoring namespace) posts alerts to the
+/// web port, peers gossip on the mesh port, and it sends to the SMTP server, Slack and the webhooks of
+/// `[alerting]`. A destination outside the cluster is any address on its port (a NetworkPolicy cannot
+/// name a host); one inside goes to the pods or namespace its URL resolves to.
+pub fn alertmanager_policy(
+    ctx: &Ctx<'_>,
+    alerting: &AlertingFacts,
+    labels: &Labels,
+    origin: Origin,
+) -> Value {
+    let own = alertmanager_selector(&alerting.name);
+    let ingress = vec![
+        from_namespace(
+            &ctx.spec.network.monitoring_namespace,
+            &[ALERTMANAGER_WEB_PORT],
+        ),
+        json!({ "from": [{ "podSelector": own }], "ports": mesh_ports() }),
+    ];
+    let mut egress = vec![json!({ "to": [{ "podSelector": own }], "ports": mesh_ports() })];
+    for target in crate::facts::alerting_destinations(ctx.spec, &ctx.inventory) {
+        egress.extend(egress_to_destination(ctx, &target));
+    }
+    policy(
+        ctx,
+        &format!("alertmanager-{}", alerting.name),
+        labels,
+        "alerting",
+        origin,
+        Rules {
+            selector: own.clone(),
+            ingress,
+            egress,
+        },
+    )
+}
+
+fn egress_to_destination(ctx: &Ctx<'_>, target: &UrlTarget) -> Option<Value> {
+    match target {
+        UrlTarget::Outside { port, .. } => Some(json!({
+            "to": [{ "ipBlock": { "cidr": "0.0.0.0/0" } }],
+            "ports": tcp(&[*port]),
+        })),
+        UrlTarget::Platform { endpoint, pod_port } => {
+            let selector = ctx.inventory.endpoint(endpoint)?.selector.clone()?;
+            Some(json!({ "to": [{ "podSelector": selector }], "ports": tcp(&[*pod_port]) }))
+        }
+        UrlTarget::Namespace { namespace, port } => Some(json!({
+            "to": [{ "namespaceSelector": match_labels(&[("kubernetes.io/metadata.name", namespace.as_str())]) }],
+            "ports": tcp(&[*port]),
+        })),
+        UrlTarget::Nowhere { .. } => None,
+    }
 }

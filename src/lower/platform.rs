@@ -68,7 +68,7 @@ pub fn secrets(ctx: &Ctx<'_>) -> Option<Unit> {
 }
 
 /// Where one value lives in the store, as the store addresses values (`secrets.addressing`).
-fn remote_ref(ctx: &Ctx<'_>, key: &str) -> Value {
+pub(super) fn remote_ref(ctx: &Ctx<'_>, key: &str) -> Value {
     match ctx.spec.secrets.addressing {
         SecretAddressing::Key => json!({ "key": remote_key(ctx, key) }),
         SecretAddressing::Property => json!({
@@ -87,7 +87,7 @@ fn remote_key(ctx: &Ctx<'_>, key: &str) -> String {
     }
 }
 
-fn external_secret(
+pub(super) fn external_secret(
     ctx: &Ctx<'_>,
     name: &str,
     labels: &Labels,

@@ -104,6 +104,16 @@ pub fn target_unit(ctx: &Ctx<'_>, t: &Target<'_>) -> Unit {
     for value in volume_objects(ctx, t) {
         push(&mut objects, value);
     }
+    // Its own credentials on each object store where it has an account.
+    for (store, object_storage, _) in crate::facts::accounts_of(ctx.spec, t.key) {
+        objects.extend(super::accounts::client_credentials(
+            ctx,
+            &t.object_name,
+            (store, object_storage),
+            &t.labels,
+            t.origin,
+        ));
+    }
     let active_color = t.blue_green.then_some(ctx.spec.release.active);
     match w.kind {
         WorkloadKind::Service | WorkloadKind::Worker => {
@@ -297,6 +307,7 @@ fn template_for(ctx: &Ctx<'_>, t: &Target<'_>, labels: &Labels, image: &str) -> 
         ctx,
         &PodInput {
             workload: t.workload,
+            key: t.key,
             object_name: &t.object_name,
             container_name: t.container_name,
             labels,

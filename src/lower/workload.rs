@@ -26,6 +26,8 @@ const TMP: &str = "/tmp";
 /// What one pod template is made for: a workload, or one instance of a fleet.
 pub struct PodInput<'a> {
     pub workload: &'a Workload,
+    /// The workload's or fleet's spec name (what `talks_to` and the stores' accounts name).
+    pub key: &'a str,
     /// The object name (ServiceAccount, per-object ConfigMaps and claims are named after it).
     pub object_name: &'a str,
     /// The main container's name.
@@ -171,15 +173,17 @@ fn text_value(ctx: &Ctx<'_>, text: &Located<String>, instance: Option<&Value>) -
         .unwrap_or_else(|_| text.value.clone())
 }
 
-fn env_json(ctx: &Ctx<'_>, name: &str, value: &EnvValue, instance: Option<&Value>) -> Value {
+fn env_json(ctx: &Ctx<'_>, name: &str, value: &EnvValue, input: &PodInput<'_>) -> Value {
+    let instance = input.instance;
     match value {
         EnvValue::Text(t) => json!({ "name": name, "value": text_value(ctx, t, instance) }),
         EnvValue::Config(key) => json!({ "name": name, "valueFrom": { "configMapKeyRef": {
             "name": config_map_name(ctx.spec), "key": key.value,
         } } }),
-        EnvValue::Secret(key) => json!({ "name": name, "valueFrom": { "secretKeyRef": {
-            "name": ctx.spec.secrets.name, "key": key.value,
-        } } }),
+        EnvValue::Secret(key) => {
+            let (secret, key) = secret_source(ctx, input, &key.value);
+            json!({ "name": name, "valueFrom": { "secretKeyRef": { "name": secret, "key": key } } })
+        }
     }
 }
 
@@ -232,10 +236,10 @@ fn container_json(
         if plan_env.iter().any(|p| p.name == entry.name) {
             continue;
         }
-        env.push(env_json(ctx, &entry.name, &entry.value, input.instance));
+        env.push(env_json(ctx, &entry.name, &entry.value, input));
     }
     for entry in plan_env {
-        env.push(env_json(ctx, &entry.name, &entry.value, input.instance));
+        env.push(env_json(ctx, &entry.name, &entry.value, input));
     }
     let env_from = (main && w.platform_config)
         .then(|| json!([{ "configMapRef": { "name": config_map_name(ctx.spec) } }]));
@@ -346,6 +350,36 @@ pub fn volume_object_name(object_name: &str, volume: &str) -> String {
     format!("{object_name}-{volume}")
 }
 
+/// The Secret and key a key of `[secrets]` is read from (see `facts::secret_source`).
+fn secret_source(ctx: &Ctx<'_>, input: &PodInput<'_>, key: &str) -> (String, String) {
+    crate::facts::secret_source(ctx.spec, input.key, input.object_name, key)
+}
+
+/// The `secrets` volume: each key a file named after it. Keys that live in another Secret (a password
+/// CloudNativePG generated) make it a projected volume of the Secrets involved, still one folder.
+fn secrets_volume(ctx: &Ctx<'_>, input: &PodInput<'_>, keys: &[&str]) -> Value {
+    let mut sources: Vec<(String, Vec<Value>)> = Vec::new();
+    for key in keys {
+        let (secret, source_key) = secret_source(ctx, input, key);
+        let item = json!({ "key": source_key, "path": key });
+        match sources.iter_mut().find(|(s, _)| *s == secret) {
+            Some((_, items)) => items.push(item),
+            None => sources.push((secret, vec![item])),
+        }
+    }
+    if let [(secret, items)] = sources.as_slice() {
+        return json!({
+            "name": "secrets",
+            "secret": { "secretName": secret, "items": items, "defaultMode": 0o440 },
+        });
+    }
+    let projected: Vec<Value> = sources
+        .into_iter()
+        .map(|(name, items)| json!({ "secret": { "name": name, "items": items } }))
+        .collect();
+    json!({ "name": "secrets", "projected": { "sources": projected, "defaultMode": 0o440 } })
+}
+
 /// The pod's volumes: writable paths of every container, the secrets, and the workload's volumes
 /// (persistent ones of a stateful workload are claim templates instead).
 fn volumes_json(ctx: &Ctx<'_>, input: &PodInput<'_>) -> Value {
@@ -369,14 +403,8 @@ fn volumes_json(ctx: &Ctx<'_>, input: &PodInput<'_>) -> Value {
         }
     }
     if !secret_keys.is_empty() {
-        let items: Vec<Value> = secret_keys
-            .iter()
-            .map(|k| json!({ "key": k.value, "path": k.value }))
-            .collect();
-        volumes.push(json!({
-            "name": "secrets",
-            "secret": { "secretName": ctx.spec.secrets.name, "items": items, "defaultMode": 0o440 },
-        }));
+        let keys: Vec<&str> = secret_keys.iter().map(|k| k.as_str()).collect();
+        volumes.push(secrets_volume(ctx, input, &keys));
     }
     for v in &w.volumes {
         let name = v.name.as_str();

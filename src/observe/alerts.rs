@@ -210,6 +210,7 @@ pub fn catalog(spec: &Spec) -> Vec<AlertInfo> {
         })
         .collect();
     out.extend(slo_alert_catalog(spec));
+    out.extend(super::health::catalog(spec));
     out
 }
 
@@ -548,6 +549,7 @@ pub fn rule_groups(spec: &Spec) -> Vec<serde_json::Value> {
         groups.push(super::slo::recording_group(slo));
         groups.push(super::slo::alert_group(slo));
     }
+    groups.extend(super::health::rule_group(spec));
     for group in &mut groups {
         stamp_origin(spec, group);
     }

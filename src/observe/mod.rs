@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod dashboards;
 pub mod fluentd;
+pub mod health;
 pub mod logging;
 pub mod metrics;
 pub mod promql;
@@ -28,6 +29,8 @@ pub struct Observability {
     pub routing: Option<routing::Routing>,
     pub dashboards: dashboards::Dashboards,
     pub logging: Option<logging::Logging>,
+    /// `[health]`: the alerts derived from what the platform runs.
+    pub health: Option<health::Health>,
 }
 
 /// Reads the sections from the root table.
@@ -38,6 +41,7 @@ pub fn read(root: &mut Fields<'_>, diags: &mut Diagnostics) -> Option<Observabil
     let routing = root.node("alerting").map(|n| routing::read(n, diags));
     let dashboards = dashboards::read(root.node("dashboards"), diags);
     let logging = root.node("logging").map(|n| logging::read(n, diags));
+    let health = root.node("health").map(|n| health::read(n, diags));
     Some(Observability {
         metrics: metrics?,
         alerts,
@@ -45,6 +49,7 @@ pub fn read(root: &mut Fields<'_>, diags: &mut Diagnostics) -> Option<Observabil
         routing: routing.map_or(Some(None), |r| r.map(Some))?,
         dashboards: dashboards?,
         logging: logging.map_or(Some(None), |l| l.map(Some))?,
+        health: health.map_or(Some(None), |h| h.map(Some))?,
     })
 }
 

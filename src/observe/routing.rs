@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::decode::{Fields, Located, Named, type_error};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::facts::AlertingFacts;
 use crate::kit::{Labels, obj};
 use crate::node::{Node, Value as NodeValue};
 use crate::output::{Ctx, Sink, Unit};
@@ -54,8 +55,31 @@ pub struct Routing {
     pub receivers: Vec<Named<Receiver>>,
     /// Children of the root route, in order: the first match wins unless it says `continue`.
     pub routes: Vec<Route>,
+    /// Which Alertmanager runs this configuration.
+    pub alertmanager: AlertmanagerSetup,
     pub origin: Origin,
 }
+
+/// `[alerting.alertmanager]`: plat runs a Prometheus Operator `Alertmanager` in the platform's namespace
+/// (`mode = "managed"`, the default), or hands its configuration to an existing one (`mode =
+/// "existing"`, with its `name` and `namespace`): then plat writes only the configuration Secret and
+/// the credentials into that namespace, because an Alertmanager mounts Secrets of its own namespace only.
+#[derive(Clone, Debug, Default)]
+pub struct AlertmanagerSetup {
+    /// The `Alertmanager` resource's name; the platform's name when unset.
+    pub name: Option<Located<String>>,
+    /// `Some` for a hand-off to an existing Alertmanager in that namespace.
+    pub existing_namespace: Option<Located<String>>,
+    /// Pods of a managed Alertmanager; two or more form a cluster that deduplicates notifications.
+    pub replicas: i64,
+    /// The Alertmanager image of a managed one; the operator's default when unset.
+    pub image: Option<Located<String>>,
+    /// A size of `[sizes]` for a managed one's Alertmanager container.
+    pub size: Option<Located<String>>,
+    pub origin: Option<Origin>,
+}
+
+const ALERTMANAGER_MODES: [&str; 2] = ["managed", "existing"];
 
 /// Alertmanager's grouping timers; unset ones are inherited (or Alertmanager's defaults at the root).
 #[derive(Clone, Debug, Default)]
@@ -122,6 +146,13 @@ pub fn read(node: &Node, diags: &mut Diagnostics) -> Option<Routing> {
     let smtp = f.node("smtp").map(|n| read_smtp(n, diags));
     let receivers = f.named("receivers", diags, read_receiver);
     let routes = f.node("routes").map(|n| read_routes(n, diags));
+    let alertmanager = match f.node("alertmanager") {
+        Some(n) => read_alertmanager(n, diags),
+        None => Some(AlertmanagerSetup {
+            replicas: 1,
+            ..AlertmanagerSetup::default()
+        }),
+    };
     let ok = f.finish(diags);
     let group_by = group_by.map_or_else(Vec::new, |g| g.value);
     let group_by_ok = valid_group_by(&group_by, "alerting.group_by", diags);
@@ -133,8 +164,83 @@ pub fn read(node: &Node, diags: &mut Diagnostics) -> Option<Routing> {
         smtp: smtp.map_or(Some(None), |s| s.map(Some))?,
         receivers,
         routes: routes.map_or(Some(Vec::new()), |r| r)?,
+        alertmanager: alertmanager?,
         origin: node.origin,
     })
+}
+
+fn read_alertmanager(node: &Node, diags: &mut Diagnostics) -> Option<AlertmanagerSetup> {
+    let path = "alerting.alertmanager";
+    let mut f = Fields::open(node, path, diags)?;
+    let mode = f.choice("mode", &ALERTMANAGER_MODES, diags);
+    let name = f.rule("name", crate::decode::rule::DNS_LABEL, diags);
+    let namespace = f.rule("namespace", crate::decode::rule::DNS_LABEL, diags);
+    let replicas = f.int("replicas", 1, 9, diags);
+    let image = f.rule("image", crate::decode::rule::IMAGE, diags);
+    let size = f.opt::<String>("size", diags);
+    let mut ok = f.finish(diags);
+    let existing = match mode.as_ref().map(|m| m.as_str()) {
+        None | Some("managed") => false,
+        Some("existing") => true,
+        Some(other) => {
+            let d = Diagnostic::error("P0104", format!("`{path}.mode`: unknown mode `{other}`"))
+                .help("write `managed` (plat runs the Alertmanager) or `existing` (hand-off to one that runs)");
+            diags.push(mode.as_ref().expect("a mode").diagnostic(d, "not a mode"));
+            return None;
+        }
+    };
+    let pod_setting = (replicas.as_ref().map(|r| r.origin))
+        .or(image.as_ref().map(|i| i.origin))
+        .or(size.as_ref().map(|s| s.origin));
+    ok &= alertmanager_keys_fit(existing, &namespace, pod_setting, node.origin, diags);
+    ok.then_some(())?;
+    Some(AlertmanagerSetup {
+        name,
+        existing_namespace: if existing { namespace } else { None },
+        replicas: replicas.map_or(1, |r| r.value),
+        image,
+        size,
+        origin: Some(node.origin),
+    })
+}
+
+/// A hand-off names the namespace it hands to and sets nothing about pods plat does not run; a managed
+/// Alertmanager runs in the platform's namespace, where the credentials are.
+fn alertmanager_keys_fit(
+    existing: bool,
+    namespace: &Option<Located<String>>,
+    pod_setting: Option<Origin>,
+    table: Origin,
+    diags: &mut Diagnostics,
+) -> bool {
+    if existing && namespace.is_none() {
+        diags.push(
+            Diagnostic::error("P0103", "`alerting.alertmanager.namespace` is missing")
+                .at(
+                    table,
+                    "a hand-off to an existing Alertmanager needs its namespace",
+                )
+                .help(
+                    "set `namespace` (and `name`) of the Alertmanager that runs, e.g. `monitoring`",
+                ),
+        );
+        return false;
+    }
+    if let (false, Some(ns)) = (existing, namespace) {
+        let d = Diagnostic::error("P0104", "`alerting.alertmanager.namespace`: a managed Alertmanager runs in the platform's namespace")
+            .help("leave `namespace` out, or set `mode = \"existing\"` to hand the configuration to an Alertmanager in that namespace");
+        diags.push(ns.diagnostic(d, "only with mode = \"existing\""));
+        return false;
+    }
+    if let (true, Some(at)) = (existing, pod_setting) {
+        diags.push(
+                Diagnostic::error("P0104", "`alerting.alertmanager`: `replicas`, `image` and `size` are settings of a managed Alertmanager")
+                    .at(at, "plat does not run an existing Alertmanager")
+                    .help("remove it, or set `mode = \"managed\"`"),
+            );
+        return false;
+    }
+    true
 }
 
 fn read_timings(f: &mut Fields<'_>, diags: &mut Diagnostics) -> Option<Timings> {
@@ -264,7 +370,8 @@ fn read_receiver(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Rec
             diags,
         );
     }
-    if let Some(url) = &webhook {
+    // A template over the facts is checked once it is rendered (`check_webhooks`).
+    if let Some(url) = webhook.as_ref().filter(|u| !is_template(u)) {
         ok &= value_ok(
             url,
             &format!("{path}.webhook"),
@@ -394,6 +501,10 @@ fn email_problem(text: &str) -> Option<String> {
             && !text.contains(|c: char| c.is_whitespace() || c == ',')
     });
     (!ok).then(|| format!("`{text}` is not one e-mail address"))
+}
+
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
 }
 
 fn url_problem(text: &str) -> Option<String> {
@@ -693,6 +804,10 @@ pub fn check(spec: &Spec, diags: &mut Diagnostics) {
     check_email_needs_smtp(routing, diags);
     check_default_does_not_page(routing, diags);
     check_matchers(routing, diags);
+    check_webhooks(spec, routing, diags);
+    if let Some(size) = &routing.alertmanager.size {
+        crate::validate::check_size_ref(spec, size, diags);
+    }
     let alerts = super::alert_catalog(spec);
     let steps = steps(&routing.routes);
     let walks: Vec<Walk> = alerts
@@ -727,6 +842,74 @@ fn check_secret_keys(spec: &Spec, routing: &Routing, diags: &mut Diagnostics) {
             )),
         };
         diags.push(reference.diagnostic(d, "no such key in [secrets].keys"));
+    }
+}
+
+/// A webhook URL, rendered when it is a template over the facts (`{{ services.x.host }}`).
+fn webhook_url(
+    inventory: &crate::facts::Inventory,
+    url: &Located<String>,
+) -> Result<String, Box<Diagnostic>> {
+    inventory.render(url, None)
+}
+
+/// Every webhook must be an http(s) URL once rendered, and one that points into the cluster
+/// (`<service>.<namespace>.svc`, `….svc.cluster.local` or a bare `<service>`) must reach a Service this
+/// spec declares, or a namespace it names: otherwise the notifications go nowhere, and nobody learns of
+/// it until an incident (P0309).
+fn check_webhooks(spec: &Spec, routing: &Routing, diags: &mut Diagnostics) {
+    let Some(alerting) = crate::facts::alerting_facts(spec) else {
+        return;
+    };
+    let inventory = crate::facts::Inventory::of(spec);
+    for receiver in &routing.receivers {
+        let Some(url) = &receiver.value.webhook else {
+            continue;
+        };
+        let rendered = match webhook_url(&inventory, url) {
+            Ok(rendered) => rendered,
+            Err(d) => {
+                diags.push(*d);
+                continue;
+            }
+        };
+        let path = format!("alerting.receivers.{}.webhook", receiver.name);
+        if is_template(url) {
+            let problem = url_problem(&rendered);
+            if !value_ok(
+                url,
+                &path,
+                problem,
+                "the template must render an http:// or https:// URL",
+                diags,
+            ) {
+                continue;
+            }
+        }
+        let Some(crate::facts::UrlTarget::Nowhere { problem, close }) =
+            crate::facts::resolve_url(spec, &rendered, &alerting.namespace)
+        else {
+            continue;
+        };
+        let d = Diagnostic::error(
+            "P0309",
+            format!(
+                "receiver `{}` posts into the cluster, to nothing declared: {problem}",
+                receiver.name
+            ),
+        );
+        let d = match close {
+            Some(close) => d.help(format!(
+                "did you mean `{close}`? A Service of the platform is best named by a template, e.g. \"http://{{{{ services.<name>.host }}}}:{{{{ services.<name>.port }}}}/…\""
+            )),
+            None => d.help("declare the workload that receives it, or name one by a template such as \"http://{{ services.<name>.host }}:{{ services.<name>.port }}/…\""),
+        };
+        let d = if is_template(url) {
+            d.note(format!("the template renders `{rendered}`"))
+        } else {
+            d
+        };
+        diags.push(url.diagnostic(d, "resolves to no declared Service"));
     }
 }
 
@@ -948,16 +1131,19 @@ fn folded<'r>(spec: &Spec, routing: &'r Routing) -> Vec<&'r str> {
 }
 
 pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
-    let Some(routing) = &ctx.spec.observe.routing else {
+    let (Some(routing), Some(alerting)) = (
+        &ctx.spec.observe.routing,
+        crate::facts::alerting_facts(ctx.spec),
+    ) else {
         return;
     };
-    let text = config_text(ctx, routing);
-    sink.manifests(config_secret(ctx, routing, &text));
+    let text = config_text(ctx, routing, &alerting);
+    sink.manifests(config_secret(ctx, routing, &alerting, &text));
     sink.file(CONFIG_FILE.to_string(), text);
 }
 
 /// `alertmanager.yaml` with a header saying where it comes from and what this environment leaves out.
-pub fn config_text(ctx: &Ctx<'_>, routing: &Routing) -> String {
+fn config_text(ctx: &Ctx<'_>, routing: &Routing, alerting: &AlertingFacts) -> String {
     let spec = ctx.spec;
     let folded = folded(spec, routing);
     let mut out = String::from(crate::render::HEADER);
@@ -966,10 +1152,17 @@ pub fn config_text(ctx: &Ctx<'_>, routing: &Routing) -> String {
         spec.environment.name,
         ctx.source_of("alerting", routing.origin)
     ));
-    if uses_secret_files(routing) {
+    out.push_str(&runs_where(alerting));
+    if !alerting.secret_keys.is_empty() {
         out.push_str(&format!(
-            "# Credentials are files of Secret `{}`, mounted by the Alertmanager (its `spec.secrets`).\n",
-            spec.secrets.name
+            "# Credentials ({}) are files of Secret `{}` in namespace `{}`,\n# mounted by the Alertmanager (its `spec.secrets`){}.\n",
+            alerting.secret_keys.join(", "),
+            alerting.credentials_secret,
+            alerting.namespace,
+            match spec.secrets.provider {
+                crate::spec::SecretProvider::ExternalSecrets => "; an ExternalSecret fetches only these keys",
+                crate::spec::SecretProvider::Existing => "; make it by hand with these keys, like every Secret of this environment",
+            },
         ));
     }
     if !folded.is_empty() {
@@ -981,31 +1174,43 @@ pub fn config_text(ctx: &Ctx<'_>, routing: &Routing) -> String {
             routing.default_receiver.value
         ));
     }
-    out.push_str(&crate::yaml::to_yaml(&config(spec, routing)));
+    out.push_str(&crate::yaml::to_yaml(&config(ctx, routing, alerting)));
     out
 }
 
-fn uses_secret_files(routing: &Routing) -> bool {
-    let smtp = routing
-        .smtp
-        .as_ref()
-        .is_some_and(|s| s.password_secret.is_some());
-    smtp || routing.receivers.iter().any(|r| r.value.slack.is_some())
+/// Which Alertmanager loads this file, and how Prometheus finds it.
+fn runs_where(alerting: &AlertingFacts) -> String {
+    let who = if alerting.managed {
+        format!(
+            "# Loaded by the Alertmanager `{}` plat runs in namespace `{}` (kubernetes/monitoring/alertmanager.yaml).\n",
+            alerting.name, alerting.namespace
+        )
+    } else {
+        format!(
+            "# Handed to the existing Alertmanager `{}` in namespace `{}`: its `spec.configSecret` must be `{}`.\n",
+            alerting.name, alerting.namespace, alerting.config_secret
+        )
+    };
+    format!(
+        "{who}# Prometheus sends alerts to it through the operator's Service `alertmanager-operated`, port `web`, in\n# namespace `{}` (the Prometheus resource's `spec.alerting.alertmanagers`).\n",
+        alerting.namespace
+    )
 }
 
 /// The configuration as Alertmanager reads it.
-pub fn config(spec: &Spec, routing: &Routing) -> Value {
+fn config(ctx: &Ctx<'_>, routing: &Routing, alerting: &AlertingFacts) -> Value {
+    let spec = ctx.spec;
     let folded = folded(spec, routing);
     let receivers: Vec<Value> = routing
         .receivers
         .iter()
         .filter(|r| !folded.contains(&r.name.as_str()))
-        .map(|r| receiver_json(spec, r))
+        .map(|r| receiver_json(ctx, alerting, r))
         .collect();
     obj([
         (
             "global",
-            routing.smtp.as_ref().map(|s| global_json(spec, s)),
+            routing.smtp.as_ref().map(|s| global_json(alerting, s)),
         ),
         ("route", Some(root_route_json(routing, &folded))),
         ("receivers", Some(Value::Array(receivers))),
@@ -1018,11 +1223,11 @@ fn inhibit_rules_json(spec: &Spec) -> Option<Value> {
     (!rules.is_empty()).then_some(Value::Array(rules))
 }
 
-fn secret_file(spec: &Spec, key: &str) -> String {
-    format!("{SECRETS_DIR}/{}/{key}", spec.secrets.name)
+fn secret_file(alerting: &AlertingFacts, key: &str) -> String {
+    format!("{SECRETS_DIR}/{}/{key}", alerting.credentials_secret)
 }
 
-fn global_json(spec: &Spec, smtp: &Smtp) -> Value {
+fn global_json(alerting: &AlertingFacts, smtp: &Smtp) -> Value {
     obj([
         ("smtp_smarthost", Some(json!(smtp.smarthost.value))),
         ("smtp_from", Some(json!(smtp.from.value))),
@@ -1034,13 +1239,13 @@ fn global_json(spec: &Spec, smtp: &Smtp) -> Value {
             "smtp_auth_password_file",
             smtp.password_secret
                 .as_ref()
-                .map(|k| json!(secret_file(spec, k))),
+                .map(|k| json!(secret_file(alerting, k))),
         ),
         ("smtp_require_tls", Some(json!(smtp.require_tls))),
     ])
 }
 
-fn receiver_json(spec: &Spec, receiver: &Named<Receiver>) -> Value {
+fn receiver_json(ctx: &Ctx<'_>, alerting: &AlertingFacts, receiver: &Named<Receiver>) -> Value {
     let r = &receiver.value;
     let resolved = r.send_resolved;
     let email = (!r.email.is_empty()).then(|| {
@@ -1048,12 +1253,13 @@ fn receiver_json(spec: &Spec, receiver: &Named<Receiver>) -> Value {
         json!([{ "to": to.join(", "), "send_resolved": resolved }])
     });
     let slack = r.slack.as_ref().map(|s| {
-        json!([{ "api_url_file": secret_file(spec, &s.webhook_secret), "channel": s.channel.value, "send_resolved": resolved }])
+        json!([{ "api_url_file": secret_file(alerting, &s.webhook_secret), "channel": s.channel.value, "send_resolved": resolved }])
     });
-    let webhook = r
-        .webhook
-        .as_ref()
-        .map(|url| json!([{ "url": url.value, "send_resolved": resolved }]));
+    let webhook = r.webhook.as_ref().map(|url| {
+        // Checked by `check_webhooks`: a template renders.
+        let url = webhook_url(&ctx.inventory, url).unwrap_or_else(|_| url.value.clone());
+        json!([{ "url": url, "send_resolved": resolved }])
+    });
     obj([
         ("name", Some(json!(receiver.name))),
         ("email_configs", email),
@@ -1117,24 +1323,26 @@ fn labels_json(labels: &[Located<String>]) -> Value {
     json!(labels.iter().map(|l| l.as_str()).collect::<Vec<_>>())
 }
 
-/// The in-cluster form: the Secret `alertmanager-<platform>` that a Prometheus Operator `Alertmanager`
-/// named `<platform>` loads by default (key `alertmanager.yaml`), listing the platform's Secret in its
-/// `spec.secrets` so that the `*_file` credentials are mounted.
+/// The in-cluster form: the Secret `alertmanager-<name>` that a Prometheus Operator `Alertmanager`
+/// named `<name>` loads by default (key `alertmanager.yaml`), in the Alertmanager's namespace, beside
+/// the credentials Secret it lists in `spec.secrets` so that the `*_file` credentials are mounted.
 ///
 /// Why a Secret rather than an `AlertmanagerConfig` (monitoring.coreos.com/v1alpha1): the Secret holds the
 /// very text that `amtool` verifies, so the routing tree in the cluster is the one that was tested. An
 /// `AlertmanagerConfig` is merged by the operator under someone else's root route with an extra
 /// `namespace` matcher on every route and cannot set the global SMTP settings, so the simulated and tested
 /// tree would not be the one that runs. The Secret holds no secret values: credentials are file paths.
-fn config_secret(ctx: &Ctx<'_>, routing: &Routing, text: &str) -> Unit {
+fn config_secret(ctx: &Ctx<'_>, routing: &Routing, alerting: &AlertingFacts, text: &str) -> Unit {
     let spec = ctx.spec;
     let platform = spec.platform.name.as_str();
-    let name = format!("alertmanager-{platform}");
-    let labels = Labels::standard("alertmanager", platform, "monitoring", platform, None);
+    let labels = Labels::standard("alertmanager", &alerting.name, "monitoring", platform, None);
+    let mut metadata = ctx.metadata(&alerting.config_secret, &labels, "alerting", routing.origin);
+    // An Alertmanager reads its configuration from its own namespace only.
+    metadata["namespace"] = json!(alerting.namespace);
     let value = json!({
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": ctx.metadata(&name, &labels, "alerting", routing.origin),
+        "metadata": metadata,
         "type": "Opaque",
         "stringData": { CONFIG_KEY: text },
     });

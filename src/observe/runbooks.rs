@@ -120,6 +120,9 @@ fn first_steps(spec: &Spec, name: &str) -> Vec<String> {
             "While the fast burn pages, its symptom alerts (latency, error rate, the slow burn) are inhibited: fix the cause, not each symptom.".into(),
         ];
     }
+    if let Some(steps) = super::health::first_steps(spec, name) {
+        return steps;
+    }
     let kind = active_alerts(spec)
         .find(|a| a.name == name)
         .map(|a| a.value.kind.clone());

@@ -752,8 +752,29 @@ pub struct ObjectStorage {
     pub replicas: Located<i64>,
     pub image: Located<String>,
     pub storage: Storage,
+    /// The root credentials: only MinIO itself and the job that provisions the accounts hold them.
     pub access_key: Located<String>,
     pub secret_key: Located<String>,
+    /// Per-client accounts, each with a policy limited to its prefix (`[stores.<name>.accounts]`).
+    pub accounts: Option<Accounts>,
+}
+
+/// `accounts_image` (the MinIO client `mc`, run by the Job that provisions the accounts) and
+/// `[stores.<name>.accounts.<client>]`, one per workload or fleet that talks to the store. The backups
+/// of a PostgreSQL store into this store get an account of their own.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    pub image: Located<String>,
+    pub clients: Vec<Named<Account>>,
+    pub origin: Origin,
+}
+
+/// Where one client may read and write: `bucket`, and `prefix` inside it (a template; in a fleet
+/// `{{ instance.id }}` gives each instance its own).
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub bucket: Located<String>,
+    pub prefix: Located<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -80,7 +80,13 @@ const KIND_KEYS: [(&str, &[&str]); 4] = [
     ("redis", &["port"]),
     (
         "object-storage",
-        &["replicas", "access_key_secret_key", "secret_key_secret_key"],
+        &[
+            "replicas",
+            "access_key_secret_key",
+            "secret_key_secret_key",
+            "accounts_image",
+            "accounts",
+        ],
     ),
 ];
 
@@ -205,12 +211,43 @@ fn object_storage(
             f.missing(key, "a key of [secrets].keys", diags);
         }
     }
+    let accounts_image = f.rule("accounts_image", crate::decode::rule::IMAGE, diags);
+    let accounts_path = f.child_path("accounts");
+    let clients = f.named("accounts", diags, read_account);
+    let accounts = match (accounts_image, clients.is_empty()) {
+        (Some(image), _) => Some(Accounts {
+            origin: image.origin,
+            image,
+            clients,
+        }),
+        (None, true) => None,
+        (None, false) => {
+            diags.push(
+                Diagnostic::error("P0103", format!("`{}_image` is missing", accounts_path))
+                    .at(clients[0].origin, "accounts are provisioned by a Job that runs the MinIO client")
+                    .help("set `accounts_image` to a pinned `mc` image, e.g. `quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z`"),
+            );
+            return None;
+        }
+    };
     Some(ObjectStorage {
         replicas: replicas?,
         image: image?,
         storage: storage?,
         access_key: access?,
         secret_key: secret?,
+        accounts,
+    })
+}
+
+fn read_account(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Account> {
+    let mut f = Fields::open(node, path, diags)?;
+    let bucket = f.req_rule("bucket", crate::decode::rule::DNS_LABEL, diags);
+    let prefix = f.req::<String>("prefix", diags);
+    f.finish(diags).then_some(())?;
+    Some(Account {
+        bucket: bucket?,
+        prefix: prefix?,
     })
 }
 

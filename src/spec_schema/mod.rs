@@ -300,6 +300,10 @@ const DOCS: &[(&str, &str)] = &[
         "Volumes by name: `empty`, `persistent` (a claim; one per pod on stateful workloads), `config` (files) or `secret` (keys), mounted at `path`.",
     ),
     (
+        "stores.*.accounts",
+        "Object storage: an account per client (a workload or fleet that talks to the store), limited to `bucket` and `prefix` (a template; `{{ instance.id }}` in a fleet).",
+    ),
+    (
         "metrics",
         "The metric families the workloads expose, who exposes them (`exposed_by`), and how Prometheus scrapes them.",
     ),
@@ -316,8 +320,12 @@ const DOCS: &[(&str, &str)] = &[
         "Alertmanager: the default receiver, grouping, SMTP, receivers and routes.",
     ),
     (
+        "alerting.alertmanager",
+        "Which Alertmanager runs the routing: `managed` (plat runs one in the platform's namespace) or `existing` (hand-off to the one named in `namespace`).",
+    ),
+    (
         "alerting.receivers",
-        "Receivers, by name: e-mail, Slack and webhook; credentials are keys of `[secrets].keys`.",
+        "Receivers, by name: e-mail, Slack and webhook (a URL, or a template over the facts); credentials are keys of `[secrets].keys`.",
     ),
     (
         "alerting.routes",
@@ -326,6 +334,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "alerting.routes.[].matchers",
         "Alertmanager matchers such as `severity=\"critical\"`.",
+    ),
+    (
+        "health",
+        "Alerts plat derives from what the platform runs: backups and WAL archiving, volumes, certificates, secret sync, restarting and unready pods.",
     ),
     (
         "dashboards",

@@ -73,6 +73,8 @@ pub fn builtin_kinds() -> Vec<Kind> {
         Kind::new("apps", "v1", "Deployment", "deployments", true),
         Kind::new("apps", "v1", "StatefulSet", "statefulsets", true),
         Kind::new("apps", "v1", "DaemonSet", "daemonsets", true),
+        Kind::new("batch", "v1", "Job", "jobs", true),
+        Kind::new("batch", "v1", "CronJob", "cronjobs", true),
         Kind::new(
             "rbac.authorization.k8s.io",
             "v1",
@@ -180,8 +182,8 @@ pub fn prometheus_operator_kinds() -> Vec<Kind> {
         Kind::new(
             "monitoring.coreos.com",
             "v1",
-            "PodMonitor",
-            "podmonitors",
+            "Alertmanager",
+            "alertmanagers",
             true,
         ),
         Kind::new(

@@ -1,0 +1,359 @@
+//! Per-client object-storage accounts (`[stores.<name>.accounts]`): every workload, fleet instance and
+//! database backup that writes to a MinIO store gets its own user, whose policy reaches only its bucket
+//! and prefix, so that one tenant cannot read or delete another's objects or the backups. MinIO's root
+//! credentials stay with MinIO and with the Job that provisions the accounts.
+//!
+//! The credentials are references like every secret: each account's pair lives in the secret store at
+//! `<remote_prefix>/object-storage/<account>` (properties, or keys, `access_key` and `secret_key`, as
+//! `[secrets].addressing` says). plat writes, per account, an ExternalSecret `<account>-<store>` that
+//! its client mounts under the store's key names (so the client's files keep their names), and, per
+//! store, one ExternalSecret with every account for the provisioning Job, a ConfigMap with each
+//! account's policy and the script, and the Job (named after a hash of what it provisions, so a new
+//! account or a changed prefix runs it again; `mc` is idempotent: policies are replaced, users' secrets
+//! set again, attachments already in effect kept). With `existing` secrets these Secrets are made by
+//! hand with the same names and keys.
+
+use serde_json::{Value, json};
+
+use super::{Ctx, Labels, Object};
+use crate::facts::{account_secret, backup_account, instance_facts, instance_name};
+use crate::kit::security::{container_security, pod_security};
+use crate::spec::{ObjectStorage, SecretAddressing, SecretProvider, Store, StoreKind};
+
+/// One account: its name (the object it belongs to) and where it may write.
+pub struct Account {
+    pub name: String,
+    pub bucket: String,
+    pub prefix: String,
+}
+
+/// What the provisioning Job asks for: `mc` runs a few admin calls per account.
+const JOB_RESOURCES: (&str, &str, &str, &str) = ("50m", "64Mi", "200m", "128Mi");
+
+/// The accounts of the object-storage store with spec key `key`: each client's (one per fleet
+/// instance), then each database's backups into it.
+pub fn accounts(ctx: &Ctx<'_>, key: &str, store: &ObjectStorage) -> Vec<Account> {
+    let Some(accounts) = &store.accounts else {
+        return Vec::new();
+    };
+    let spec = ctx.spec;
+    let mut out = Vec::new();
+    for client in &accounts.clients {
+        let prefix_of = |instance: Option<&Value>| {
+            ctx.inventory
+                .render(&client.value.prefix, instance)
+                .unwrap_or_else(|_| client.value.prefix.value.clone())
+        };
+        let account = |name: String, prefix: String| Account {
+            name,
+            bucket: client.value.bucket.value.clone(),
+            prefix,
+        };
+        match spec.fleets.iter().find(|f| f.name == client.name) {
+            Some(fleet) => {
+                for i in &fleet.value.instances {
+                    let vars: Vec<(String, String)> = i.value.vars.clone();
+                    let plan = i.value.plan.as_ref().map(|p| p.as_str());
+                    let facts = instance_facts(&fleet.name, &i.name, plan, &vars);
+                    out.push(account(
+                        instance_name(&fleet.name, &i.name),
+                        prefix_of(Some(&facts)),
+                    ));
+                }
+            }
+            None => out.push(account(client.name.clone(), prefix_of(None))),
+        }
+    }
+    for s in &spec.stores {
+        if let StoreKind::Postgres(pg) = &s.value.kind
+            && let Some(backup) = pg.backup.as_ref().filter(|b| b.to.value == key)
+        {
+            out.push(Account {
+                name: backup_account(&s.value.name),
+                bucket: backup.bucket.clone(),
+                prefix: backup.path.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Where an account's credential lives in the secret store.
+fn account_remote_ref(ctx: &Ctx<'_>, account: &str, field: &str) -> Value {
+    let prefix = ctx.spec.secrets.remote_prefix.trim_end_matches('/');
+    let document = if prefix.is_empty() {
+        format!("object-storage/{account}")
+    } else {
+        format!("{prefix}/object-storage/{account}")
+    };
+    match ctx.spec.secrets.addressing {
+        SecretAddressing::Key => json!({ "key": format!("{document}/{field}") }),
+        SecretAddressing::Property => json!({ "key": document, "property": field }),
+    }
+}
+
+fn external_secrets(ctx: &Ctx<'_>) -> bool {
+    ctx.spec.secrets.provider == SecretProvider::ExternalSecrets
+}
+
+/// The ExternalSecret of one account for its client: the store's own key names, the account's values.
+pub fn client_credentials(
+    ctx: &Ctx<'_>,
+    account: &str,
+    (store, objects): (&Store, &ObjectStorage),
+    labels: &Labels,
+    origin: crate::source::Origin,
+) -> Option<Object> {
+    if !external_secrets(ctx) {
+        return None;
+    }
+    let name = account_secret(account, &store.name);
+    let data = vec![
+        json!({ "secretKey": objects.access_key.value, "remoteRef": account_remote_ref(ctx, account, "access_key") }),
+        json!({ "secretKey": objects.secret_key.value, "remoteRef": account_remote_ref(ctx, account, "secret_key") }),
+    ];
+    let target = json!({ "name": name, "creationPolicy": "Owner" });
+    let mut value = super::platform::external_secret(ctx, &name, labels, target, data);
+    value["metadata"]["annotations"][super::SOURCE_ANNOTATION] = json!(ctx.source_of(
+        &format!("stores.{}.accounts", store_key(ctx, store)),
+        origin
+    ));
+    Some(ctx.object(value, origin))
+}
+
+/// The spec key of a store (what `talks_to` and the accounts' source name).
+fn store_key<'a>(ctx: &Ctx<'a>, store: &Store) -> &'a str {
+    ctx.spec
+        .stores
+        .iter()
+        .find(|s| std::ptr::eq(&s.value, store))
+        .map_or("", |s| s.name.as_str())
+}
+
+/// The IAM policy of one account: list its prefix, read and write objects under it, nothing else.
+fn policy(account: &Account) -> Value {
+    let prefix = account.prefix.trim_matches('/');
+    let bucket = format!("arn:aws:s3:::{}", account.bucket);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation"],
+                "Resource": [bucket],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket],
+                "Condition": { "StringLike": { "s3:prefix": [prefix, format!("{prefix}/*")] } },
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                "Resource": [format!("{bucket}/{prefix}/*")],
+            },
+        ],
+    })
+}
+
+/// Provisions every account listed in `/config/accounts` (`<account> <bucket>` per line).
+const SCRIPT: &str = r#"#!/bin/sh
+# Generated by plat. One MinIO user per account, each with the policy of the same name, which reaches
+# only its bucket and prefix. Idempotent: policies are replaced, secrets set again, attachments kept.
+set -eu
+mc() { command mc --config-dir /tmp/mc --quiet "$@"; }
+mc alias set store "$ENDPOINT" "$(cat /run/root/access-key)" "$(cat /run/root/secret-key)" >/dev/null
+while read -r account bucket; do
+  mc mb --ignore-existing "store/$bucket"
+  mc admin policy create store "$account" "/config/$account.json"
+  user="$(cat "/run/accounts/$account.access_key")"
+  mc admin user add store "$user" "$(cat "/run/accounts/$account.secret_key")"
+  mc admin policy attach store "$account" --user "$user"
+done < /config/accounts
+"#;
+
+/// The objects of a store's accounts: the ConfigMap, the Job's credentials, the Job and its policy.
+pub fn provisioning(
+    ctx: &Ctx<'_>,
+    (key, store, objects): (&str, &Store, &ObjectStorage),
+    endpoint: &str,
+) -> Vec<Object> {
+    let Some(setup) = &objects.accounts else {
+        return Vec::new();
+    };
+    let accounts = accounts(ctx, key, objects);
+    let name = format!("{}-accounts", store.name.value);
+    let platform = ctx.spec.platform.name.as_str();
+    let labels = Labels::standard(
+        "object-storage-accounts",
+        &name,
+        "object-storage",
+        platform,
+        None,
+    );
+    let source = format!("stores.{key}.accounts");
+    let origin = setup.origin;
+    let mut data = serde_json::Map::new();
+    data.insert("provision.sh".into(), json!(SCRIPT));
+    let list: String = accounts
+        .iter()
+        .map(|a| format!("{} {}\n", a.name, a.bucket))
+        .collect();
+    data.insert("accounts".into(), json!(list));
+    for account in &accounts {
+        let text = serde_json::to_string(&policy(account)).expect("JSON");
+        data.insert(format!("{}.json", account.name), json!(text));
+    }
+    let mut hashed: Vec<(String, String)> = data
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    hashed.push(("image".into(), setup.image.value.clone()));
+    let hash = crate::kit::fnv1a_hex(&hashed);
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": ctx.metadata(&name, &labels, &source, origin),
+        "data": data,
+    });
+    let mut out = vec![ctx.object(config, origin)];
+    if external_secrets(ctx) {
+        let entries: Vec<Value> = accounts
+            .iter()
+            .flat_map(|a| {
+                ["access_key", "secret_key"].map(|field| {
+                    json!({ "secretKey": format!("{}.{field}", a.name), "remoteRef": account_remote_ref(ctx, &a.name, field) })
+                })
+            })
+            .collect();
+        let target = json!({ "name": name, "creationPolicy": "Owner" });
+        let mut secret = super::platform::external_secret(ctx, &name, &labels, target, entries);
+        secret["metadata"]["annotations"][super::SOURCE_ANNOTATION] =
+            json!(ctx.source_of(&source, origin));
+        out.push(ctx.object(secret, origin));
+    }
+    out.push(ctx.object(
+        job(
+            ctx,
+            (&name, &hash[..8]),
+            objects,
+            endpoint,
+            &labels,
+            (&source, origin),
+        ),
+        origin,
+    ));
+    out.push(ctx.object(
+        job_policy(ctx, &name, store, &labels, (&source, origin)),
+        origin,
+    ));
+    out
+}
+
+fn job(
+    ctx: &Ctx<'_>,
+    (name, hash): (&str, &str),
+    objects: &ObjectStorage,
+    endpoint: &str,
+    labels: &Labels,
+    (source, origin): (&str, crate::source::Origin),
+) -> Value {
+    let setup = objects.accounts.as_ref().expect("accounts");
+    let uid = ctx.spec.defaults.run_as_user;
+    let (cpu, memory, cpu_limit, memory_limit) = JOB_RESOURCES;
+    let root = json!({
+        "secretName": ctx.spec.secrets.name,
+        "items": [
+            { "key": objects.access_key.value, "path": "access-key" },
+            { "key": objects.secret_key.value, "path": "secret-key" },
+        ],
+        "defaultMode": 0o440,
+    });
+    let container = json!({
+        "name": "provision",
+        "image": setup.image.value,
+        "imagePullPolicy": ctx.spec.defaults.image_pull_policy,
+        "command": ["/bin/sh", "/config/provision.sh"],
+        "env": [
+            { "name": "ENDPOINT", "value": endpoint },
+            { "name": "HOME", "value": "/tmp" },
+        ],
+        "resources": {
+            "requests": { "cpu": cpu, "memory": memory },
+            "limits": { "cpu": cpu_limit, "memory": memory_limit },
+        },
+        "securityContext": container_security(true),
+        "volumeMounts": [
+            { "name": "config", "mountPath": "/config", "readOnly": true },
+            { "name": "root", "mountPath": "/run/root", "readOnly": true },
+            { "name": "accounts", "mountPath": "/run/accounts", "readOnly": true },
+            { "name": "tmp", "mountPath": "/tmp" },
+        ],
+    });
+    let mut metadata = ctx.metadata(&format!("{name}-{hash}"), labels, source, origin);
+    super::workload::waive_digest_check(&mut metadata, &[&setup.image]);
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {
+            "backoffLimit": 6,
+            "template": {
+                "metadata": { "labels": labels.to_json() },
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": false,
+                    "enableServiceLinks": false,
+                    "securityContext": pod_security(uid, uid, uid),
+                    "containers": [container],
+                    "volumes": [
+                        { "name": "config", "configMap": { "name": name, "defaultMode": 0o444 } },
+                        { "name": "root", "secret": root },
+                        { "name": "accounts", "secret": { "secretName": name, "defaultMode": 0o440 } },
+                        { "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } },
+                    ],
+                },
+            },
+        },
+    })
+}
+
+/// The provisioning pods: out to the store's admin API only.
+fn job_policy(
+    ctx: &Ctx<'_>,
+    name: &str,
+    store: &Store,
+    labels: &Labels,
+    (source, origin): (&str, crate::source::Origin),
+) -> Value {
+    let ports: Vec<Value> = crate::facts::store_ports(store)
+        .into_iter()
+        .map(|p| json!({ "protocol": "TCP", "port": p }))
+        .collect();
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": ctx.metadata(name, labels, source, origin),
+        "spec": {
+            "podSelector": { "matchLabels": labels.selector(&[]).to_json() },
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [{ "to": [{ "podSelector": crate::facts::store_selector(store) }], "ports": ports }],
+        },
+    })
+}
+
+/// The selector of a store's provisioning pods, for the store's own policy.
+pub fn provisioning_selector(ctx: &Ctx<'_>, store: &Store) -> Value {
+    let name = format!("{}-accounts", store.name.value);
+    let platform = ctx.spec.platform.name.as_str();
+    let labels = Labels::standard(
+        "object-storage-accounts",
+        &name,
+        "object-storage",
+        platform,
+        None,
+    );
+    json!({ "matchLabels": labels.selector(&[]).to_json() })
+}
