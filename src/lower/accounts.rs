@@ -7,9 +7,10 @@
 //! `<remote_prefix>/object-storage/<account>` (properties, or keys, `access_key` and `secret_key`, as
 //! `[secrets].addressing` says). plat writes, per account, an ExternalSecret `<account>-<store>` that
 //! its client mounts under the store's key names (so the client's files keep their names), and, per
-//! store, one ExternalSecret with every account for the provisioning Job, a ConfigMap with each
-//! account's policy and the script, and the Job (named after a hash of what it provisions, so a new
-//! account or a changed prefix runs it again; `mc` is idempotent: policies are replaced, users' secrets
+//! batch of at most 250 accounts (a ConfigMap or Secret holds at most 1 MiB; ten thousand tenants make
+//! 64 batches), one ExternalSecret with the batch's accounts for its provisioning Job, a ConfigMap
+//! with each account's policy and the script, and the Job (named after a hash of what it provisions,
+//! so a new account or a changed prefix runs its batch's Job again; `mc` is idempotent: policies are replaced, users' secrets
 //! set again, attachments already in effect kept). With `existing` secrets these Secrets are made by
 //! hand with the same names and keys.
 
@@ -173,7 +174,12 @@ while read -r account bucket; do
 done < /config/accounts
 "#;
 
-/// The objects of a store's accounts: the ConfigMap, the Job's credentials, the Job and its policy.
+/// At most this many accounts go into one ConfigMap, credentials Secret and Job: a ConfigMap or a
+/// Secret holds at most 1 MiB, and a policy is about 600 bytes, so ten thousand tenants need batches.
+const BATCH: usize = 250;
+
+/// The objects of a store's accounts: per batch the ConfigMap, the Job's credentials and the Job;
+/// one NetworkPolicy for every batch's pods.
 pub fn provisioning(
     ctx: &Ctx<'_>,
     (key, store, objects): (&str, &Store, &ObjectStorage),
@@ -182,18 +188,60 @@ pub fn provisioning(
     let Some(setup) = &objects.accounts else {
         return Vec::new();
     };
-    let accounts = accounts(ctx, key, objects);
     let name = format!("{}-accounts", store.name.value);
-    let platform = ctx.spec.platform.name.as_str();
     let labels = Labels::standard(
         "object-storage-accounts",
         &name,
         "object-storage",
-        platform,
+        ctx.spec.platform.name.as_str(),
         None,
     );
-    let source = format!("stores.{key}.accounts");
-    let origin = setup.origin;
+    let at = (format!("stores.{key}.accounts"), setup.origin);
+    let batches = batches(accounts(ctx, key, objects));
+    let mut out = Vec::new();
+    for (index, batch) in batches.iter().enumerate() {
+        if batch.is_empty() && batches.len() > 1 {
+            continue;
+        }
+        let batch_name = match batches.len() {
+            1 => name.clone(),
+            _ => format!("{name}-{index}"),
+        };
+        out.extend(batch_objects(
+            ctx,
+            (&batch_name, batch),
+            (objects, endpoint),
+            &labels,
+            (&at.0, at.1),
+        ));
+    }
+    out.push(ctx.object(job_policy(ctx, &name, store, &labels, (&at.0, at.1)), at.1));
+    out
+}
+
+/// The accounts in batches of at most [`BATCH`], each account in the batch its name's hash picks,
+/// so that a new account changes one batch (and re-runs one Job), not every batch after it. The
+/// number of batches is a power of two: it changes, and accounts move, only when it doubles.
+fn batches(accounts: Vec<Account>) -> Vec<Vec<Account>> {
+    let count = accounts.len().div_ceil(BATCH).max(1).next_power_of_two();
+    let mut out: Vec<Vec<Account>> = (0..count).map(|_| Vec::new()).collect();
+    for account in accounts {
+        let hash = crate::kit::fnv1a_hex(&[(account.name.clone(), String::new())]);
+        let hash = u64::from_str_radix(&hash, 16);
+        let index = usize::try_from(hash.unwrap_or(0) % count as u64).unwrap_or(0);
+        out[index].push(account);
+    }
+    out
+}
+/// One batch's objects: its policies and script, its accounts' credentials, and its Job.
+fn batch_objects(
+    ctx: &Ctx<'_>,
+    (name, accounts): (&str, &[Account]),
+    (objects, endpoint): (&ObjectStorage, &str),
+    labels: &Labels,
+    (source, origin): (&str, crate::source::Origin),
+) -> Vec<Object> {
+    let setup = objects.accounts.as_ref().expect("accounts");
     let mut data = serde_json::Map::new();
     data.insert("provision.sh".into(), json!(SCRIPT));
     let list: String = accounts
@@ -201,7 +249,7 @@ pub fn provisioning(
         .map(|a| format!("{} {}\n", a.name, a.bucket))
         .collect();
     data.insert("accounts".into(), json!(list));
-    for account in &accounts {
+    for account in accounts {
         let text = serde_json::to_string(&policy(account)).expect("JSON");
         data.insert(format!("{}.json", account.name), json!(text));
     }
@@ -214,7 +262,7 @@ pub fn provisioning(
     let config = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": ctx.metadata(&name, &labels, &source, origin),
+        "metadata": ctx.metadata(name, labels, source, origin),
         "data": data,
     });
     let mut out = vec![ctx.object(config, origin)];
@@ -228,24 +276,20 @@ pub fn provisioning(
             })
             .collect();
         let target = json!({ "name": name, "creationPolicy": "Owner" });
-        let mut secret = super::platform::external_secret(ctx, &name, &labels, target, entries);
+        let mut secret = super::platform::external_secret(ctx, name, labels, target, entries);
         secret["metadata"]["annotations"][super::SOURCE_ANNOTATION] =
-            json!(ctx.source_of(&source, origin));
+            json!(ctx.source_of(source, origin));
         out.push(ctx.object(secret, origin));
     }
     out.push(ctx.object(
         job(
             ctx,
-            (&name, &hash[..8]),
+            (name, &hash[..8]),
             objects,
             endpoint,
-            &labels,
-            (&source, origin),
+            labels,
+            (source, origin),
         ),
-        origin,
-    ));
-    out.push(ctx.object(
-        job_policy(ctx, &name, store, &labels, (&source, origin)),
         origin,
     ));
     out
@@ -356,4 +400,57 @@ pub fn provisioning_selector(ctx: &Ctx<'_>, store: &Store) -> Value {
         None,
     );
     json!({ "matchLabels": labels.selector(&[]).to_json() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(n: usize) -> Vec<Account> {
+        (0..n)
+            .map(|i| Account {
+                name: format!("bot-t{i:05}"),
+                bucket: "tenants".into(),
+                prefix: format!("tenants/t{i:05}"),
+            })
+            .collect()
+    }
+
+    fn names(batches: &[Vec<Account>]) -> Vec<Vec<String>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|a| a.name.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_few_accounts_make_one_batch() {
+        assert_eq!(batches(numbered(5)).len(), 1);
+        assert_eq!(batches(Vec::new()).len(), 1);
+    }
+
+    #[test]
+    fn ten_thousand_accounts_fit_in_batches_far_below_the_size_limit() {
+        let batches = batches(numbered(10_000));
+        assert_eq!(batches.len(), 64);
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 10_000);
+        // 1 MiB over about 600 bytes of policy each: a batch must stay well below 1,700 accounts.
+        let largest = batches.iter().map(Vec::len).max().unwrap_or(0);
+        assert!(largest <= 2 * BATCH, "largest batch: {largest}");
+    }
+
+    #[test]
+    fn a_new_account_changes_one_batch_only() {
+        let before = names(&batches(numbered(1_100)));
+        let mut more = numbered(1_100);
+        more.push(Account {
+            name: "bot-newcomer".into(),
+            bucket: "tenants".into(),
+            prefix: "tenants/newcomer".into(),
+        });
+        let after = names(&batches(more));
+        assert_eq!(before.len(), after.len());
+        let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+        assert_eq!(changed, 1);
+    }
 }
