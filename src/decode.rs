@@ -430,6 +430,15 @@ impl<'n> Fields<'n> {
         }
     }
 
+    /// A port number (`rules::network::port`), reported at the value.
+    pub fn port(&mut self, key: &'static str, diags: &mut Diagnostics) -> Option<Located<i64>> {
+        let node = self.lookup(key);
+        self.record(key, || integer_schema(1, 65535), node);
+        let value = port_at(node?, &self.child_path(key), diags);
+        self.failed |= value.is_none();
+        value
+    }
+
     /// A table of named entries, each decoded by `entry`.
     pub fn named<T>(
         &mut self,
@@ -548,8 +557,9 @@ pub mod rule {
         code: "P0113",
         check: |text| numbers::percent(text).map(drop),
     };
+    /// Under the observability section's code, which it had before the rules module.
     pub const PROMETHEUS_DURATION: ValueRule = ValueRule {
-        code: "P0114",
+        code: "P0318",
         check: |text| duration::prometheus(text).map(drop),
     };
     pub const GO_DURATION: ValueRule = ValueRule {
@@ -568,6 +578,32 @@ pub mod rule {
         code: "P0117",
         check: network::cidr,
     };
+}
+
+/// A port number by the rule of `rules::network::port`, at the value itself. Integers beyond i64 come
+/// from the loader as floats, and get the same finding.
+pub fn port_at(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Located<i64>> {
+    let checked = match node.value {
+        Value::Float(f) if f.fract() == 0.0 => Err(format!("{f:e} is not between 1 and 65535")),
+        _ => {
+            let number = i64::decode(node, path, diags)?;
+            crate::rules::network::port(number)
+                .map(|()| number)
+                .map_err(|b| b.problem)
+        }
+    };
+    match checked {
+        Ok(value) => Some(Located {
+            value,
+            origin: node.origin,
+            replaced: node.replaced,
+        }),
+        Err(problem) => {
+            let help = format!("it must be {}", crate::rules::network::PORT);
+            diags.push(invalid_value(node, path, &problem, &help));
+            None
+        }
+    }
 }
 
 /// Checks a string against a value rule; the finding is at the value itself, with the rule as help.

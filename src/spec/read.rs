@@ -308,9 +308,7 @@ fn defaults(
         });
     };
     let mut f = Fields::open(node, "defaults", diags)?;
-    let port = f
-        .int("port", 1, 65535, diags)
-        .map_or(builtin.port, |v| v.value);
+    let port = f.port("port", diags).map_or(builtin.port, |v| v.value);
     let probes = default_probes(f.node("probes"), origin, diags);
     let pre_stop = f
         .int("pre_stop_sleep_seconds", 0, 600, diags)
@@ -560,14 +558,14 @@ fn external(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<External
     valid.then_some(())?;
     let mut out = Vec::new();
     for port in ports?.value {
-        if !(1..=65535).contains(&port.value) {
+        if let Err(broken) = crate::rules::network::port(port.value) {
             diags.push(
                 port.diagnostic(
                     crate::diag::Diagnostic::error(
                         "P0104",
-                        format!("`{path}.ports`: {} is not a port", port.value),
+                        format!("`{path}.ports`: {}", broken.problem),
                     )
-                    .help("ports are 1 to 65535"),
+                    .help(format!("it must be {}", broken.rule)),
                     "not a port",
                 ),
             );
@@ -616,6 +614,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
             provider: SecretProvider::Existing,
             store: None,
             store_kind: "ClusterSecretStore".into(),
+            store_kind_at: root.origin,
             remote_prefix: String::new(),
             addressing: SecretAddressing::Key,
             refresh_interval: "1h".into(),
@@ -627,9 +626,8 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
     let name = f.req_rule("name", rule::SUBDOMAIN, diags);
     let provider = f.req_choice("provider", &PROVIDERS, diags);
     let store = f.opt("store", diags);
-    let store_kind = f
-        .choice("store_kind", &STORE_KINDS, diags)
-        .map_or_else(|| "ClusterSecretStore".to_string(), |k| k.value);
+    let store_kind = f.choice("store_kind", &STORE_KINDS, diags);
+    let store_kind_at = store_kind.as_ref().map_or(node.origin, |k| k.origin);
     let remote_prefix = f.or("remote_prefix", String::new(), diags);
     let addressing = f.choice("addressing", &ADDRESSINGS, diags);
     let refresh = f.or_rule(
@@ -668,18 +666,20 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
             return None;
         }
     };
-    if !STORE_KINDS.contains(&store_kind.as_str()) {
-        diags.push(
-            crate::diag::Diagnostic::error("P0104", format!("`secrets.store_kind` must be SecretStore or ClusterSecretStore, not `{store_kind}`"))
-                .at(node.origin, "unknown store kind"),
-        );
-        return None;
-    }
+    let store_kind = match store_kind {
+        None => "ClusterSecretStore".to_string(),
+        Some(kind) if STORE_KINDS.contains(&kind.as_str()) => kind.value,
+        Some(kind) => {
+            diags.push(enum_error(&kind, "secrets.store_kind", &STORE_KINDS));
+            return None;
+        }
+    };
     Some(Secrets {
         name: name?.value,
         provider,
         store,
         store_kind,
+        store_kind_at,
         remote_prefix,
         addressing,
         refresh_interval: refresh,

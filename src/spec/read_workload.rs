@@ -31,6 +31,7 @@ pub fn workload_fields(
     path: &str,
     diags: &mut Diagnostics,
 ) -> Option<Workload> {
+    let kind_at = f.peek("kind").map_or(node.origin, |n| n.origin);
     let kind = f.choice("kind", &WorkloadKind::NAMES, diags).map(|k| {
         parse_choice(
             &k,
@@ -106,6 +107,7 @@ pub fn workload_fields(
     });
     Some(Workload {
         kind,
+        kind_at,
         image: image?,
         next_image,
         replicas,
@@ -263,7 +265,7 @@ fn located<T>(value: T, node: &Node) -> Located<T> {
 
 /// `port = N` (one `http` port) or `ports.<name> = { port, service_port, protocol, expose }`.
 fn ports(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Option<Vec<Port>> {
-    let short = f.int("port", 1, 65535, diags);
+    let short = f.port("port", diags);
     let long = f.named("ports", diags, port);
     if let Some(short) = short {
         if !long.is_empty() {
@@ -305,7 +307,7 @@ fn port(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Port> {
         || serde_json::json!({ "type": ["integer", "object"] }),
     );
     if let Value::Integer(_) = node.value {
-        let number = crate::decode::int_in(node, path, 1, 65535, diags)?;
+        let number = crate::decode::port_at(node, path, diags)?.value;
         return Some(Port {
             name: String::new(),
             port: located(number, node),
@@ -316,14 +318,26 @@ fn port(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Port> {
         });
     }
     let mut f = Fields::open(node, path, diags)?;
-    let number = f.int("port", 1, 65535, diags);
+    let number = f.port("port", diags);
     if f.need("port").is_none() {
         f.missing("port", "the container port, 1 to 65535", diags);
     }
-    let service_port = f.int("service_port", 1, 65535, diags).map(|v| v.value);
+    let service_port = f.port("service_port", diags);
     let protocol = f.choice("protocol", &Protocol::NAMES, diags);
     let expose = f.or("expose", true, diags);
-    let ok = f.finish(diags);
+    let mut ok = f.finish(diags);
+    if let Some(service_port) = service_port.as_ref().filter(|_| !expose) {
+        ok = false;
+        diags.push(service_port.diagnostic(
+            Diagnostic::error(
+                "P0225",
+                format!("`{path}.service_port` is set, but the port is not exposed (`expose = false`), so no Service uses it"),
+            )
+            .help("remove `service_port`, or expose the port on the Service"),
+            "never applied",
+        ));
+    }
+    let service_port = service_port.map(|v| v.value);
     let protocol = match protocol {
         Some(p) => parse_choice(
             &p,
