@@ -76,6 +76,7 @@ impl SpecSchemas {
 /// reads cleanly or leaves part of the spec unexplored.
 pub fn spec_schemas() -> Result<SpecSchemas, Vec<String>> {
     let mut raw = recorded()?;
+    unify_probes(&mut raw);
     let mut problems = untyped(&raw, "");
     problems.extend(describe(&mut raw));
     if !problems.is_empty() {
@@ -134,6 +135,51 @@ fn recorded() -> Result<Value, Vec<String>> {
         Ok(recording.schema)
     } else {
         Err(problems)
+    }
+}
+
+/// The three probes of a probes table.
+const PROBES: [&str; 3] = ["liveness", "readiness", "startup"];
+
+/// Every probe (of a workload, a container, a fleet, `[defaults.probes.<protocol>]`) is read by one
+/// reader, but the sample can give each slot only one action, or `false`: each slot gets the union of
+/// what was recorded for any of them, so that Taplo checks every probe's table in full (a `readiness`
+/// the sample turns off would otherwise accept any table).
+fn unify_probes(schema: &mut Value) {
+    let mut union = json!({});
+    each_probes_table(schema, &mut |probes| {
+        for slot in PROBES {
+            record::merge(&mut union, probes[slot].clone());
+        }
+    });
+    each_probes_table(schema, &mut |probes| {
+        for slot in PROBES {
+            let description = probes[slot].get("description").cloned();
+            probes[slot] = union.clone();
+            match description {
+                Some(text) => probes[slot]["description"] = text,
+                None => drop(
+                    probes[slot]
+                        .as_object_mut()
+                        .map(|o| o.remove("description")),
+                ),
+            }
+        }
+    });
+}
+
+/// Calls `visit` with the `properties` of every table schema that holds the three probes.
+fn each_probes_table(schema: &mut Value, visit: &mut dyn FnMut(&mut Value)) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if let Some(properties) = map.get_mut("properties")
+        && PROBES.iter().all(|p| properties.get(p).is_some())
+    {
+        visit(properties);
+    }
+    for child in map.values_mut() {
+        each_probes_table(child, visit);
     }
 }
 
