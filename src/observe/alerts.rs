@@ -419,7 +419,7 @@ fn check_family(
     };
     diags.push(
         Diagnostic::error("P0312", format!("`{owner}` {problem}"))
-            .at(origin, "declared here")
+            .at(origin, "reads it")
             .help(format!(
                 "declare `[metrics.families.{metric}]` with the type and labels the services expose"
             )),

@@ -317,6 +317,11 @@ fn defaults(
         .int("termination_grace_period_seconds", 1, 3600, diags)
         .map_or(builtin.termination_grace_seconds, |v| v.value);
     let unavailable_at = f.peek("max_unavailable").map_or(f.origin(), |n| n.origin);
+    // The sleep is what was set too long, unless only the grace period was written.
+    let pre_stop_at = f
+        .peek("pre_stop_sleep_seconds")
+        .or_else(|| f.peek("termination_grace_period_seconds"))
+        .map_or(f.origin(), |n| n.origin);
     let max_surge = f.or_rule("max_surge", builtin.max_surge, rule::INT_OR_PERCENT, diags);
     let max_unavailable = f.or_rule(
         "max_unavailable",
@@ -347,7 +352,7 @@ fn defaults(
                 "P0104",
                 "`defaults.pre_stop_sleep_seconds` must be shorter than the termination grace period",
             )
-            .at(node.origin, format!("preStop sleeps {pre_stop}s but pods get {grace}s to stop"))
+            .at(pre_stop_at, format!("preStop sleeps {pre_stop}s but pods get {grace}s to stop"))
             .help("raise `termination_grace_period_seconds` above the preStop sleep"),
         );
     }
