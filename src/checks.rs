@@ -38,7 +38,7 @@ checks! {
     "P0104" E "spec" "Invalid value" "The value is of the right type but impossible: out of range, unknown choice, bad quantity or schedule." "replicas = 0";
     "P0105" E "overlay" "Overlay replaces a table by a value" "An overlay may change values inside a table, not turn a table into a value or back." "# overlay\nservices = \"none\"";
     "P0106" E "overlay" "Removal of an unknown entry" "`[remove]` names an entry the base spec does not have: likely a typo." "[remove]\nservices = [\"auht-service\"]";
-    "P0110" E "value rules" "Not a Kubernetes name" "Object names are DNS-1123 labels or subdomains (Secrets, storage and ingress classes, issuers); the API server refuses anything else." "[secrets]\nname = \"platform_secrets\"";
+    "P0110" E "value rules" "Not a Kubernetes name" "Object names are DNS-1123 labels or subdomains (Secrets, storage and ingress classes, issuers, containers, volumes), checked on the final name once plat or an operator adds its suffix; data keys of ConfigMaps and Secrets are letters, digits, '-', '_' and '.'; the API server refuses anything else." "[secrets]\nname = \"platform_secrets\"";
     "P0111" E "value rules" "Not a label value" "Label values are at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit." "component = \"front end\"";
     "P0112" E "value rules" "Annotation too large" "The API server refuses an object whose annotations total more than 256 KiB; a description becomes one." "description = \"… 300 KB …\"";
     "P0113" E "value rules" "Not an int-or-string percentage" "maxSurge and maxUnavailable are a count or a whole percentage up to 100%, and not both zero." "[defaults]\nmax_surge = \"fifty\"";
@@ -46,6 +46,8 @@ checks! {
     "P0115" E "value rules" "Not an image reference" "The container runtime parses images by the distribution reference grammar: lower-case repositories, tags of word characters, '.' and '-', sha256 digests of 64 hex digits." "image = \"ghcr.io/Example/web:1.0+build\"";
     "P0116" E "value rules" "Not a host name" "An Ingress host is a lower-case DNS name without scheme, port or path." "[ingress]\nhost = \"https://api.example.com\"";
     "P0117" E "value rules" "Not a CIDR block" "A NetworkPolicy ipBlock is an address and a prefix length of at most 32 (IPv4) or 128 (IPv6)." "[network]\napi_server_cidr = \"10.0.0.0/33\"";
+    "P0118" E "value rules" "Not an absolute path" "Mount paths and working directories are resolved from the container's root; the container runtime refuses a relative one and the pod never starts." "volumes.data = { type = \"empty\", path = \"data\" }";
+    "P0119" E "value rules" "Not an HTTP header name" "A probe's header names are RFC 7230 tokens; the API server refuses a name with a space or ':'." "probes.readiness = { http = { headers = { \"X Probe\" = \"1\" } } }";
     "P0202" E "spec" "Requests above limits" "Kubernetes rejects a container whose request exceeds its limit." "requests = { cpu = \"2\", memory = \"1Gi\" }\nlimits = { cpu = \"1\", memory = \"1Gi\" }";
     "P0203" E "spec" "Autoscaling range" "min_replicas above max_replicas cannot scale; replicas outside the range (a warning) is overridden by the autoscaler." "autoscaling = { min_replicas = 5, max_replicas = 2, cpu_percent = 70 }";
     "P0204" E "spec" "Unknown reference" "A `talks_to`, size, secret key, backend or job that does not exist would produce objects pointing at nothing." "talks_to = [\"sesion-service\"]";

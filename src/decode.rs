@@ -439,6 +439,49 @@ impl<'n> Fields<'n> {
         value
     }
 
+    /// A table of named entries whose names must follow `rule` (they become names in the output), each
+    /// decoded by `entry`; a name that breaks the rule is reported at the name and its entry dropped.
+    pub fn named_rule<T>(
+        &mut self,
+        key: &'static str,
+        rule: ValueRule,
+        diags: &mut Diagnostics,
+        entry: impl FnMut(&Node, &str, &mut Diagnostics) -> Option<T>,
+    ) -> Vec<Named<T>> {
+        let path = self.child_path(key);
+        // Every name is checked, also of an entry whose table does not read.
+        let names_ok = match self.peek(key).map(|n| &n.value) {
+            Some(Value::Table(table)) => table.entries.iter().fold(true, |ok, (name, _)| {
+                let located = Located {
+                    value: name.name.clone(),
+                    origin: name.origin,
+                    replaced: None,
+                };
+                check_rule(&located, &format!("{path}.{}", name.name), rule, diags) && ok
+            }),
+            _ => true,
+        };
+        self.failed |= !names_ok;
+        let entries = self.named(key, diags, entry);
+        entries
+            .into_iter()
+            .filter(|e| (rule.check)(&e.name).is_ok())
+            .collect()
+    }
+
+    /// [`Fields::named_rule`] for entries that are each a `T`, such as annotations.
+    pub fn named_of_rule<T: Decode>(
+        &mut self,
+        key: &'static str,
+        rule: ValueRule,
+        diags: &mut Diagnostics,
+    ) -> Vec<Named<T>> {
+        if let Some(table) = &self.schema {
+            record::entries(table, key, T::schema(), None);
+        }
+        self.named_rule(key, rule, diags, T::decode)
+    }
+
     /// A table of named entries, each decoded by `entry`.
     pub fn named<T>(
         &mut self,
@@ -531,7 +574,7 @@ pub struct ValueRule {
 /// The value rules the readers apply, one per kind of value.
 pub mod rule {
     use super::ValueRule;
-    use crate::rules::{duration, image, names, network, numbers};
+    use crate::rules::{duration, image, names, network, numbers, paths};
 
     pub const DNS_LABEL: ValueRule = ValueRule {
         code: "P0110",
@@ -577,6 +620,18 @@ pub mod rule {
     pub const CIDR: ValueRule = ValueRule {
         code: "P0117",
         check: network::cidr,
+    };
+    pub const DATA_KEY: ValueRule = ValueRule {
+        code: "P0110",
+        check: names::data_key,
+    };
+    pub const ABSOLUTE_PATH: ValueRule = ValueRule {
+        code: "P0118",
+        check: paths::absolute,
+    };
+    pub const HTTP_HEADER: ValueRule = ValueRule {
+        code: "P0119",
+        check: network::http_header_name,
     };
 }
 

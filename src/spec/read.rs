@@ -644,7 +644,13 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
     let keys = f
         .opt::<Vec<Located<String>>>("keys", diags)
         .map_or_else(Vec::new, |k| k.value);
-    f.finish(diags).then_some(())?;
+    // Counted, not `all`: every broken key is reported.
+    let broken_keys = keys
+        .iter()
+        .filter(|key| !crate::decode::check_rule(key, "secrets.keys", rule::DATA_KEY, diags))
+        .count();
+    let keys_ok = broken_keys == 0;
+    (f.finish(diags) && keys_ok).then_some(())?;
     let provider = provider?;
     let provider = match provider.as_str() {
         "existing" => SecretProvider::Existing,

@@ -55,8 +55,8 @@ pub fn workload_fields(
         .rule("description", rule::ANNOTATION, diags)
         .map(|d| d.value);
     let main = container_fields(f, path, diags, false);
-    let containers = f.named("containers", diags, container);
-    let volumes = f.named("volumes", diags, volume);
+    let containers = f.named_rule("containers", rule::DNS_LABEL, diags, container);
+    let volumes = f.named_rule("volumes", rule::DNS_LABEL, diags, volume);
     let exposure = f
         .node("service")
         .map(|n| exposure(n, &format!("{path}.service"), diags));
@@ -159,21 +159,35 @@ fn strings(f: &mut Fields<'_>, key: &'static str, diags: &mut Diagnostics) -> Ve
         .map_or_else(Vec::new, |v| v.value)
 }
 
-fn plain_strings(f: &mut Fields<'_>, key: &'static str, diags: &mut Diagnostics) -> Vec<String> {
+/// Paths inside the container, each checked at its place.
+fn absolute_paths(
+    f: &mut Fields<'_>,
+    key: &'static str,
+    diags: &mut Diagnostics,
+) -> Vec<Located<String>> {
+    let path = f.child_path(key);
     strings(f, key, diags)
         .into_iter()
-        .map(|s| s.value)
+        .filter(|p| check_rule(p, &path, rule::ABSOLUTE_PATH, diags))
         .collect()
 }
 
-fn string_map(
+/// Annotations: keys as Kubernetes takes them (the label-key syntax), each at its place.
+fn annotations_map(
     f: &mut Fields<'_>,
     key: &'static str,
     diags: &mut Diagnostics,
 ) -> Vec<(String, String)> {
-    f.named_of::<String>(key, diags)
+    f.named_of_rule::<String>(key, rule::LABEL_KEY, diags)
         .into_iter()
         .map(|n| (n.name, n.value))
+        .collect()
+}
+
+fn plain_strings(f: &mut Fields<'_>, key: &'static str, diags: &mut Diagnostics) -> Vec<String> {
+    strings(f, key, diags)
+        .into_iter()
+        .map(|s| s.value)
         .collect()
 }
 
@@ -208,9 +222,11 @@ fn container_fields(
     let secrets = strings(f, "secrets", diags);
     let command = plain_strings(f, "command", diags);
     let args = plain_strings(f, "args", diags);
-    let working_dir = f.opt::<String>("working_dir", diags).map(|w| w.value);
+    let working_dir = f
+        .rule("working_dir", rule::ABSOLUTE_PATH, diags)
+        .map(|w| w.value);
     let mounts = f.named("mounts", diags, mount);
-    let writable = strings(f, "writable", diags);
+    let writable = absolute_paths(f, "writable", diags);
     Some(Container {
         image: if own_image { Some(image?) } else { None },
         size,
@@ -246,10 +262,11 @@ fn container_fields(
 fn mount(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<(Located<String>, bool)> {
     describe(node, || serde_json::json!({ "type": ["string", "object"] }));
     if let Value::String(text) = &node.value {
-        return Some((located(text.clone(), node), false));
+        let at = located(text.clone(), node);
+        return check_rule(&at, path, rule::ABSOLUTE_PATH, diags).then_some((at, false));
     }
     let mut f = Fields::open(node, path, diags)?;
-    let at = f.req::<String>("path", diags);
+    let at = f.req_rule("path", rule::ABSOLUTE_PATH, diags);
     let read_only = f.or("read_only", false, diags);
     f.finish(diags).then_some(())?;
     Some((at?, read_only))
@@ -461,7 +478,11 @@ fn http_action(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Probe
     let mut f = Fields::open(node, path, diags)?;
     let probe_path = f.or("path", "/".to_string(), diags);
     let port = port_ref(&mut f, diags);
-    let headers = string_map(&mut f, "headers", diags);
+    let headers = f
+        .named_of_rule::<String>("headers", rule::HTTP_HEADER, diags)
+        .into_iter()
+        .map(|n| (n.name, n.value))
+        .collect();
     f.finish(diags).then_some(ProbeAction::Http {
         path: probe_path,
         port,
@@ -525,7 +546,7 @@ pub fn env_value(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Env
 fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
     let mut f = Fields::open(node, path, diags)?;
     let kind = f.req_choice("type", &VOLUME_TYPES, diags);
-    let at = f.opt::<String>("path", diags);
+    let at = f.rule("path", rule::ABSOLUTE_PATH, diags);
     let read_only = f.or("read_only", false, diags);
     let size_limit = f.opt("size_limit", diags);
     let memory = f.or("memory", false, diags);
@@ -654,7 +675,7 @@ fn config_file(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Confi
 fn exposure(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Exposure> {
     let mut f = Fields::open(node, path, diags)?;
     let kind = f.choice("type", &ServiceType::NAMES, diags);
-    let annotations = string_map(&mut f, "annotations", diags);
+    let annotations = annotations_map(&mut f, "annotations", diags);
     let policy = f.choice("external_traffic_policy", &TRAFFIC_POLICIES, diags);
     f.finish(diags).then_some(())?;
     let kind = match kind {
@@ -697,12 +718,12 @@ fn exposure(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Exposure
 
 fn pod(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<PodSettings> {
     let mut f = Fields::open(node, path, diags)?;
-    let annotations = string_map(&mut f, "annotations", diags);
+    let annotations = annotations_map(&mut f, "annotations", diags);
     let labels = labels_map(&mut f, "labels", diags);
     let priority_class = f
         .rule("priority_class", rule::SUBDOMAIN, diags)
         .map(|p| p.value);
-    let node_selector = string_map(&mut f, "node_selector", diags);
+    let node_selector = labels_map(&mut f, "node_selector", diags);
     let tolerations = f
         .opt::<Vec<Located<TolerationEntry>>>("tolerations", diags)
         .map_or_else(Vec::new, |t| {
@@ -776,7 +797,7 @@ impl crate::decode::Decode for TolerationEntry {
 
 fn account(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<AccountSettings> {
     let mut f = Fields::open(node, path, diags)?;
-    let annotations = string_map(&mut f, "annotations", diags);
+    let annotations = annotations_map(&mut f, "annotations", diags);
     let token = f.or("token", false, diags);
     f.finish(diags)
         .then_some(AccountSettings { annotations, token })
