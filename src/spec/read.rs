@@ -139,7 +139,18 @@ fn platform(node: &Node, diags: &mut Diagnostics) -> Option<Platform> {
 fn environment_of(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<Environment> {
     let mut f = Fields::open(node, "environment", diags)?;
     let namespace = f.req::<String>("namespace", diags);
-    let context = f.req("context", diags);
+    let context = f.req::<String>("context", diags).filter(|c| {
+        // An empty context would make the cluster stage fall back to whatever context is current.
+        let empty = c.trim().is_empty();
+        if empty {
+            diags.push(c.diagnostic(
+                crate::diag::Diagnostic::error("P0104", "`environment.context` is empty")
+                    .help("name the kube context this environment deploys to, as `kubectl config get-contexts` lists it"),
+                "no context",
+            ));
+        }
+        !empty
+    });
     let cluster = f.opt::<String>("cluster", diags);
     let nodes = f.int("nodes", 1, 10_000, diags);
     let monitoring = f.req_choice("monitoring", &MonitoringLevel::NAMES, diags);
