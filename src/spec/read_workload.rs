@@ -555,6 +555,9 @@ fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
     let access = f.choice("access", &ACCESS_MODES, diags);
     let files = f.named("files", diags, config_file);
     let keys = strings(&mut f, "keys", diags);
+    // Where each key a volume type may not have is set, for a finding at that key.
+    let set_at = |key: &str| f.peek(key).map(|n| n.origin);
+    let (size_at, size_limit_at) = (set_at("size"), set_at("size_limit"));
     let ok = f.finish(diags);
     if let Some(a) = &access
         && !ACCESS_MODES.contains(&a.as_str())
@@ -563,25 +566,28 @@ fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
         return None;
     }
     let kind = kind?;
-    let extra = |key: &str, set: bool, diags: &mut Diagnostics| {
-        if set {
+    let extra = |key: &str, set: Option<Origin>, diags: &mut Diagnostics| {
+        if let Some(at) = set {
             diags.push(
                 Diagnostic::error(
                     "P0104",
-                    format!("`{path}.{key}` does not apply to a `{}` volume", kind.value),
+                    format!(
+                        "`{path}.{key}` does not apply to a volume of type `{}`",
+                        kind.value
+                    ),
                 )
-                .at(node.origin, "this volume")
+                .at(at, "not a setting of this type")
                 .help("remove the key, or change the volume's `type`"),
             );
         }
     };
     let volume_kind = match kind.as_str() {
         "empty" => {
-            extra("size", size.is_some(), diags);
+            extra("size", size_at, diags);
             VolumeKind::Empty { size_limit, memory }
         }
         "persistent" => {
-            extra("size_limit", size_limit.is_some(), diags);
+            extra("size_limit", size_limit_at, diags);
             let Some(size) = size else {
                 diags.push(
                     Diagnostic::error("P0103", format!("`{path}.size` is missing"))
