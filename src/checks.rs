@@ -85,7 +85,7 @@ checks! {
     "P0314" E "observability" "PromQL does not parse" "A rule Prometheus cannot load disables the whole rule file." "expr = \"sum by (job (up)\"";
     "P0315" W "observability" "PromQL reads an undeclared metric" "Usually a typo in a metric name; the alert would never fire." "expr = \"rate(http_request_total[5m]) > 1\"";
     "P0316" E "observability" "Unknown severity" "Routing matches on severity; an unknown one reaches only the default receiver." "severity = \"urgent\"";
-    "P0317" E "observability" "Threshold or objective out of range" "Ratios are between 0 and 1, objectives between 0 and 100 percent." "threshold = 5   # for error_rate";
+    "P0317" E "observability" "Threshold or objective out of range" "Ratios are between 0 and 1, objectives between 0 and 100 percent; an objective below 1 is a fraction written for a percentage (0.999 for 99.9), which would promise almost nothing." "threshold = 5   # for error_rate";
     "P0318" E "observability" "Not a Prometheus duration" "Prometheus durations (scrape interval and timeout, an alert's window and `for`, an SLO's period, Alertmanager's group and repeat intervals) are integers each with a unit of ms, s, m, h, d, w or y, largest first; Prometheus refuses to load anything else." "for = \"5 minutes\"";
     "P0319" E "observability" "Scrape timeout longer than its interval" "Prometheus refuses a scrape configuration whose timeout exceeds its interval, so no target of the ServiceMonitor would be scraped." "[metrics]\ninterval = \"15s\"\nscrape_timeout = \"30s\"";
     "P0321" E "observability" "Dashboard PromQL does not parse" "Grafana would show an error instead of the panel." "expr = 'sum(rate(http_requests_total[5m])'   # in [dashboards.panels.x]";
