@@ -239,8 +239,8 @@ pub struct OperatorObject {
 }
 
 /// The named objects the operator of this resource creates (from the operators' sources, as for the
-/// pods above): CloudNativePG's Services `<cluster>-rw`, `-ro`, `-r`, its Secrets `<cluster>-app`,
-/// `-ca`, `-server`, `-replication` and the instance pods `<cluster>-<n>`; the redis-operator's
+/// pods above): CloudNativePG's Services `<cluster>-rw`, `-ro`, `-r`, its Secrets `<cluster>-ca`,
+/// `-server`, `-replication` (and `-app` without an initdb secret) and the instance pods `<cluster>-<n>`; the redis-operator's
 /// StatefulSets and Services `<cluster>-leader` and `-follower`, their `-headless` and `-additional`
 /// Services and the pods `<cluster>-<role>-<n>`. Empty for any other object.
 pub fn operator_objects(object: &Value) -> Vec<OperatorObject> {
@@ -268,10 +268,14 @@ fn cnpg_objects(cluster: &str, spec: &Value) -> Vec<OperatorObject> {
         .map(|s| object("Service", s))
         .collect();
     out.extend(
-        ["app", "ca", "server", "replication"]
+        ["ca", "server", "replication"]
             .into_iter()
             .map(|s| object("Secret", s)),
     );
+    // The owner's credentials are `<cluster>-app` unless the resource names a Secret of its own.
+    if spec["bootstrap"]["initdb"]["secret"]["name"].is_null() {
+        out.push(object("Secret", "app"));
+    }
     // Instances are numbered from 1; the last one has the longest name.
     let instances = spec["instances"].as_u64().unwrap_or(1);
     out.push(object("Pod", &instances.to_string()));
@@ -295,4 +299,36 @@ fn redis_cluster_objects(cluster: &str, spec: &Value) -> Vec<OperatorObject> {
         out.push(object("Pod", format!("{base}-{}", size - 1)));
     }
     out
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::*;
+
+    #[test]
+    fn operators_name_their_objects_after_the_resource() {
+        let cluster = json!({
+            "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": { "name": "main" },
+            "spec": { "instances": 3, "bootstrap": { "initdb": { "secret": { "name": "main-app-credentials" } } } },
+        });
+        let names: Vec<(&str, String)> = operator_objects(&cluster)
+            .into_iter()
+            .map(|o| (o.kind, o.name))
+            .collect();
+        assert!(names.contains(&("Service", "main-rw".into())));
+        assert!(names.contains(&("Pod", "main-3".into())));
+        assert!(!names.contains(&("Secret", "main-app".into())), "{names:?}");
+        let redis = json!({
+            "apiVersion": "redis.redis.opstreelabs.in/v1beta2", "kind": "RedisCluster",
+            "metadata": { "name": "cache" }, "spec": { "clusterSize": 3 },
+        });
+        let names: Vec<String> = operator_objects(&redis)
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        assert!(names.contains(&"cache-leader-headless".to_string()));
+        assert!(names.contains(&"cache-follower-2".to_string()));
+        assert!(operator_objects(&json!({ "kind": "Deployment" })).is_empty());
+    }
 }
