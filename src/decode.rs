@@ -588,6 +588,10 @@ pub mod rule {
         code: "P0111",
         check: names::label_value,
     };
+    pub const ANNOTATION_KEY: ValueRule = ValueRule {
+        code: "P0111",
+        check: names::annotation_key,
+    };
     pub const LABEL_KEY: ValueRule = ValueRule {
         code: "P0111",
         check: names::label_key,

@@ -8,6 +8,7 @@ pub const DNS1035_LABEL: &str = "a DNS-1035 label (Service names): at most 63 lo
 pub const DNS1123_SUBDOMAIN: &str =
     "a DNS-1123 subdomain: at most 253 characters, dot-separated DNS-1123 labels";
 pub const LABEL_VALUE: &str = "a label value: empty, or at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
+pub const ANNOTATION_KEY: &str = "an annotation key, written like a label key: an optional DNS-1123 subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
 pub const LABEL_KEY: &str = "a label key: an optional DNS-1123 subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
 pub const DATA_KEY: &str =
     "a ConfigMap or Secret key: at most 253 letters, digits, '-', '_' and '.', and not `.` or `..`";
@@ -129,6 +130,11 @@ pub fn label_value(value: &str) -> Rule {
 }
 
 /// A label or annotation key: `prefix/name` or `name`.
+/// An annotation key: the syntax of a label key.
+pub fn annotation_key(key: &str) -> Rule {
+    label_key(key).map_err(|b| Broken::new(b.problem, ANNOTATION_KEY))
+}
+
 pub fn label_key(key: &str) -> Rule {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((prefix, name)) => (Some(prefix), name),

@@ -178,7 +178,7 @@ fn annotations_map(
     key: &'static str,
     diags: &mut Diagnostics,
 ) -> Vec<(String, String)> {
-    f.named_of_rule::<String>(key, rule::LABEL_KEY, diags)
+    f.named_of_rule::<String>(key, rule::ANNOTATION_KEY, diags)
         .into_iter()
         .map(|n| (n.name, n.value))
         .collect()
