@@ -3,6 +3,8 @@
 #   kubernetes-validate, checkov   -> Python virtualenv at $PLAT_ORACLE_VENV (bin/)
 #   promtool, amtool               -> Debian packages prometheus, prometheus-alertmanager (/usr/bin)
 #   kubectl (kustomize)            -> expected to be on the machine already; only checked
+#   taplo                          -> built by scripts/taplo/install.sh into a cache folder, linked into
+#                                     $PLAT_ORACLE_VENV/bin
 # Idempotent: a second run with nothing to do takes about a second.
 # Usage: bash .ci/install-oracles.sh      (as root; needs PyPI + Debian mirrors)
 # Afterwards: export PATH="${PLAT_ORACLE_VENV:-/opt/plat-oracles}/bin:$PATH"
@@ -166,6 +168,11 @@ else
   rm -f "$aptlog"
 fi
 
+# ---------------------------------------------------------------- Taplo (cargo)
+# Built once into a cache outside the virtualenv (which the Python step may recreate), then linked.
+TAPLO_BIN="$(bash "$(dirname "$0")/../scripts/taplo/install.sh")"
+ln -sf "$TAPLO_BIN" "$VENV/bin/taplo"
+
 # ---------------------------------------------------------------- kubectl (kustomize)
 if ! command -v kubectl >/dev/null 2>&1; then
   log "WARNING: kubectl not found on PATH; 'kubectl kustomize' oracle unavailable"
@@ -177,6 +184,7 @@ echo "kubernetes-validate:  $("$VENV/bin/kubernetes-validate" --version)"
 echo "checkov:              $(CKV_SKIP_PACKAGE_UPDATE_CHECK=true "$VENV/bin/checkov" --version)"
 echo "promtool:             $(promtool --version 2>&1 | head -n1)"
 echo "amtool:               $(amtool --version 2>&1 | head -n1)"
+echo "taplo:                $("$VENV/bin/taplo" --version)"
 if command -v kubectl >/dev/null 2>&1; then
   echo "kubectl:              $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
 fi

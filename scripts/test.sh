@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the oracle tools the tests need (kubernetes-validate, checkov, promtool, amtool), builds the
+# Installs the oracle tools the tests need (kubernetes-validate, checkov, promtool, amtool, taplo), builds the
 # real API server of the cluster tests (scripts/apiserver/build.sh) and runs the whole test suite. The
 # same command runs in CI (.ci/run) and on a developer's machine.
 set -euo pipefail

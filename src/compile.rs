@@ -186,26 +186,84 @@ fn compile_inner(
         graft_instances(world, base, &mut out.sources, &mut diags);
     }
     let mut per_env: Vec<(String, Diagnostics)> = Vec::new();
+    let mut placements = Vec::new();
     if let Some(base) = base {
         for env in &chosen {
             let mut env_diags = Diagnostics::default();
+            if !available.contains(env) {
+                env_diags.push(unknown_environment(env, &available));
+                per_env.push((env.clone(), env_diags));
+                continue;
+            }
             if let Some(files) = compile_env(
                 world,
                 &base,
                 env,
-                &available,
                 &mut out.sources,
                 &mut env_diags,
                 trace.as_deref_mut(),
+                &mut placements,
             ) {
                 out.outputs.push((env.clone(), files));
             }
             per_env.push((env.clone(), env_diags));
         }
     }
+    check_shared_namespaces(&placements, &mut diags);
     out.diagnostics = diags.into_sorted();
     out.diagnostics.extend(merge_shared(per_env));
     out
+}
+
+/// Where an environment deploys: its namespace on its cluster (the `cluster` key, else the context).
+struct Placement {
+    env: String,
+    namespace: crate::decode::Located<String>,
+    context: String,
+    cluster: String,
+}
+
+/// Two environments in one namespace of one cluster would apply and prune each other's objects (the
+/// namespace is each one's ApplySet parent): reported at the later overlay's namespace.
+fn check_shared_namespaces(placements: &[Placement], diags: &mut Diagnostics) {
+    for (i, later) in placements.iter().enumerate() {
+        let Some(earlier) = placements[..i].iter().find(|p| {
+            p.namespace.value == later.namespace.value
+                && (p.cluster == later.cluster || p.context == later.context)
+        }) else {
+            continue;
+        };
+        let same = if earlier.context == later.context {
+            format!("the kube context `{}`", later.context)
+        } else {
+            format!("the cluster `{}`", later.cluster)
+        };
+        diags.push(
+            later.namespace.diagnostic(
+                Diagnostic::error(
+                    "P0209",
+                    format!(
+                        "environments `{}` and `{}` both render the namespace `{}` on {same}",
+                        earlier.env, later.env, later.namespace.value
+                    ),
+                )
+                .also(earlier.namespace.origin, format!("`{}` deploys here too", earlier.env))
+                .help("give each environment its own namespace, or its own cluster and context: each environment prunes what it did not render from its namespace"),
+                "the same namespace",
+            ),
+        );
+    }
+}
+
+fn unknown_environment(env: &str, available: &[String]) -> Diagnostic {
+    let d = Diagnostic::error(
+        "P0005",
+        format!("no environment `{env}`: `{ENV_DIR}/{env}.toml` does not exist"),
+    );
+    match did_you_mean(env, available.iter().map(String::as_str)) {
+        Some(close) => d.help(format!("did you mean `{close}`?")),
+        None => d.help(format!("environments: {}", available.join(", "))),
+    }
 }
 
 fn load_file(
@@ -232,23 +290,11 @@ fn compile_env(
     world: &dyn World,
     base: &Node,
     env: &str,
-    available: &[String],
     sources: &mut Sources,
     diags: &mut Diagnostics,
     trace: Option<&mut Trace>,
+    placements: &mut Vec<Placement>,
 ) -> Option<Files> {
-    if !available.iter().any(|a| a == env) {
-        let mut d = Diagnostic::error(
-            "P0005",
-            format!("no environment `{env}`: `{ENV_DIR}/{env}.toml` does not exist"),
-        );
-        d = match did_you_mean(env, available.iter().map(String::as_str)) {
-            Some(close) => d.help(format!("did you mean `{close}`?")),
-            None => d.help(format!("environments: {}", available.join(", "))),
-        };
-        diags.push(d);
-        return None;
-    }
     let overlay = load_file(world, &format!("{ENV_DIR}/{env}.toml"), sources, diags)?;
     if !has_table(&overlay, "environment") {
         diags.push(
@@ -276,10 +322,17 @@ fn compile_env(
     let spec = spec::read_spec(&root, env, diags);
     diags.extend(secrets);
     let mut spec = spec?;
+    placements.push(Placement {
+        env: env.to_string(),
+        namespace: spec.environment.namespace.clone(),
+        context: spec.environment.context.value.clone(),
+        cluster: spec.environment.cluster.clone(),
+    });
     read_config_files(world, &mut spec, diags);
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
     waivers::apply(&spec.waivers, &root, diags, &mut used);
+    waivers::explain_replaced(base, &root, &spec.waivers, diags);
     if diags.has_errors() {
         return None;
     }
@@ -288,6 +341,7 @@ fn compile_env(
     let files = lower_and_render(&spec, sources, patcher, extras, diags, trace);
     waivers::apply(&spec.waivers, &root, diags, &mut used);
     waivers::apply_to_files(&spec.waivers, sources, diags, &mut used);
+    waivers::explain_replaced(base, &root, &spec.waivers, diags);
     waivers::report_unused(&spec.waivers, &used, diags);
     (!diags.has_errors()).then_some(files)
 }
@@ -462,8 +516,9 @@ struct Renderer<'d> {
     files: Vec<(String, String)>,
     manifests: Vec<String>,
     /// Every object so far, by kind, namespace and name joined with NUL (no name holds one), with a
-    /// fast hash: a large fleet registers tens of thousands.
-    seen: foldhash::HashMap<String, Origin>,
+    /// fast hash (a large fleet registers tens of thousands): its spec entry, and the operator that
+    /// creates it when plat does not.
+    seen: foldhash::HashMap<String, (Origin, Option<&'static str>)>,
     /// The buffer the key of each lookup is built in, so that only a new key allocates.
     key: String,
     policy: policy::OutputPolicy,
@@ -536,22 +591,63 @@ impl Renderer<'_> {
         }
     }
 
-    /// Reports a second object of the same kind, namespace and name.
-    fn register(&mut self, kind: &str, namespace: &str, name: &str, origin: Origin) {
+    /// Checks an object's final name and reports a second object of the same kind, namespace and
+    /// name; then does the same for the objects its operator creates from it.
+    fn register_object(&mut self, value: &serde_json::Value, origin: Origin) {
+        let kind = value["kind"].as_str().unwrap_or("");
+        let namespace = value["metadata"]["namespace"].as_str().unwrap_or("");
+        let name = value["metadata"]["name"].as_str().unwrap_or("");
+        self.register(kind, namespace, name, origin, None);
+        for derived in crate::operator_pods::operator_objects(value) {
+            self.register(
+                derived.kind,
+                namespace,
+                &derived.name,
+                origin,
+                Some(derived.by),
+            );
+        }
+    }
+
+    /// `by` names the operator that creates the object, when plat does not write it.
+    fn register(
+        &mut self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        origin: Origin,
+        by: Option<&'static str>,
+    ) {
+        crate::object_names::check(kind, name, by, origin, self.diags);
         self.key.clear();
         for part in [kind, "\0", namespace, "\0", name] {
             self.key.push_str(part);
         }
-        if let Some(first) = self.seen.get(self.key.as_str()) {
-            self.diags.push(
-                Diagnostic::error("P0208", format!("two objects are both {kind} `{name}`"))
-                    .at(origin, "this entry produces it")
-                    .also(*first, "and so does this one")
-                    .help("rename one of the entries; object names must be unique per kind in a namespace"),
-            );
+        let Some(&(first, first_by)) = self.seen.get(self.key.as_str()) else {
+            self.seen.insert(self.key.clone(), (origin, by));
+            return;
+        };
+        let label = |by: Option<&str>, plat: &'static str| match by {
+            Some(by) => format!("{by} creates it for this entry"),
+            None => plat.to_string(),
+        };
+        let help = if by.or(first_by).is_some() {
+            "rename the entry: an operator creates objects named after its resource in the same namespace, and one would overwrite the other"
         } else {
-            self.seen.insert(self.key.clone(), origin);
-        }
+            "rename one of the entries; object names must be unique per kind in a namespace"
+        };
+        // The entry plat names the object after comes first: that is the name to change.
+        let ((at, at_by), (other, other_by)) = if by.is_some() && first_by.is_none() {
+            ((first, first_by), (origin, by))
+        } else {
+            ((origin, by), (first, first_by))
+        };
+        self.diags.push(
+            Diagnostic::error("P0208", format!("two objects are both {kind} `{name}`"))
+                .at(at, label(at_by, "this entry produces it"))
+                .also(other, label(other_by, "and so does this one"))
+                .help(help),
+        );
     }
 }
 
@@ -576,8 +672,7 @@ impl lower::Sink for Renderer<'_> {
                     after: object.value.clone(),
                 });
             }
-            let namespace = object.value["metadata"]["namespace"].as_str().unwrap_or("");
-            self.register(object.kind(), namespace, object.name(), object.origin);
+            self.register_object(&object.value, object.origin);
         }
         self.manifests.push(path.clone());
         self.files.push((path, unit_text(&unit)));
@@ -605,7 +700,7 @@ impl lower::Sink for Renderer<'_> {
 
     fn prerendered(&mut self, unit: lower::Prerendered) {
         for (kind, name) in &unit.objects {
-            self.register(kind, &unit.namespace, name, unit.origin);
+            self.register(kind, &unit.namespace, name, unit.origin, None);
         }
         let path = format!("kubernetes/{}", unit.file);
         self.manifests.push(path.clone());

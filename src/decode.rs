@@ -430,6 +430,58 @@ impl<'n> Fields<'n> {
         }
     }
 
+    /// A port number (`rules::network::port`), reported at the value.
+    pub fn port(&mut self, key: &'static str, diags: &mut Diagnostics) -> Option<Located<i64>> {
+        let node = self.lookup(key);
+        self.record(key, || integer_schema(1, 65535), node);
+        let value = port_at(node?, &self.child_path(key), diags);
+        self.failed |= value.is_none();
+        value
+    }
+
+    /// A table of named entries whose names must follow `rule` (they become names in the output), each
+    /// decoded by `entry`; a name that breaks the rule is reported at the name and its entry dropped.
+    pub fn named_rule<T>(
+        &mut self,
+        key: &'static str,
+        rule: ValueRule,
+        diags: &mut Diagnostics,
+        entry: impl FnMut(&Node, &str, &mut Diagnostics) -> Option<T>,
+    ) -> Vec<Named<T>> {
+        let path = self.child_path(key);
+        // Every name is checked, also of an entry whose table does not read.
+        let names_ok = match self.peek(key).map(|n| &n.value) {
+            Some(Value::Table(table)) => table.entries.iter().fold(true, |ok, (name, _)| {
+                let located = Located {
+                    value: name.name.clone(),
+                    origin: name.origin,
+                    replaced: None,
+                };
+                check_rule(&located, &format!("{path}.{}", name.name), rule, diags) && ok
+            }),
+            _ => true,
+        };
+        self.failed |= !names_ok;
+        let entries = self.named(key, diags, entry);
+        entries
+            .into_iter()
+            .filter(|e| (rule.check)(&e.name).is_ok())
+            .collect()
+    }
+
+    /// [`Fields::named_rule`] for entries that are each a `T`, such as annotations.
+    pub fn named_of_rule<T: Decode>(
+        &mut self,
+        key: &'static str,
+        rule: ValueRule,
+        diags: &mut Diagnostics,
+    ) -> Vec<Named<T>> {
+        if let Some(table) = &self.schema {
+            record::entries(table, key, T::schema(), None);
+        }
+        self.named_rule(key, rule, diags, T::decode)
+    }
+
     /// A table of named entries, each decoded by `entry`.
     pub fn named<T>(
         &mut self,
@@ -522,7 +574,7 @@ pub struct ValueRule {
 /// The value rules the readers apply, one per kind of value.
 pub mod rule {
     use super::ValueRule;
-    use crate::rules::{duration, image, names, network, numbers};
+    use crate::rules::{duration, image, names, network, numbers, paths};
 
     pub const DNS_LABEL: ValueRule = ValueRule {
         code: "P0110",
@@ -536,6 +588,10 @@ pub mod rule {
         code: "P0111",
         check: names::label_value,
     };
+    pub const ANNOTATION_KEY: ValueRule = ValueRule {
+        code: "P0111",
+        check: names::annotation_key,
+    };
     pub const LABEL_KEY: ValueRule = ValueRule {
         code: "P0111",
         check: names::label_key,
@@ -548,8 +604,9 @@ pub mod rule {
         code: "P0113",
         check: |text| numbers::percent(text).map(drop),
     };
+    /// Under the observability section's code, which it had before the rules module.
     pub const PROMETHEUS_DURATION: ValueRule = ValueRule {
-        code: "P0114",
+        code: "P0318",
         check: |text| duration::prometheus(text).map(drop),
     };
     pub const GO_DURATION: ValueRule = ValueRule {
@@ -568,6 +625,44 @@ pub mod rule {
         code: "P0117",
         check: network::cidr,
     };
+    pub const DATA_KEY: ValueRule = ValueRule {
+        code: "P0110",
+        check: names::data_key,
+    };
+    pub const ABSOLUTE_PATH: ValueRule = ValueRule {
+        code: "P0118",
+        check: paths::absolute,
+    };
+    pub const HTTP_HEADER: ValueRule = ValueRule {
+        code: "P0119",
+        check: network::http_header_name,
+    };
+}
+
+/// A port number by the rule of `rules::network::port`, at the value itself. Integers beyond i64 come
+/// from the loader as floats, and get the same finding.
+pub fn port_at(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Located<i64>> {
+    let checked = match node.value {
+        Value::Float(f) if f.fract() == 0.0 => Err(format!("{f:e} is not between 1 and 65535")),
+        _ => {
+            let number = i64::decode(node, path, diags)?;
+            crate::rules::network::port(number)
+                .map(|()| number)
+                .map_err(|b| b.problem)
+        }
+    };
+    match checked {
+        Ok(value) => Some(Located {
+            value,
+            origin: node.origin,
+            replaced: node.replaced,
+        }),
+        Err(problem) => {
+            let help = format!("it must be {}", crate::rules::network::PORT);
+            diags.push(invalid_value(node, path, &problem, &help));
+            None
+        }
+    }
 }
 
 /// Checks a string against a value rule; the finding is at the value itself, with the rule as help.

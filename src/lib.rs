@@ -22,6 +22,7 @@ pub mod load;
 pub mod lower;
 pub mod merge;
 pub mod node;
+pub mod object_names;
 pub mod observe;
 pub mod operator_pods;
 pub mod output;

@@ -330,3 +330,108 @@ mod tests {
         assert!(operator_pods(&json!({ "apiVersion": "v1", "kind": "Service" })).is_empty());
     }
 }
+
+/// An object an operator creates for one of plat's custom resources, beside the pods: plat never writes
+/// it, but its name is derived from the resource's and shares the namespace with plat's objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorObject {
+    pub kind: &'static str,
+    pub name: String,
+    /// Who creates it, for messages: `the CloudNativePG operator`.
+    pub by: &'static str,
+}
+
+/// The named objects the operator of this resource creates (from the operators' sources, as for the
+/// pods above): CloudNativePG's Services `<cluster>-rw`, `-ro`, `-r`, its Secrets `<cluster>-ca`,
+/// `-server`, `-replication` (and `-app` without an initdb secret) and the instance pods `<cluster>-<n>`; the redis-operator's
+/// StatefulSets and Services `<cluster>-leader` and `-follower`, their `-headless` and `-additional`
+/// Services and the pods `<cluster>-<role>-<n>`. Empty for any other object.
+pub fn operator_objects(object: &Value) -> Vec<OperatorObject> {
+    let name = object["metadata"]["name"].as_str().unwrap_or("");
+    match (object["apiVersion"].as_str(), object["kind"].as_str()) {
+        (Some("postgresql.cnpg.io/v1"), Some("Cluster")) => cnpg_objects(name, &object["spec"]),
+        (Some("redis.redis.opstreelabs.in/v1beta2"), Some("RedisCluster")) => {
+            redis_cluster_objects(name, &object["spec"])
+        }
+        _ => Vec::new(),
+    }
+}
+
+const CNPG: &str = "the CloudNativePG operator";
+const REDIS: &str = "the redis-operator";
+
+fn cnpg_objects(cluster: &str, spec: &Value) -> Vec<OperatorObject> {
+    let object = |kind, suffix: &str| OperatorObject {
+        kind,
+        name: format!("{cluster}-{suffix}"),
+        by: CNPG,
+    };
+    let mut out: Vec<OperatorObject> = ["rw", "ro", "r"]
+        .into_iter()
+        .map(|s| object("Service", s))
+        .collect();
+    out.extend(
+        ["ca", "server", "replication"]
+            .into_iter()
+            .map(|s| object("Secret", s)),
+    );
+    // The owner's credentials are `<cluster>-app` unless the resource names a Secret of its own.
+    if spec["bootstrap"]["initdb"]["secret"]["name"].is_null() {
+        out.push(object("Secret", "app"));
+    }
+    // Instances are numbered from 1; the last one has the longest name.
+    let instances = spec["instances"].as_u64().unwrap_or(1);
+    out.push(object("Pod", &instances.to_string()));
+    out
+}
+
+fn redis_cluster_objects(cluster: &str, spec: &Value) -> Vec<OperatorObject> {
+    let size = spec["clusterSize"].as_u64().unwrap_or(1).max(1);
+    let mut out = Vec::new();
+    for role in ["leader", "follower"] {
+        let object = |kind, name: String| OperatorObject {
+            kind,
+            name,
+            by: REDIS,
+        };
+        let base = format!("{cluster}-{role}");
+        out.push(object("StatefulSet", base.clone()));
+        out.push(object("Service", base.clone()));
+        out.push(object("Service", format!("{base}-headless")));
+        out.push(object("Service", format!("{base}-additional")));
+        out.push(object("Pod", format!("{base}-{}", size - 1)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::*;
+
+    #[test]
+    fn operators_name_their_objects_after_the_resource() {
+        let cluster = json!({
+            "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": { "name": "main" },
+            "spec": { "instances": 3, "bootstrap": { "initdb": { "secret": { "name": "main-app-credentials" } } } },
+        });
+        let names: Vec<(&str, String)> = operator_objects(&cluster)
+            .into_iter()
+            .map(|o| (o.kind, o.name))
+            .collect();
+        assert!(names.contains(&("Service", "main-rw".into())));
+        assert!(names.contains(&("Pod", "main-3".into())));
+        assert!(!names.contains(&("Secret", "main-app".into())), "{names:?}");
+        let redis = json!({
+            "apiVersion": "redis.redis.opstreelabs.in/v1beta2", "kind": "RedisCluster",
+            "metadata": { "name": "cache" }, "spec": { "clusterSize": 3 },
+        });
+        let names: Vec<String> = operator_objects(&redis)
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        assert!(names.contains(&"cache-leader-headless".to_string()));
+        assert!(names.contains(&"cache-follower-2".to_string()));
+        assert!(operator_objects(&json!({ "kind": "Deployment" })).is_empty());
+    }
+}

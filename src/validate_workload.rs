@@ -45,7 +45,7 @@ pub fn check(spec: &Spec, inventory: &Inventory, diags: &mut Diagnostics) {
                     "P0222",
                     format!("fleet `{}` is of kind `{}`", fleet.name, w.kind.as_str()),
                 )
-                .at(fleet.origin, "this fleet")
+                .at(w.kind_at, "not a long-running kind")
                 .help("fleet instances are long-running: use kind service, worker or stateful"),
             );
         }

@@ -102,3 +102,56 @@ fn within(origin: Origin, (own, parts): &(Origin, Vec<Origin>)) -> bool {
     };
     inside(own) || parts.iter().any(inside)
 }
+
+/// The base's waivers that an overlay's `[[waivers]]` replaced (an overlay's array replaces the base's):
+/// a finding one of them would have waived gets a label at the overlay's array, which is where it stopped
+/// being waived, and a note on how to keep it.
+pub fn explain_replaced(base: &Node, root: &Node, current: &[Waiver], diags: &mut Diagnostics) {
+    let (Some(base_node), Some(merged)) = (table_entry(base, KEY), table_entry(root, KEY)) else {
+        return;
+    };
+    if merged.replaced.is_none() {
+        return;
+    }
+    let mut quiet = Diagnostics::default();
+    let base_waivers: Vec<crate::decode::Located<Waiver>> =
+        crate::decode::Decode::decode(base_node, KEY, &mut quiet).unwrap_or_default();
+    let dropped = base_waivers.iter().map(|w| &w.value).filter(|w| {
+        !current
+            .iter()
+            .any(|c| c.check.value == w.check.value && c.at.value == w.at.value)
+    });
+    for waiver in dropped {
+        let Some(span) = span_of(root, &waiver.at) else {
+            continue;
+        };
+        for d in diags.iter_mut() {
+            let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, &span));
+            let told = d.secondary.iter().any(|l| l.origin == merged.origin);
+            if d.code != waiver.check.as_str() || d.severity == Severity::Waived || !inside || told
+            {
+                continue;
+            }
+            d.secondary.push(crate::diag::Label {
+                origin: merged.origin,
+                text: format!(
+                    "this overlay's `[[waivers]]` replaces the base's, which waived {} at `{}`",
+                    waiver.check.value, waiver.at.value
+                ),
+            });
+            d.notes.push(
+                "an overlay's array replaces the base's: repeat the base's waiver in the overlay's `[[waivers]]` to keep it"
+                    .to_string(),
+            );
+        }
+    }
+}
+
+const KEY: &str = "waivers";
+
+fn table_entry<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Table(table) => table.get(key),
+        _ => None,
+    }
+}

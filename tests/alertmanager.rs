@@ -380,7 +380,7 @@ fn invalid_values_are_located() {
     let found = located(&compilation);
     let expected = [
         ("P0104", find(&spec, "group_interval", "\"0s\"")),
-        ("P0104", find(&spec, "repeat_interval", "\"1 hour\"")),
+        ("P0318", find(&spec, "repeat_interval", "\"1 hour\"")),
         ("P0104", find(&spec, "group_by", "\"...\"")),
         ("P0104", find(&spec, "smarthost", "\"smtp.example.com\"")),
         ("P0104", find(&spec, "from =", "\"alerts\"")),

@@ -98,7 +98,7 @@ fn plat_schema_check_passes_on_the_repository_and_fails_on_a_stale_copy() {
 #[test]
 fn the_schemas_are_draft_07_schemas() {
     let schemas = schemas();
-    for schema in [&schemas.platform, &schemas.overlay] {
+    for schema in [&schemas.platform, &schemas.overlay, &schemas.instance] {
         if let Err(e) = jsonschema::draft7::meta::validate(schema) {
             panic!("not a draft-07 schema: {e}");
         }

@@ -2,7 +2,7 @@
 //! above a threshold, an error ratio, memory near its limit, a target down) or as PromQL, and the
 //! service level objectives that become recording rules and multi-window, multi-burn-rate alerts.
 
-use crate::decode::{Fields, Located, Named};
+use crate::decode::{Fields, Located, Named, rule};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::node::Node;
 use crate::output::{Ctx, Sink};
@@ -32,6 +32,8 @@ impl AlertKind {
 #[derive(Clone, Debug)]
 pub struct Alert {
     pub kind: AlertKind,
+    /// Where `kind` is set.
+    pub kind_at: crate::source::Origin,
     pub threshold: Option<Located<f64>>,
     pub window: String,
     pub for_: String,
@@ -89,8 +91,8 @@ pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Al
     let quantile = f.opt::<f64>("quantile", diags);
     let expr = f.opt::<String>("expr", diags);
     let threshold = f.opt::<f64>("threshold", diags);
-    let window = f.or("window", "5m".to_string(), diags);
-    let for_ = f.or("for", "0s".to_string(), diags);
+    let window = f.or_rule("window", "5m".into(), rule::PROMETHEUS_DURATION, diags);
+    let for_ = f.or_rule("for", "0s".into(), rule::PROMETHEUS_DURATION, diags);
     let severity = f.req::<String>("severity", diags);
     let summary = f.opt("summary", diags);
     let description = f.opt("description", diags);
@@ -153,6 +155,7 @@ pub fn read_alert(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Al
     }
     Some(Alert {
         kind: parsed,
+        kind_at: kind.origin,
         threshold,
         window,
         for_,
@@ -170,7 +173,7 @@ pub fn read_slo(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Slo>
     let mut f = Fields::open(node, path, diags)?;
     let job = f.req("job", diags);
     let objective = f.req::<f64>("objective", diags);
-    let period = f.or("period", "30d".to_string(), diags);
+    let period = f.or_rule("period", "30d".into(), rule::PROMETHEUS_DURATION, diags);
     let runbook = f.opt("runbook", diags);
     let min_level = f.choice("min_level", &MonitoringLevel::NAMES, diags);
     f.finish(diags).then_some(())?;
@@ -261,28 +264,7 @@ pub fn check(spec: &Spec, diags: &mut Diagnostics) {
     }
     for slo in &spec.observe.slos {
         check_job_reference(&slo.value.job, &jobs, diags);
-        let objective = &slo.value.objective;
-        if !(objective.value > 0.0 && objective.value < 100.0) {
-            diags.push(
-                objective.diagnostic(
-                    Diagnostic::error(
-                        "P0317",
-                        format!(
-                            "SLO `{}`: the objective must be a percentage between 0 and 100",
-                            slo.name
-                        ),
-                    )
-                    .help("write the target availability, e.g. 99.9"),
-                    "out of range",
-                ),
-            );
-        }
-        check_duration(
-            &slo.value.period,
-            slo.value.origin,
-            &format!("slos.{}.period", slo.name),
-            diags,
-        );
+        check_objective(slo, diags);
         check_family(
             spec,
             "http_requests_total",
@@ -293,6 +275,35 @@ pub fn check(spec: &Spec, diags: &mut Diagnostics) {
             diags,
         );
     }
+}
+
+/// Objectives are percentages (the error budget is `100 - objective` percent); a value below 1 is
+/// almost surely a fraction, 0.999 for 99.9, which would promise almost nothing.
+fn check_objective(slo: &Named<Slo>, diags: &mut Diagnostics) {
+    let objective = &slo.value.objective;
+    let (problem, help, label) = match objective.value {
+        v if v > 0.0 && v < 1.0 => (
+            format!(
+                "SLO `{}`: the objective {v} is a percentage, so it promises {v} % availability",
+                slo.name
+            ),
+            format!(
+                "objectives are percentages, not fractions: did you mean `{}`?",
+                super::slo::number(v * 100.0)
+            ),
+            "a fraction?",
+        ),
+        v if v > 0.0 && v < 100.0 => return,
+        _ => (
+            format!(
+                "SLO `{}`: the objective must be a percentage between 0 and 100",
+                slo.name
+            ),
+            "write the target availability, e.g. 99.9".to_string(),
+            "out of range",
+        ),
+    };
+    diags.push(objective.diagnostic(Diagnostic::error("P0317", problem).help(help), label));
 }
 
 fn check_alert(spec: &Spec, alert: &Named<Alert>, jobs: &[String], diags: &mut Diagnostics) {
@@ -325,14 +336,12 @@ fn check_alert(spec: &Spec, alert: &Named<Alert>, jobs: &[String], diags: &mut D
         }
         diags.push(a.severity.diagnostic(d, "unknown severity"));
     }
-    check_duration(&a.window, a.origin, &format!("alerts.{name}.window"), diags);
-    check_duration(&a.for_, a.origin, &format!("alerts.{name}.for"), diags);
     check_threshold(alert, diags);
     for job in &a.jobs {
         check_job_reference(job, jobs, diags);
     }
     if let Some((metric, kind, label)) = needs(&a.kind) {
-        check_family(spec, metric, kind, label, a.origin, name, diags);
+        check_family(spec, metric, kind, label, a.kind_at, name, diags);
     }
     if let AlertKind::Custom { expr } = &a.kind {
         check_custom(expr, name, jobs, spec, diags);
@@ -411,7 +420,7 @@ fn check_family(
     };
     diags.push(
         Diagnostic::error("P0312", format!("`{owner}` {problem}"))
-            .at(origin, "declared here")
+            .at(origin, "reads it")
             .help(format!(
                 "declare `[metrics.families.{metric}]` with the type and labels the services expose"
             )),
@@ -468,42 +477,6 @@ fn base_family(metric: &str) -> &str {
         .iter()
         .find_map(|suffix| metric.strip_suffix(suffix))
         .unwrap_or(metric)
-}
-
-/// A Prometheus duration: one or more `<number><unit>` with units ms, s, m, h, d, w, y.
-pub fn is_duration(text: &str) -> bool {
-    let mut rest = text;
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        let unit = ["ms", "s", "m", "h", "d", "w", "y"]
-            .into_iter()
-            .find(|u| rest.starts_with(u));
-        let Some(unit) = unit else { return false };
-        rest = &rest[unit.len()..];
-    }
-    true
-}
-
-fn check_duration(text: &str, origin: crate::source::Origin, path: &str, diags: &mut Diagnostics) {
-    if !is_duration(text) {
-        diags.push(
-            Diagnostic::error(
-                "P0318",
-                format!("`{path}`: `{text}` is not a Prometheus duration"),
-            )
-            .at(origin, "in this table")
-            .help("write a number with a unit: 30s, 5m, 1h, 1d"),
-        );
-    }
 }
 
 pub fn lower(ctx: &Ctx<'_>, sink: &mut dyn Sink) {

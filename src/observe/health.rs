@@ -79,21 +79,15 @@ pub fn read(node: &Node, diags: &mut Diagnostics) -> Option<Health> {
     let mut f = Fields::open(node, "health", diags)?;
     let runbook_base = f.req::<String>("runbook_base", diags);
     let restarts = f.int("restarts_per_hour", 1, 1000, diags);
-    let unready_for = f.or("unready_for", "5m".to_string(), diags);
+    let unready_for = f.or_rule(
+        "unready_for",
+        "5m".to_string(),
+        crate::decode::rule::PROMETHEUS_DURATION,
+        diags,
+    );
     let volume_full = f.opt::<f64>("volume_full", diags);
     let certificate_days = f.int("certificate_days", 1, 365, diags);
     let mut ok = f.finish(diags);
-    if !super::alerts::is_duration(&unready_for) {
-        diags.push(
-            Diagnostic::error(
-                "P0318",
-                format!("`health.unready_for`: `{unready_for}` is not a duration"),
-            )
-            .at(node.origin, "in this table")
-            .help("write a Prometheus duration such as `5m`"),
-        );
-        ok = false;
-    }
     if let Some(ratio) = volume_full
         .as_ref()
         .filter(|r| !(r.value > 0.0 && r.value < 1.0))

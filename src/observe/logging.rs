@@ -631,15 +631,15 @@ fn check_output(es: &Elasticsearch, diags: &mut Diagnostics) {
             .help("write a DNS name such as `elasticsearch.logging.svc.cluster.local` or an IPv4 address; the scheme and port have keys of their own");
         diags.push(es.host.diagnostic(d, "not a host name"));
     }
-    if !(1..=65535).contains(&es.port.value) {
+    if let Err(broken) = crate::rules::network::port(es.port.value) {
         let d = Diagnostic::error(
             "P0344",
-            format!(
-                "`logging.elasticsearch.port` must be between 1 and 65535, found {}",
-                es.port.value
-            ),
+            format!("`logging.elasticsearch.port` {}", broken.problem),
         )
-        .help("Elasticsearch listens on 9200 by default");
+        .help(format!(
+            "it must be {}; Elasticsearch listens on 9200 by default",
+            broken.rule
+        ));
         diags.push(es.port.diagnostic(d, "not a port"));
     }
     if let Some(problem) = index_problem(&es.index) {
@@ -748,7 +748,7 @@ fn check_credentials(spec: &Spec, logging: &Logging, diags: &mut Diagnostics) {
         && secrets.store_kind != "ClusterSecretStore"
     {
         let d = Diagnostic::error("P0345", format!("Fluentd's credentials need a ClusterSecretStore, but `[secrets].store_kind` is `{}`", secrets.store_kind))
-            .at(secrets.origin, "the secret store")
+            .at(secrets.store_kind_at, "the secret store's kind")
             .help(format!("a SecretStore serves only its own namespace; Fluentd runs in `{}`", logging.namespace.value));
         diags.push(d);
     }

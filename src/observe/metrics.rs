@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::decode::{Fields, Located, Named};
+use crate::decode::{Fields, Located, Named, rule};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::kit::Labels;
 use crate::node::Node;
@@ -49,6 +49,8 @@ pub struct Metrics {
     pub port: String,
     pub interval: String,
     pub scrape_timeout: String,
+    /// Where `port` is set; `None` for the default.
+    pub port_origin: Option<crate::source::Origin>,
     /// Labels the Prometheus instance selects ServiceMonitors and PrometheusRules by.
     pub selector_labels: Vec<(String, String)>,
     /// Workloads and fleets that expose the families.
@@ -63,6 +65,7 @@ pub fn read(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Metrics> {
             port: "http".into(),
             interval: "30s".into(),
             scrape_timeout: "10s".into(),
+            port_origin: None,
             selector_labels: Vec::new(),
             exposed_by: Vec::new(),
             families: Vec::new(),
@@ -71,17 +74,25 @@ pub fn read(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Metrics> {
     let mut f = Fields::open(node, "metrics", diags)?;
     let path = f.or("path", "/metrics".to_string(), diags);
     let port = f.or("port", "http".to_string(), diags);
-    let interval = f.or("interval", "30s".to_string(), diags);
-    let timeout = f.or("scrape_timeout", "10s".to_string(), diags);
+    let port_origin = f.peek("port").map(|n| n.origin);
+    let interval = f.or_rule("interval", "30s".into(), rule::PROMETHEUS_DURATION, diags);
+    let timeout = f.or_rule(
+        "scrape_timeout",
+        "10s".into(),
+        rule::PROMETHEUS_DURATION,
+        diags,
+    );
+    let timeout_ok = check_scrape_timeout(&f, &interval, &timeout, diags);
     let selector_labels = f.named_of::<String>("selector_labels", diags);
     let exposed_by = f
         .opt::<Vec<Located<String>>>("exposed_by", diags)
         .map_or_else(Vec::new, |v| v.value);
     let families = f.named("families", diags, read_family);
-    f.finish(diags).then_some(())?;
+    (f.finish(diags) && timeout_ok).then_some(())?;
     Some(Metrics {
         path,
         port,
+        port_origin,
         interval,
         scrape_timeout: timeout,
         selector_labels: selector_labels
@@ -91,6 +102,48 @@ pub fn read(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Metrics> {
         exposed_by,
         families,
     })
+}
+
+/// A timeout longer than the interval is refused by Prometheus; reported at the timeout, or at the
+/// interval when only that is set (the default timeout is then too long).
+fn check_scrape_timeout(
+    f: &Fields<'_>,
+    interval: &str,
+    timeout: &str,
+    diags: &mut Diagnostics,
+) -> bool {
+    let (Ok(interval_ms), Ok(timeout_ms)) = (
+        crate::rules::duration::prometheus(interval),
+        crate::rules::duration::prometheus(timeout),
+    ) else {
+        return true;
+    };
+    let Err(broken) = crate::rules::duration::scrape_timeout(interval_ms, timeout_ms) else {
+        return true;
+    };
+    let at = f
+        .peek("scrape_timeout")
+        .map(|n| (n.origin, "the timeout"))
+        .or_else(|| {
+            f.peek("interval")
+                .map(|n| (n.origin, "shorter than the default timeout, 10s"))
+        })
+        .map_or((f.origin(), "the timeout"), |at| at);
+    diags.push(
+        Diagnostic::error(
+            "P0319",
+            format!(
+                "`metrics.scrape_timeout` ({timeout}) {} ({interval})",
+                broken.problem
+            ),
+        )
+        .at(at.0, at.1)
+        .help(format!(
+            "it must be {}: shorten the timeout or lengthen the interval",
+            broken.rule
+        )),
+    );
+    false
 }
 
 fn read_family(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Family> {
@@ -186,8 +239,60 @@ pub fn check(spec: &Spec, diags: &mut Diagnostics) {
                 None => d.help(format!("declared: {}", workloads.join(", "))),
             };
             diags.push(entry.diagnostic(d, "no such workload"));
+        } else {
+            check_scrape_port(spec, entry, diags);
         }
     }
+}
+
+/// A ServiceMonitor scrapes the Service port named `metrics.port`; a workload without a Service, or
+/// without a port of that name, would be scraped nowhere and its metrics silently missing.
+fn check_scrape_port(spec: &Spec, entry: &Located<String>, diags: &mut Diagnostics) {
+    let metrics = &spec.observe.metrics;
+    let Some(workload) = spec
+        .workload(entry)
+        .or_else(|| spec.fleet(entry).map(|f| &f.template))
+    else {
+        return;
+    };
+    let names: Vec<&str> = workload.service_ports().map(|p| p.name.as_str()).collect();
+    if workload.has_service() && names.contains(&metrics.port.as_str()) {
+        return;
+    }
+    let (problem, help) = if workload.has_service() {
+        let help = match did_you_mean(&metrics.port, names.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!(
+                "set `metrics.port` to the name of the port that serves {}; the Service ports of `{}` are {}",
+                metrics.path,
+                entry.value,
+                names.join(", ")
+            ),
+        };
+        (
+            format!(
+                "`metrics.port` is `{}`, but no Service port of `{}` has that name, so its metrics are never scraped",
+                metrics.port, entry.value
+            ),
+            help,
+        )
+    } else {
+        (
+            format!(
+                "`{}` is in `metrics.exposed_by` but has no Service, so its ServiceMonitor scrapes nothing",
+                entry.value
+            ),
+            "only workloads with a Service (kind service or stateful, with an exposed port) can be scraped by a ServiceMonitor".to_string(),
+        )
+    };
+    let mut d = Diagnostic::error("P0225", problem).help(help);
+    d = match metrics.port_origin.filter(|_| workload.has_service()) {
+        Some(port) => d
+            .at(port, "the port name")
+            .also(entry.origin, "exposed here"),
+        None => d.at(entry.origin, "scraped nowhere"),
+    };
+    diags.push(d);
 }
 
 /// One ServiceMonitor per job, selecting the Services that carry its job label.

@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Value, json};
 
-use crate::decode::{Fields, Located, Named, type_error};
+use crate::decode::{Fields, Located, Named, rule, type_error};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::facts::AlertingFacts;
 use crate::kit::{Labels, obj};
@@ -265,28 +265,23 @@ fn duration(
         return Some(None);
     };
     let path = f.child_path(key);
-    let problem = duration_problem(&value, nonzero);
+    if !crate::decode::check_rule(&value, &path, rule::PROMETHEUS_DURATION, diags) {
+        return None;
+    }
     let ok = value_ok(
         &value,
         &path,
-        problem,
-        "write a duration such as `30s`, `5m`, `1h` or `1d`",
+        zero_problem(&value, nonzero),
+        "Alertmanager refuses a zero group or repeat interval: write a duration such as `5m` or `4h`",
         diags,
     );
     ok.then_some(Some(value))
 }
 
-/// Alertmanager (Prometheus `model.ParseDuration`): units from years down to milliseconds, each at
-/// most once and in that order; Alertmanager rejects a zero group or repeat interval.
-pub fn duration_problem(text: &str, nonzero: bool) -> Option<String> {
-    static DURATION: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^(?:[0-9]+y)?(?:[0-9]+w)?(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?(?:[0-9]+ms)?$")
-            .expect("valid regex")
-    });
-    if text.is_empty() || !(text == "0" || DURATION.is_match(text)) {
-        return Some(format!("`{text}` is not a duration"));
-    }
-    let zero = text.chars().filter(char::is_ascii_digit).all(|c| c == '0');
+/// Alertmanager (Prometheus `model.ParseDuration`, the rule of [`rule::PROMETHEUS_DURATION`]) rejects
+/// a zero group or repeat interval.
+fn zero_problem(text: &str, nonzero: bool) -> Option<String> {
+    let zero = crate::rules::duration::prometheus(text) == Ok(0);
     (nonzero && zero).then(|| "must be longer than zero".to_string())
 }
 
@@ -1409,14 +1404,11 @@ mod tests {
     }
 
     #[test]
-    fn durations_follow_prometheus() {
-        for good in ["10s", "1h", "1h30m", "0", "1d", "500ms", "2w"] {
-            assert_eq!(duration_problem(good, false), None, "{good}");
-        }
-        for bad in ["", "10", "1m1h", "1.5h", "10 s", "-1s"] {
-            assert!(duration_problem(bad, false).is_some(), "{bad}");
-        }
-        assert!(duration_problem("0s", true).is_some());
+    fn group_and_repeat_intervals_are_longer_than_zero() {
+        assert!(zero_problem("0s", true).is_some());
+        assert!(zero_problem("0", true).is_some());
+        assert_eq!(zero_problem("0s", false), None);
+        assert_eq!(zero_problem("5m", true), None);
     }
 
     fn route(matchers: &[&str], receiver: &str, continue_: bool) -> Route {

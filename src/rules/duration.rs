@@ -31,6 +31,10 @@ pub fn prometheus(text: &str) -> Result<u64, Broken> {
     let mut last_rank = usize::MAX;
     while !rest.is_empty() {
         let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 && last_rank != usize::MAX && rest.starts_with(char::is_alphabetic) {
+            // `5min`: `5m` read, then letters that are no unit.
+            return Err(broken("has a unit Prometheus does not know"));
+        }
         if digits == 0 {
             return Err(broken("needs a number before each unit"));
         }
@@ -59,6 +63,19 @@ pub fn prometheus(text: &str) -> Result<u64, Broken> {
             .ok_or_else(|| broken("is too large"))?;
     }
     Ok(total)
+}
+
+pub const SCRAPE_TIMEOUT: &str = "a scrape timeout no longer than its scrape interval (Prometheus refuses the configuration otherwise)";
+
+/// Prometheus refuses a scrape configuration whose timeout exceeds its interval; both in milliseconds.
+pub fn scrape_timeout(interval_ms: u64, timeout_ms: u64) -> super::Rule {
+    if timeout_ms <= interval_ms {
+        return Ok(());
+    }
+    Err(Broken::new(
+        "is longer than the scrape interval",
+        SCRAPE_TIMEOUT,
+    ))
 }
 
 /// A Go duration, in nanoseconds (fractions kept to the nanosecond).
@@ -128,6 +145,16 @@ mod tests {
             assert!(prometheus(bad).is_err(), "{bad}");
         }
         assert_eq!(prometheus("30 seconds").unwrap_err().rule, PROMETHEUS);
+    }
+
+    #[test]
+    fn scrape_timeouts() {
+        assert_eq!(scrape_timeout(30_000, 10_000), Ok(()));
+        assert_eq!(scrape_timeout(30_000, 30_000), Ok(()));
+        assert_eq!(
+            scrape_timeout(10_000, 30_000).unwrap_err().rule,
+            SCRAPE_TIMEOUT
+        );
     }
 
     #[test]

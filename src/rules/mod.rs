@@ -9,6 +9,7 @@ pub mod image;
 pub mod names;
 pub mod network;
 pub mod numbers;
+pub mod paths;
 
 /// Why a value breaks a rule: the problem in a few words, and the rule itself.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,7 +8,10 @@ pub const DNS1035_LABEL: &str = "a DNS-1035 label (Service names): at most 63 lo
 pub const DNS1123_SUBDOMAIN: &str =
     "a DNS-1123 subdomain: at most 253 characters, dot-separated DNS-1123 labels";
 pub const LABEL_VALUE: &str = "a label value: empty, or at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
+pub const ANNOTATION_KEY: &str = "an annotation key, written like a label key: an optional DNS-1123 subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
 pub const LABEL_KEY: &str = "a label key: an optional DNS-1123 subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
+pub const DATA_KEY: &str =
+    "a ConfigMap or Secret key: at most 253 letters, digits, '-', '_' and '.', and not `.` or `..`";
 /// The API server refuses an object whose annotations together exceed 256 KiB.
 pub const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
 pub const ANNOTATIONS: &str =
@@ -28,6 +31,23 @@ fn describe(c: char) -> String {
         c if c.is_ascii_uppercase() => format!("the upper-case `{c}`"),
         c if c.is_control() => format!("the control character U+{:04X}", c as u32),
         c => format!("`{c}`"),
+    }
+}
+
+/// A key of a ConfigMap's or Secret's data (and so the file name it is mounted as).
+pub fn data_key(key: &str) -> Rule {
+    let broken = |problem: String| Err(Broken::new(problem, DATA_KEY));
+    if key.is_empty() || key == "." || key == ".." {
+        return broken(format!("`{key}` is not a file name"));
+    }
+    if key.len() > 253 {
+        return broken(format!("is {} characters long, more than 253", key.len()));
+    }
+    match first_bad(key, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+    }) {
+        Some(c) => broken(format!("contains {}", describe(c))),
+        None => Ok(()),
     }
 }
 
@@ -110,6 +130,11 @@ pub fn label_value(value: &str) -> Rule {
 }
 
 /// A label or annotation key: `prefix/name` or `name`.
+/// An annotation key: the syntax of a label key.
+pub fn annotation_key(key: &str) -> Rule {
+    label_key(key).map_err(|b| Broken::new(b.problem, ANNOTATION_KEY))
+}
+
 pub fn label_key(key: &str) -> Rule {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
@@ -141,6 +166,20 @@ pub fn annotations_size<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_keys() {
+        for ok in ["API_TOKEN", "app.conf", "tls-key", "a"] {
+            assert_eq!(data_key(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            data_key("API TOKEN").unwrap_err().problem,
+            "contains a space"
+        );
+        for bad in ["", ".", "..", "a/b", "x:y"] {
+            assert!(data_key(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn dns_labels() {

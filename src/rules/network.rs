@@ -9,6 +9,21 @@ pub const HOST: &str = "a host name: dot-separated DNS-1123 labels in lower case
 pub const CIDR: &str = "a CIDR block: an IPv4 or IPv6 address, '/', and a prefix length of at most 32 (IPv4) or 128 (IPv6)";
 pub const PORT: &str = "a port: an integer from 1 to 65535";
 
+pub const HTTP_HEADER: &str = "an HTTP header name: one or more letters, digits and !#$%&'*+-.^_`|~ (an RFC 7230 token), without spaces or ':'";
+
+/// The name of an HTTP header, such as a probe's `httpHeaders[].name`.
+pub fn http_header_name(name: &str) -> Rule {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() {
+        return Err(Broken::new("is empty", HTTP_HEADER));
+    }
+    match name.chars().find(|&c| !token(c)) {
+        Some(' ') => Err(Broken::new("contains a space", HTTP_HEADER)),
+        Some(c) => Err(Broken::new(format!("contains `{c}`"), HTTP_HEADER)),
+        None => Ok(()),
+    }
+}
+
 /// A host name as an Ingress rule takes it.
 pub fn host(text: &str) -> Rule {
     let broken = |problem: String| Err(Broken::new(problem, HOST));
@@ -80,6 +95,17 @@ mod tests {
         assert!(host("example.com/api").is_err());
         assert!(host("10.0.0.1").is_err());
         assert!(host("a b.com").is_err());
+    }
+
+    #[test]
+    fn http_header_names() {
+        assert_eq!(http_header_name("X-Probe"), Ok(()));
+        assert_eq!(
+            http_header_name("X Probe").unwrap_err().problem,
+            "contains a space"
+        );
+        assert!(http_header_name("X:Probe").is_err());
+        assert!(http_header_name("").is_err());
     }
 
     #[test]

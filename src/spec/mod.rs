@@ -476,6 +476,8 @@ pub enum RolloutStrategy {
 #[derive(Clone, Debug)]
 pub struct Workload {
     pub kind: WorkloadKind,
+    /// Where `kind` is set: the table when it is the default.
+    pub kind_at: Origin,
     pub image: Located<String>,
     pub next_image: Option<Located<String>>,
     pub replicas: Located<i64>,
@@ -689,6 +691,8 @@ pub struct Secrets {
     pub provider: SecretProvider,
     pub store: Option<Located<String>>,
     pub store_kind: String,
+    /// Where `store_kind` is set: the table when it is the default.
+    pub store_kind_at: Origin,
     pub remote_prefix: String,
     pub addressing: SecretAddressing,
     pub refresh_interval: String,

@@ -139,7 +139,18 @@ fn platform(node: &Node, diags: &mut Diagnostics) -> Option<Platform> {
 fn environment_of(node: &Node, name: &str, diags: &mut Diagnostics) -> Option<Environment> {
     let mut f = Fields::open(node, "environment", diags)?;
     let namespace = f.req::<String>("namespace", diags);
-    let context = f.req("context", diags);
+    let context = f.req::<String>("context", diags).filter(|c| {
+        // An empty context would make the cluster stage fall back to whatever context is current.
+        let empty = c.trim().is_empty();
+        if empty {
+            diags.push(c.diagnostic(
+                crate::diag::Diagnostic::error("P0104", "`environment.context` is empty")
+                    .help("name the kube context this environment deploys to, as `kubectl config get-contexts` lists it"),
+                "no context",
+            ));
+        }
+        !empty
+    });
     let cluster = f.opt::<String>("cluster", diags);
     let nodes = f.int("nodes", 1, 10_000, diags);
     let monitoring = f.req_choice("monitoring", &MonitoringLevel::NAMES, diags);
@@ -308,9 +319,7 @@ fn defaults(
         });
     };
     let mut f = Fields::open(node, "defaults", diags)?;
-    let port = f
-        .int("port", 1, 65535, diags)
-        .map_or(builtin.port, |v| v.value);
+    let port = f.port("port", diags).map_or(builtin.port, |v| v.value);
     let probes = default_probes(f.node("probes"), origin, diags);
     let pre_stop = f
         .int("pre_stop_sleep_seconds", 0, 600, diags)
@@ -319,6 +328,11 @@ fn defaults(
         .int("termination_grace_period_seconds", 1, 3600, diags)
         .map_or(builtin.termination_grace_seconds, |v| v.value);
     let unavailable_at = f.peek("max_unavailable").map_or(f.origin(), |n| n.origin);
+    // The sleep is what was set too long, unless only the grace period was written.
+    let pre_stop_at = f
+        .peek("pre_stop_sleep_seconds")
+        .or_else(|| f.peek("termination_grace_period_seconds"))
+        .map_or(f.origin(), |n| n.origin);
     let max_surge = f.or_rule("max_surge", builtin.max_surge, rule::INT_OR_PERCENT, diags);
     let max_unavailable = f.or_rule(
         "max_unavailable",
@@ -349,7 +363,7 @@ fn defaults(
                 "P0104",
                 "`defaults.pre_stop_sleep_seconds` must be shorter than the termination grace period",
             )
-            .at(node.origin, format!("preStop sleeps {pre_stop}s but pods get {grace}s to stop"))
+            .at(pre_stop_at, format!("preStop sleeps {pre_stop}s but pods get {grace}s to stop"))
             .help("raise `termination_grace_period_seconds` above the preStop sleep"),
         );
     }
@@ -560,14 +574,14 @@ fn external(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<External
     valid.then_some(())?;
     let mut out = Vec::new();
     for port in ports?.value {
-        if !(1..=65535).contains(&port.value) {
+        if let Err(broken) = crate::rules::network::port(port.value) {
             diags.push(
                 port.diagnostic(
                     crate::diag::Diagnostic::error(
                         "P0104",
-                        format!("`{path}.ports`: {} is not a port", port.value),
+                        format!("`{path}.ports`: {}", broken.problem),
                     )
-                    .help("ports are 1 to 65535"),
+                    .help(format!("it must be {}", broken.rule)),
                     "not a port",
                 ),
             );
@@ -616,6 +630,7 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
             provider: SecretProvider::Existing,
             store: None,
             store_kind: "ClusterSecretStore".into(),
+            store_kind_at: root.origin,
             remote_prefix: String::new(),
             addressing: SecretAddressing::Key,
             refresh_interval: "1h".into(),
@@ -627,9 +642,8 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
     let name = f.req_rule("name", rule::SUBDOMAIN, diags);
     let provider = f.req_choice("provider", &PROVIDERS, diags);
     let store = f.opt("store", diags);
-    let store_kind = f
-        .choice("store_kind", &STORE_KINDS, diags)
-        .map_or_else(|| "ClusterSecretStore".to_string(), |k| k.value);
+    let store_kind = f.choice("store_kind", &STORE_KINDS, diags);
+    let store_kind_at = store_kind.as_ref().map_or(node.origin, |k| k.origin);
     let remote_prefix = f.or("remote_prefix", String::new(), diags);
     let addressing = f.choice("addressing", &ADDRESSINGS, diags);
     let refresh = f.or_rule(
@@ -641,7 +655,13 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
     let keys = f
         .opt::<Vec<Located<String>>>("keys", diags)
         .map_or_else(Vec::new, |k| k.value);
-    f.finish(diags).then_some(())?;
+    // Counted, not `all`: every broken key is reported.
+    let broken_keys = keys
+        .iter()
+        .filter(|key| !crate::decode::check_rule(key, "secrets.keys", rule::DATA_KEY, diags))
+        .count();
+    let keys_ok = broken_keys == 0;
+    (f.finish(diags) && keys_ok).then_some(())?;
     let provider = provider?;
     let provider = match provider.as_str() {
         "existing" => SecretProvider::Existing,
@@ -668,18 +688,20 @@ fn secrets(node: Option<&Node>, root: &Node, diags: &mut Diagnostics) -> Option<
             return None;
         }
     };
-    if !STORE_KINDS.contains(&store_kind.as_str()) {
-        diags.push(
-            crate::diag::Diagnostic::error("P0104", format!("`secrets.store_kind` must be SecretStore or ClusterSecretStore, not `{store_kind}`"))
-                .at(node.origin, "unknown store kind"),
-        );
-        return None;
-    }
+    let store_kind = match store_kind {
+        None => "ClusterSecretStore".to_string(),
+        Some(kind) if STORE_KINDS.contains(&kind.as_str()) => kind.value,
+        Some(kind) => {
+            diags.push(enum_error(&kind, "secrets.store_kind", &STORE_KINDS));
+            return None;
+        }
+    };
     Some(Secrets {
         name: name?.value,
         provider,
         store,
         store_kind,
+        store_kind_at,
         remote_prefix,
         addressing,
         refresh_interval: refresh,

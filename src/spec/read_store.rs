@@ -24,7 +24,7 @@ pub fn store(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Store> 
             redis_cluster(&mut f, image, storage, diags).map(StoreKind::RedisCluster)
         }
         "redis" => {
-            let port = f.int("port", 1, 65535, diags).map_or(6379, |p| p.value);
+            let port = f.port("port", diags).map_or(6379, |p| p.value);
             Some(StoreKind::Redis(RedisSingle {
                 image: image?,
                 port,

@@ -31,6 +31,7 @@ pub fn workload_fields(
     path: &str,
     diags: &mut Diagnostics,
 ) -> Option<Workload> {
+    let kind_at = f.peek("kind").map_or(node.origin, |n| n.origin);
     let kind = f.choice("kind", &WorkloadKind::NAMES, diags).map(|k| {
         parse_choice(
             &k,
@@ -54,8 +55,8 @@ pub fn workload_fields(
         .rule("description", rule::ANNOTATION, diags)
         .map(|d| d.value);
     let main = container_fields(f, path, diags, false);
-    let containers = f.named("containers", diags, container);
-    let volumes = f.named("volumes", diags, volume);
+    let containers = f.named_rule("containers", rule::DNS_LABEL, diags, container);
+    let volumes = f.named_rule("volumes", rule::DNS_LABEL, diags, volume);
     let exposure = f
         .node("service")
         .map(|n| exposure(n, &format!("{path}.service"), diags));
@@ -106,6 +107,7 @@ pub fn workload_fields(
     });
     Some(Workload {
         kind,
+        kind_at,
         image: image?,
         next_image,
         replicas,
@@ -157,21 +159,35 @@ fn strings(f: &mut Fields<'_>, key: &'static str, diags: &mut Diagnostics) -> Ve
         .map_or_else(Vec::new, |v| v.value)
 }
 
-fn plain_strings(f: &mut Fields<'_>, key: &'static str, diags: &mut Diagnostics) -> Vec<String> {
+/// Paths inside the container, each checked at its place.
+fn absolute_paths(
+    f: &mut Fields<'_>,
+    key: &'static str,
+    diags: &mut Diagnostics,
+) -> Vec<Located<String>> {
+    let path = f.child_path(key);
     strings(f, key, diags)
         .into_iter()
-        .map(|s| s.value)
+        .filter(|p| check_rule(p, &path, rule::ABSOLUTE_PATH, diags))
         .collect()
 }
 
-fn string_map(
+/// Annotations: keys as Kubernetes takes them (the label-key syntax), each at its place.
+fn annotations_map(
     f: &mut Fields<'_>,
     key: &'static str,
     diags: &mut Diagnostics,
 ) -> Vec<(String, String)> {
-    f.named_of::<String>(key, diags)
+    f.named_of_rule::<String>(key, rule::ANNOTATION_KEY, diags)
         .into_iter()
         .map(|n| (n.name, n.value))
+        .collect()
+}
+
+fn plain_strings(f: &mut Fields<'_>, key: &'static str, diags: &mut Diagnostics) -> Vec<String> {
+    strings(f, key, diags)
+        .into_iter()
+        .map(|s| s.value)
         .collect()
 }
 
@@ -206,9 +222,11 @@ fn container_fields(
     let secrets = strings(f, "secrets", diags);
     let command = plain_strings(f, "command", diags);
     let args = plain_strings(f, "args", diags);
-    let working_dir = f.opt::<String>("working_dir", diags).map(|w| w.value);
+    let working_dir = f
+        .rule("working_dir", rule::ABSOLUTE_PATH, diags)
+        .map(|w| w.value);
     let mounts = f.named("mounts", diags, mount);
-    let writable = strings(f, "writable", diags);
+    let writable = absolute_paths(f, "writable", diags);
     Some(Container {
         image: if own_image { Some(image?) } else { None },
         size,
@@ -244,10 +262,11 @@ fn container_fields(
 fn mount(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<(Located<String>, bool)> {
     describe(node, || serde_json::json!({ "type": ["string", "object"] }));
     if let Value::String(text) = &node.value {
-        return Some((located(text.clone(), node), false));
+        let at = located(text.clone(), node);
+        return check_rule(&at, path, rule::ABSOLUTE_PATH, diags).then_some((at, false));
     }
     let mut f = Fields::open(node, path, diags)?;
-    let at = f.req::<String>("path", diags);
+    let at = f.req_rule("path", rule::ABSOLUTE_PATH, diags);
     let read_only = f.or("read_only", false, diags);
     f.finish(diags).then_some(())?;
     Some((at?, read_only))
@@ -263,7 +282,7 @@ fn located<T>(value: T, node: &Node) -> Located<T> {
 
 /// `port = N` (one `http` port) or `ports.<name> = { port, service_port, protocol, expose }`.
 fn ports(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Option<Vec<Port>> {
-    let short = f.int("port", 1, 65535, diags);
+    let short = f.port("port", diags);
     let long = f.named("ports", diags, port);
     if let Some(short) = short {
         if !long.is_empty() {
@@ -305,7 +324,7 @@ fn port(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Port> {
         || serde_json::json!({ "type": ["integer", "object"] }),
     );
     if let Value::Integer(_) = node.value {
-        let number = crate::decode::int_in(node, path, 1, 65535, diags)?;
+        let number = crate::decode::port_at(node, path, diags)?.value;
         return Some(Port {
             name: String::new(),
             port: located(number, node),
@@ -316,14 +335,26 @@ fn port(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Port> {
         });
     }
     let mut f = Fields::open(node, path, diags)?;
-    let number = f.int("port", 1, 65535, diags);
+    let number = f.port("port", diags);
     if f.need("port").is_none() {
         f.missing("port", "the container port, 1 to 65535", diags);
     }
-    let service_port = f.int("service_port", 1, 65535, diags).map(|v| v.value);
+    let service_port = f.port("service_port", diags);
     let protocol = f.choice("protocol", &Protocol::NAMES, diags);
     let expose = f.or("expose", true, diags);
-    let ok = f.finish(diags);
+    let mut ok = f.finish(diags);
+    if let Some(service_port) = service_port.as_ref().filter(|_| !expose) {
+        ok = false;
+        diags.push(service_port.diagnostic(
+            Diagnostic::error(
+                "P0225",
+                format!("`{path}.service_port` is set, but the port is not exposed (`expose = false`), so no Service uses it"),
+            )
+            .help("remove `service_port`, or expose the port on the Service"),
+            "never applied",
+        ));
+    }
+    let service_port = service_port.map(|v| v.value);
     let protocol = match protocol {
         Some(p) => parse_choice(
             &p,
@@ -447,7 +478,11 @@ fn http_action(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Probe
     let mut f = Fields::open(node, path, diags)?;
     let probe_path = f.or("path", "/".to_string(), diags);
     let port = port_ref(&mut f, diags);
-    let headers = string_map(&mut f, "headers", diags);
+    let headers = f
+        .named_of_rule::<String>("headers", rule::HTTP_HEADER, diags)
+        .into_iter()
+        .map(|n| (n.name, n.value))
+        .collect();
     f.finish(diags).then_some(ProbeAction::Http {
         path: probe_path,
         port,
@@ -511,7 +546,7 @@ pub fn env_value(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Env
 pub(super) fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Volume> {
     let mut f = Fields::open(node, path, diags)?;
     let kind = f.req_choice("type", &VOLUME_TYPES, diags);
-    let at = f.opt::<String>("path", diags);
+    let at = f.rule("path", rule::ABSOLUTE_PATH, diags);
     let read_only = f.or("read_only", false, diags);
     let size_limit = f.opt("size_limit", diags);
     let memory = f.or("memory", false, diags);
@@ -520,6 +555,9 @@ pub(super) fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option
     let access = f.choice("access", &ACCESS_MODES, diags);
     let files = f.named("files", diags, config_file);
     let keys = strings(&mut f, "keys", diags);
+    // Where each key a volume type may not have is set, for a finding at that key.
+    let set_at = |key: &str| f.peek(key).map(|n| n.origin);
+    let (size_at, size_limit_at) = (set_at("size"), set_at("size_limit"));
     let ok = f.finish(diags);
     if let Some(a) = &access
         && !ACCESS_MODES.contains(&a.as_str())
@@ -528,25 +566,28 @@ pub(super) fn volume(node: &Node, path: &str, diags: &mut Diagnostics) -> Option
         return None;
     }
     let kind = kind?;
-    let extra = |key: &str, set: bool, diags: &mut Diagnostics| {
-        if set {
+    let extra = |key: &str, set: Option<Origin>, diags: &mut Diagnostics| {
+        if let Some(at) = set {
             diags.push(
                 Diagnostic::error(
                     "P0104",
-                    format!("`{path}.{key}` does not apply to a `{}` volume", kind.value),
+                    format!(
+                        "`{path}.{key}` does not apply to a volume of type `{}`",
+                        kind.value
+                    ),
                 )
-                .at(node.origin, "this volume")
+                .at(at, "not a setting of this type")
                 .help("remove the key, or change the volume's `type`"),
             );
         }
     };
     let volume_kind = match kind.as_str() {
         "empty" => {
-            extra("size", size.is_some(), diags);
+            extra("size", size_at, diags);
             VolumeKind::Empty { size_limit, memory }
         }
         "persistent" => {
-            extra("size_limit", size_limit.is_some(), diags);
+            extra("size_limit", size_limit_at, diags);
             let Some(size) = size else {
                 diags.push(
                     Diagnostic::error("P0103", format!("`{path}.size` is missing"))
@@ -640,7 +681,7 @@ fn config_file(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Confi
 fn exposure(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Exposure> {
     let mut f = Fields::open(node, path, diags)?;
     let kind = f.choice("type", &ServiceType::NAMES, diags);
-    let annotations = string_map(&mut f, "annotations", diags);
+    let annotations = annotations_map(&mut f, "annotations", diags);
     let policy = f.choice("external_traffic_policy", &TRAFFIC_POLICIES, diags);
     f.finish(diags).then_some(())?;
     let kind = match kind {
@@ -683,12 +724,12 @@ fn exposure(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Exposure
 
 fn pod(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<PodSettings> {
     let mut f = Fields::open(node, path, diags)?;
-    let annotations = string_map(&mut f, "annotations", diags);
+    let annotations = annotations_map(&mut f, "annotations", diags);
     let labels = labels_map(&mut f, "labels", diags);
     let priority_class = f
         .rule("priority_class", rule::SUBDOMAIN, diags)
         .map(|p| p.value);
-    let node_selector = string_map(&mut f, "node_selector", diags);
+    let node_selector = labels_map(&mut f, "node_selector", diags);
     let tolerations = f
         .opt::<Vec<Located<TolerationEntry>>>("tolerations", diags)
         .map_or_else(Vec::new, |t| {
@@ -762,7 +803,7 @@ impl crate::decode::Decode for TolerationEntry {
 
 fn account(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<AccountSettings> {
     let mut f = Fields::open(node, path, diags)?;
-    let annotations = string_map(&mut f, "annotations", diags);
+    let annotations = annotations_map(&mut f, "annotations", diags);
     let token = f.or("token", false, diags);
     f.finish(diags)
         .then_some(AccountSettings { annotations, token })

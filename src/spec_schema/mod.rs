@@ -1,6 +1,8 @@
-//! The editor schemas of the spec: `schemas/platform.schema.json` for `platform.toml` and
-//! `schemas/overlay.schema.json` for `environments/<env>.toml`, JSON Schema draft-07 (the draft Taplo and
-//! Even Better TOML validate with), referenced from each file by a `#:schema` first line.
+//! The editor schemas of the spec: `schemas/platform.schema.json` for `platform.toml`,
+//! `schemas/overlay.schema.json` for `environments/<env>.toml` and `schemas/instance.schema.json` for a
+//! fleet's instance files (`instances_from`), JSON Schema draft-07 (the draft Taplo and Even Better TOML
+//! validate with), referenced from each spec file by a `#:schema` first line and from `.taplo.toml`
+//! (which also covers instance files, since onboarding one should not need a directive).
 //!
 //! They are not written by hand: [`spec_schemas`] runs the spec readers on a sample with every table
 //! ([`record`]), and every key, type, range, default, allowed value and required key in the schemas is
@@ -17,6 +19,7 @@ use crate::source::Sources;
 
 pub const PLATFORM_SCHEMA_FILE: &str = "schemas/platform.schema.json";
 pub const OVERLAY_SCHEMA_FILE: &str = "schemas/overlay.schema.json";
+pub const INSTANCE_SCHEMA_FILE: &str = "schemas/instance.schema.json";
 
 const SAMPLE_NAME: &str = "src/spec_schema/sample.toml";
 const SAMPLE: &str = include_str!("sample.toml");
@@ -26,23 +29,26 @@ const DRAFT: &str = "http://json-schema.org/draft-07/schema#";
 /// The table each overlay must have and the base spec need not: where the environment runs.
 const ENVIRONMENT: &str = "environment";
 
-/// Both schemas, as JSON values.
+/// The schemas, as JSON values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpecSchemas {
     pub platform: Value,
     pub overlay: Value,
+    /// One instance of a fleet, as a file of the folder `instances_from` names.
+    pub instance: Value,
 }
 
 impl SpecSchemas {
     /// Each schema's file (relative to the project root) and text, as committed.
-    pub fn files(&self) -> [(&'static str, String); 2] {
+    pub fn files(&self) -> [(&'static str, String); 3] {
         [
             (PLATFORM_SCHEMA_FILE, text(&self.platform)),
             (OVERLAY_SCHEMA_FILE, text(&self.overlay)),
+            (INSTANCE_SCHEMA_FILE, text(&self.instance)),
         ]
     }
 
-    /// Writes both files under `root`.
+    /// Writes the files under `root`.
     pub fn write(&self, root: &Path) -> std::io::Result<()> {
         for (file, text) in self.files() {
             let path = root.join(file);
@@ -70,14 +76,21 @@ impl SpecSchemas {
 /// reads cleanly or leaves part of the spec unexplored.
 pub fn spec_schemas() -> Result<SpecSchemas, Vec<String>> {
     let mut raw = recorded()?;
+    unify_probes(&mut raw);
     let mut problems = untyped(&raw, "");
     problems.extend(describe(&mut raw));
     if !problems.is_empty() {
         return Err(problems);
     }
+    let instance = instance_schema(&raw).ok_or_else(|| {
+        vec![format!(
+            "`fleets.*.instances.*` is not in the schema: add an instance to {SAMPLE_NAME}"
+        )]
+    })?;
     Ok(SpecSchemas {
         platform: sorted(platform_schema(raw.clone())),
         overlay: sorted(overlay_schema(raw)),
+        instance: sorted(instance),
     })
 }
 
@@ -122,6 +135,51 @@ fn recorded() -> Result<Value, Vec<String>> {
         Ok(recording.schema)
     } else {
         Err(problems)
+    }
+}
+
+/// The three probes of a probes table.
+const PROBES: [&str; 3] = ["liveness", "readiness", "startup"];
+
+/// Every probe (of a workload, a container, a fleet, `[defaults.probes.<protocol>]`) is read by one
+/// reader, but the sample can give each slot only one action, or `false`: each slot gets the union of
+/// what was recorded for any of them, so that Taplo checks every probe's table in full (a `readiness`
+/// the sample turns off would otherwise accept any table).
+fn unify_probes(schema: &mut Value) {
+    let mut union = json!({});
+    each_probes_table(schema, &mut |probes| {
+        for slot in PROBES {
+            record::merge(&mut union, probes[slot].clone());
+        }
+    });
+    each_probes_table(schema, &mut |probes| {
+        for slot in PROBES {
+            let description = probes[slot].get("description").cloned();
+            probes[slot] = union.clone();
+            match description {
+                Some(text) => probes[slot]["description"] = text,
+                None => drop(
+                    probes[slot]
+                        .as_object_mut()
+                        .map(|o| o.remove("description")),
+                ),
+            }
+        }
+    });
+}
+
+/// Calls `visit` with the `properties` of every table schema that holds the three probes.
+fn each_probes_table(schema: &mut Value, visit: &mut dyn FnMut(&mut Value)) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if let Some(properties) = map.get_mut("properties")
+        && PROBES.iter().all(|p| properties.get(p).is_some())
+    {
+        visit(properties);
+    }
+    for child in map.values_mut() {
+        each_probes_table(child, visit);
     }
 }
 
@@ -415,6 +473,19 @@ fn overlay_schema(mut raw: Value) -> Value {
         "plat environment overlay (environments/<env>.toml)",
         "One environment's differences from platform.toml, and its [environment]. Generated from plat's spec readers.",
     )
+}
+
+/// A fleet's instance file: what `[fleets.<name>.instances.<id>]` holds, as a file of its own.
+fn instance_schema(raw: &Value) -> Option<Value> {
+    let mut schema = raw.clone();
+    let entry = at_path(&mut schema, "fleets.*.instances.*")?.take();
+    entry.is_object().then(|| {
+        with_header(
+            entry,
+            "plat fleet instance (a file of the folder `instances_from` names)",
+            "One instance of a fleet: its id is the file name. Generated from plat's spec readers.",
+        )
+    })
 }
 
 /// `[remove]`: the named collections of the spec, each an array of entry names. Any other table path

@@ -181,7 +181,7 @@ fn at<'v>(schema: &'v mut Value, slot: &Slot) -> &'v mut Value {
 
 /// Adds what `fragment` says to `target`. Where both say something, the first word stands: the reader
 /// call that knows most comes first (`int` before the `node` that only checks presence).
-fn merge(target: &mut Value, fragment: Value) {
+pub(super) fn merge(target: &mut Value, fragment: Value) {
     match (target, fragment) {
         (Value::Object(target), Value::Object(fragment)) => {
             for (key, value) in fragment {
