@@ -98,6 +98,9 @@ pub struct Inventory {
     jinja: minijinja::Value,
     /// Templates compiled once, by their text: a fleet's env templates render once per instance.
     templates: std::cell::RefCell<Environment<'static>>,
+    /// Where the alerts go, worked out once: resolving a URL looks through every Service, and a
+    /// fleet has one per instance.
+    destinations: std::cell::OnceCell<Vec<UrlTarget>>,
 }
 
 pub fn service_host(name: &str, namespace: &str) -> String {
@@ -347,7 +350,14 @@ impl Inventory {
             context,
             jinja,
             templates: std::cell::RefCell::new(templates),
+            destinations: std::cell::OnceCell::new(),
         }
+    }
+
+    /// [`alerting_destinations`] of the spec this inventory was made of, computed on first use.
+    pub fn destinations(&self, spec: &Spec) -> &[UrlTarget] {
+        self.destinations
+            .get_or_init(|| alerting_destinations(spec, self))
     }
 
     pub fn endpoint(&self, key: &str) -> Option<&Endpoint> {

@@ -125,24 +125,68 @@ fn check_accounts(spec: &Spec, inventory: &crate::facts::Inventory, diags: &mut 
                 continue;
             }
             let prefix = &account.value.prefix;
-            let render = |instance: Option<&serde_json::Value>| {
-                inventory.render(prefix, instance).map(|_| ())
+            let render = |instance: Option<&serde_json::Value>, who: &str| {
+                let text = inventory.render(prefix, instance)?;
+                match text.chars().find(|&c| !prefix_safe(c)) {
+                    Some(c) => Err(Box::new(unsafe_prefix(prefix, who, c))),
+                    None => Ok(()),
+                }
             };
+            // A template that uses instance values only bare renders for every instance of a
+            // plan and set of var keys when it renders for one.
+            let bare = crate::facts::bare_instance_use(prefix);
+            let mut seen: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
             let result = match spec.fleets.iter().find(|f| f.name == account.name) {
                 Some(fleet) => fleet.value.instances.iter().try_for_each(|i| {
                     let plan = i.value.plan.as_ref().map(|p| p.as_str());
-                    render(Some(&crate::facts::instance_facts(
-                        &fleet.name,
-                        &i.name,
-                        plan,
-                        &i.value.vars,
-                    )))
+                    let family = (plan, i.value.vars.iter().map(|(k, _)| k.as_str()).collect());
+                    if bare && seen.contains(&family) {
+                        // The family renders; what differs is the values it puts in.
+                        let used = i
+                            .value
+                            .vars
+                            .iter()
+                            .filter(|(k, _)| prefix.contains(&format!("vars.{k}")));
+                        let values =
+                            std::iter::once(i.name.as_str()).chain(used.map(|(_, v)| v.as_str()));
+                        return match values.flat_map(str::chars).find(|&c| !prefix_safe(c)) {
+                            Some(c) => Err(Box::new(unsafe_prefix(prefix, &i.name, c))),
+                            None => Ok(()),
+                        };
+                    }
+                    seen.push(family);
+                    let facts =
+                        crate::facts::instance_facts(&fleet.name, &i.name, plan, &i.value.vars);
+                    render(Some(&facts), &i.name)
                 }),
-                None => render(None),
+                None => render(None, ""),
             };
             if let Err(d) = result {
                 diags.push(*d);
             }
         }
     }
+}
+
+/// Characters an account's prefix may hold: S3's safe characters for object keys, which the
+/// provisioning script writes into the policy's JSON as they are.
+fn prefix_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!-_.*'()/".contains(c)
+}
+
+/// `instance`: the fleet instance whose prefix it is, if any.
+fn unsafe_prefix(prefix: &Located<String>, instance: &str, c: char) -> Diagnostic {
+    let shown = if instance.is_empty() {
+        String::new()
+    } else {
+        format!(" of instance `{instance}`")
+    };
+    prefix.diagnostic(
+        Diagnostic::error(
+            "P0509",
+            format!("the account prefix{shown} holds `{}`, which is not a safe key character", c.escape_default()),
+        )
+        .help("a prefix is letters, digits and `! - _ . * ' ( ) /` (S3's safe characters for object keys): it becomes part of the account's policy"),
+        "this prefix",
+    )
 }

@@ -25,7 +25,7 @@ pub enum Path {
 
 /// Placeholders: lower-case letters and digits only, so that every string containing them keeps the
 /// quoting it has with a real instance id (ids are DNS labels), and unlikely in any spec value.
-const ID: &str = "zzplatidzz";
+pub(super) const ID: &str = "zzplatidzz";
 /// What every placeholder contains: text with it stands for every instance of a family.
 pub const PLACEHOLDER: &str = "zzplat";
 const MARK: &str = PLACEHOLDER;
@@ -176,7 +176,7 @@ fn templates_of(fleet: &Fleet) -> Vec<Template<'_>> {
         .collect()
 }
 
-fn placeholder_vars(instance: &Instance) -> Vec<(String, String)> {
+pub(super) fn placeholder_vars(instance: &Instance) -> Vec<(String, String)> {
     instance
         .vars
         .iter()
@@ -276,7 +276,7 @@ fn instantiate(
 
 /// One instance's values by slot (0 is the id, then each var in order), with what each becomes
 /// where it is a whole YAML scalar and whether it may stand inside a longer plain string.
-struct Values<'a> {
+pub(super) struct Values<'a> {
     raw: Vec<&'a str>,
     scalar: Vec<String>,
     plain: Vec<bool>,
@@ -284,7 +284,7 @@ struct Values<'a> {
 
 impl<'a> Values<'a> {
     /// `None` when a value could be mistaken for a placeholder or would break a line.
-    fn new(raw: Vec<&'a str>) -> Option<Self> {
+    pub(super) fn new(raw: Vec<&'a str>) -> Option<Self> {
         if raw.iter().any(|v| v.contains(MARK) || v.contains('\n')) {
             return None;
         }
@@ -308,7 +308,7 @@ enum Piece {
 }
 
 /// Prototype text cut at its placeholders once, so that filling it per instance is copying.
-struct Filler {
+pub(super) struct Filler {
     text: String,
     pieces: Vec<Piece>,
 }
@@ -316,7 +316,7 @@ struct Filler {
 impl Filler {
     /// Cuts `text` at every placeholder of one of `slots` slots; anything else that merely
     /// looks like one stays text.
-    fn new(text: &str, slots: usize) -> Self {
+    pub(super) fn new(text: &str, slots: usize) -> Self {
         let mut pieces = Vec::new();
         let mut copied = 0;
         let mut from = 0;
@@ -352,7 +352,7 @@ impl Filler {
     /// The text with every slot filled. In YAML (`yaml`), a whole scalar takes the quoting its
     /// value needs; inside a longer string a value must be one that never changes the quoting
     /// (else `None`).
-    fn fill(&self, values: &Values<'_>, yaml: bool) -> Option<String> {
+    pub(super) fn fill(&self, values: &Values<'_>, yaml: bool) -> Option<String> {
         let mut out = String::with_capacity(self.text.len() + 256);
         for piece in &self.pieces {
             match piece {

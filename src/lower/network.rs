@@ -323,10 +323,12 @@ fn from_alertmanager(ctx: &Ctx<'_>, key: &str) -> Vec<Value> {
     let Some(alerting) = crate::facts::alerting_facts(ctx.spec) else {
         return Vec::new();
     };
-    let mut ports: Vec<i64> = crate::facts::alerting_destinations(ctx.spec, &ctx.inventory)
-        .into_iter()
+    let mut ports: Vec<i64> = ctx
+        .inventory
+        .destinations(ctx.spec)
+        .iter()
         .filter_map(|t| match t {
-            UrlTarget::Platform { endpoint, pod_port } if endpoint == key => Some(pod_port),
+            UrlTarget::Platform { endpoint, pod_port } if endpoint == key => Some(*pod_port),
             _ => None,
         })
         .collect();
@@ -370,7 +372,7 @@ pub fn alertmanager_policy(
         json!({ "from": [{ "podSelector": own }], "ports": mesh_ports() }),
     ];
     let mut egress = vec![json!({ "to": [{ "podSelector": own }], "ports": mesh_ports() })];
-    for target in crate::facts::alerting_destinations(ctx.spec, &ctx.inventory) {
+    for target in ctx.inventory.destinations(ctx.spec) {
         egress.extend(egress_to_destination(ctx, &target));
     }
     policy(
