@@ -373,7 +373,7 @@ pub fn alertmanager_policy(
     ];
     let mut egress = vec![json!({ "to": [{ "podSelector": own }], "ports": mesh_ports() })];
     for target in ctx.inventory.destinations(ctx.spec) {
-        egress.extend(egress_to_destination(ctx, &target));
+        egress.extend(egress_to_destination(ctx, target));
     }
     policy(
         ctx,
