@@ -17,12 +17,14 @@ use kube::Client;
 use serde_json::Value;
 
 use super::connect::Connection;
+use super::gate;
 use super::handover::{self, Handover};
 use super::live::{self, Entry, Observation, ObserveOptions, Resolution, Resolver, State};
 use super::plan::{
     self, APPLYSET_PART_OF, DesiredObject, DesiredSet, ObjKey, PruneDecision, Stage,
 };
 use super::readiness::{Readiness, readiness};
+use super::release::{self, Switch};
 use super::resources::ResourceInfo;
 use super::{Environment, Error, Result, report};
 
@@ -100,6 +102,14 @@ pub async fn run(
         let _ = writeln!(out, "nothing applied: preflight failed");
         return Ok(outcome);
     }
+    let switches = switches(&obs, &env.set);
+    let refused = refusals(&obs, &env.set, &switches);
+    if !refused.is_empty() {
+        outcome.errors = refused;
+        outcome.not_attempted = obs.entries.iter().map(|e| e.object.key.clone()).collect();
+        let _ = writeln!(out, "nothing applied: the blue-green switch is not safe");
+        return Ok(outcome);
+    }
     let initial_kinds: BTreeSet<_> = env
         .set
         .group_kinds()
@@ -111,7 +121,7 @@ pub async fn run(
         client,
         &resolver,
         &mut obs,
-        &env.set,
+        (&env.set, &switches),
         opts,
         &mut outcome,
         out,
@@ -182,21 +192,77 @@ fn set_parent_manifest(obs: &mut Observation, set: &DesiredSet, kinds: &BTreeSet
     }
 }
 
+/// The blue-green switches this apply would make (Services whose live selector has the other
+/// colour).
+fn switches(obs: &Observation, set: &DesiredSet) -> Vec<Switch> {
+    obs.entries
+        .iter()
+        .filter(|e| set.members.iter().any(|m| m.key == e.object.key))
+        .filter_map(|e| release::switch_of(&e.object, e.live.as_ref()))
+        .collect()
+}
+
+/// Why a switch would not be safe: the colour that takes traffic until the switch would be retired
+/// or changed in the same apply (release.rs).
+fn refusals(obs: &Observation, set: &DesiredSet, switches: &[Switch]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for switch in switches {
+        let Some(live_service) = obs
+            .entries
+            .iter()
+            .find(|e| e.object.key == switch.service)
+            .and_then(|e| e.live.as_ref())
+        else {
+            continue;
+        };
+        let live_selector = &live_service["spec"]["selector"];
+        for previous in release::selected(set, &switch.service.namespace, live_selector) {
+            let live = live_of(obs, &previous.key);
+            if let Some(why) = release::switch_refusal(switch, previous, live.as_ref()) {
+                refused.push(why);
+            }
+        }
+    }
+    refused
+}
+
+fn live_of(obs: &Observation, key: &ObjKey) -> Option<Value> {
+    obs.entries
+        .iter()
+        .find(|e| &e.object.key == key)
+        .and_then(|e| e.live.clone())
+}
+
+/// The idle colour's capacity write is due when its live count differs from the one it copies, or
+/// when the release manager does not hold the field yet: plat's manifest declares no count, and a
+/// field its only manager stops sending would be removed and defaulted to 1.
+fn capacity_due(obs: &Observation, set: &DesiredSet, entry: &Entry) -> Option<i64> {
+    let count = release::idle_capacity(set, &entry.object, &|key| live_of(obs, key))?;
+    let Some(live) = entry.live.as_ref() else {
+        return Some(count);
+    };
+    let same = live["spec"]["replicas"].as_i64() == Some(count);
+    (!same || !release::release_owns_replicas(live)).then_some(count)
+}
+
 async fn apply_stages(
     client: &Client,
     resolver: &Resolver,
     obs: &mut Observation,
-    set: &DesiredSet,
+    (set, switches): (&DesiredSet, &[Switch]),
     opts: &ApplyOptions,
     outcome: &mut Outcome,
     out: &mut dyn Write,
 ) {
     let mut stages: BTreeMap<Stage, Vec<Entry>> = BTreeMap::new();
     for entry in &obs.entries {
-        stages
-            .entry(entry.object.stage())
-            .or_default()
-            .push(entry.clone());
+        let switching = switches.iter().any(|s| s.service == entry.object.key);
+        let stage = if switching {
+            Stage::Switch
+        } else {
+            entry.object.stage()
+        };
+        stages.entry(stage).or_default().push(entry.clone());
     }
     let mut stopped = false;
     for (stage, entries) in stages {
@@ -216,8 +282,26 @@ async fn apply_stages(
             stopped = true;
             continue;
         }
+        if stage == Stage::Switch
+            && let Err(e) = gate_switches(client, set, switches, opts, out).await
+        {
+            outcome.errors.push(e.0);
+            outcome
+                .not_attempted
+                .extend(entries.iter().map(|e| e.object.key.clone()));
+            stopped = true;
+            continue;
+        }
         let written = apply_stage(client, obs, set, &entries, opts, outcome, out).await;
         stopped = !outcome.ok();
+        if !stopped && stage == Stage::Hooks {
+            let hooks: Vec<&DesiredObject> = entries.iter().map(|e| &e.object).collect();
+            let waits = (opts.timeout, opts.poll);
+            if let Err(e) = gate::wait_hooks(client, &hooks, waits, out).await {
+                outcome.errors.push(e.0);
+                stopped = true;
+            }
+        }
         if !stopped
             && stage.must_settle()
             && !written.is_empty()
@@ -227,6 +311,26 @@ async fn apply_stages(
             stopped = true;
         }
     }
+}
+
+/// The health gate of every switch, before any Service moves.
+async fn gate_switches(
+    client: &Client,
+    set: &DesiredSet,
+    switches: &[Switch],
+    opts: &ApplyOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    for switch in switches {
+        let targets = release::targets(set, switch);
+        let _ = writeln!(
+            out,
+            "switch {}: {} -> {}, gate first",
+            switch.service, switch.from, switch.to
+        );
+        gate::health_gate(client, switch, &targets, (opts.timeout, opts.poll), out).await?;
+    }
+    Ok(())
 }
 
 /// Applies one stage's changed objects concurrently; returns the ones written.
@@ -241,7 +345,7 @@ async fn apply_stage(
 ) -> Vec<(ObjKey, ResourceInfo)> {
     let todo: Vec<&Entry> = entries
         .iter()
-        .filter(|e| !matches!(e.state, State::Unchanged))
+        .filter(|e| !matches!(e.state, State::Unchanged) || capacity_due(obs, set, e).is_some())
         .collect();
     outcome.unchanged += entries.len() - todo.len();
     let results: Vec<_> = futures::stream::iter(todo)
@@ -255,7 +359,9 @@ async fn apply_stage(
                     ))),
                 );
             };
-            let result = apply_one(client, info, set, entry, opts.force_conflicts).await;
+            let capacity = capacity_due(obs, set, entry);
+            let result =
+                apply_one(client, info, (set, capacity), entry, opts.force_conflicts).await;
             (entry, result.map(|_| info.clone()))
         })
         .buffer_unordered(opts.concurrency.max(1))
@@ -298,11 +404,33 @@ async fn apply_stage(
 async fn apply_one(
     client: &Client,
     info: &ResourceInfo,
-    set: &DesiredSet,
+    (set, capacity): (&DesiredSet, Option<i64>),
     entry: &Entry,
     force: bool,
 ) -> Result<Value> {
     let object = &entry.object;
+    let release_write = |replicas: i64| async move {
+        let body = release::replicas_body(object, replicas);
+        let write = live::Write {
+            manager: release::RELEASE_MANAGER,
+            dry_run: false,
+            force: true,
+        };
+        live::apply_as(client, info, &object.key, &body, write)
+            .await
+            .map_err(|(_, e)| e)
+    };
+    if let Some(replicas) = capacity {
+        return apply_idle_colour(client, info, entry, replicas, force, release_write).await;
+    }
+    // A colour that was idle and now takes traffic: its count goes back from the release manager
+    // to plat's manifest, at the manifest's value, so plat's apply meets no conflict.
+    let declared = object.manifest["spec"]["replicas"].as_i64();
+    if let (Some(replicas), Some(live)) = (declared, entry.live.as_ref())
+        && release::release_owns_replicas(live)
+    {
+        release_write(replicas).await?;
+    }
     let bounds = handover::hpa_bounds(set, object);
     let hand_over = |replicas: i64| async move {
         let body = handover::handover_manifest(object, replicas);
@@ -327,6 +455,36 @@ async fn apply_one(
         Handover::HandOver { replicas } => {
             hand_over(replicas).await?;
         }
+    }
+    live::apply(client, info, object, false, force)
+        .await
+        .map_err(|e| conflict_hint(e, force))
+}
+
+/// The idle colour with `next_image`: created (if new) at the capacity it copies, then that count
+/// written by the release manager, then plat's manifest, which declares no count.
+async fn apply_idle_colour<F, Fut>(
+    client: &Client,
+    info: &ResourceInfo,
+    entry: &Entry,
+    replicas: i64,
+    force: bool,
+    release_write: F,
+) -> Result<Value>
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Value>>,
+{
+    let object = &entry.object;
+    if entry.live.is_none() {
+        let first = handover::with_replicas(object, replicas);
+        live::apply(client, info, &first, false, force)
+            .await
+            .map_err(|e| conflict_hint(e, force))?;
+    }
+    let written = release_write(replicas).await?;
+    if matches!(entry.state, State::Unchanged) {
+        return Ok(written);
     }
     live::apply(client, info, object, false, force)
         .await

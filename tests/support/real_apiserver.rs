@@ -34,6 +34,9 @@ pub struct ServerOptions {
     pub apiserver_flags: Vec<String>,
     /// Install the CRDs of tests/data/crds/ (default: yes).
     pub without_crds: bool,
+    /// Also run kube-controller-manager with the Deployment, ReplicaSet and Job controllers, so that
+    /// rollouts and Jobs have real status (pods still need a kubelet: see `kubelet.rs`).
+    pub controllers: bool,
 }
 
 pub struct RealServer {
@@ -188,7 +191,31 @@ impl RealServer {
         if !options.without_crds {
             server.install_crds();
         }
+        if options.controllers {
+            server.start_controllers();
+        }
         server
+    }
+
+    /// kube-controller-manager as the administrator, with only the controllers a release needs
+    /// (no HPA controller: there is no metrics API; no serving port, so servers can run side by
+    /// side).
+    fn start_controllers(&self) {
+        let kubeconfig = self.dir.join("controller-manager.kubeconfig");
+        std::fs::write(&kubeconfig, self.kubeconfig_text()).expect("kubeconfig");
+        let args = vec![
+            format!("--kubeconfig={}", kubeconfig.display()),
+            "--leader-elect=false".into(),
+            "--controllers=deployment-controller,replicaset-controller,job-controller".into(),
+            "--secure-port=0".into(),
+            "--concurrent-deployment-syncs=2".into(),
+            "--concurrent-replicaset-syncs=2".into(),
+        ];
+        self.spawn(
+            "kube-controller-manager",
+            &binary("kube-controller-manager"),
+            &args,
+        );
     }
 
     fn spawn(&self, name: &str, program: &Path, args: &[String]) {
