@@ -15,6 +15,7 @@ pub mod gate;
 pub mod handover;
 pub mod live;
 pub mod plan;
+pub mod progress;
 pub mod rbac;
 pub mod readiness;
 pub mod release;

@@ -84,6 +84,15 @@ pub fn kubernetes_version() -> String {
         .expect("go.mod requires k8s.io/kubernetes")
 }
 
+/// Where servers keep their files: the test target's scratch folder, or `target/tmp` for the
+/// cluster benchmark (an example, which has no `CARGO_TARGET_TMPDIR`).
+fn scratch_root() -> PathBuf {
+    match option_env!("CARGO_TARGET_TMPDIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo().join("target/tmp"),
+    }
+}
+
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -122,8 +131,7 @@ impl RealServer {
     /// test) with the server's log when anything does not work.
     pub fn start(options: ServerOptions) -> RealServer {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("apiserver-{}-{n}", std::process::id()));
+        let dir = scratch_root().join(format!("apiserver-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("certs")).expect("server dir");
         let etcd = binary("etcd");
