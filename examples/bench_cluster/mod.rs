@@ -103,7 +103,8 @@ fn between(
     let mut total = 0;
     let mut by_verb = BTreeMap::new();
     for (labels, count) in after {
-        if SERVER_OWN.contains(&label(labels, "resource")) {
+        // plat never watches: WATCH requests are the server's own informers reconnecting.
+        if SERVER_OWN.contains(&label(labels, "resource")) || label(labels, "verb") == "WATCH" {
             continue;
         }
         let mut delta = count - before.get(labels).copied().unwrap_or(0);
