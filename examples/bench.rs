@@ -9,6 +9,17 @@
 //! written to `target/bench/<N>/` next to a copy of `environments/prod.toml`. Each measurement runs in
 //! a fresh child process (this executable in its hidden `child` mode) so that the peak RSS the kernel
 //! reports belongs to that size alone. See `docs/benchmark.md`.
+//!
+//! `cargo run --release --example bench -- cluster [TENANTS] [--concurrency N]` measures the cluster
+//! stage instead: the first `plat apply` of the 10,000-tenant `prod` and a no-op `plat diff` of it
+//! against a real kube-apiserver and etcd (`scripts/apiserver/build.sh`), started as the tests start
+//! them (`tests/support/real_apiserver.rs`): wall time, requests the server counted, peak memory.
+
+#[path = "bench_cluster/mod.rs"]
+mod cluster;
+#[allow(dead_code)]
+#[path = "../tests/support/real_apiserver.rs"]
+mod real_apiserver;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -43,6 +54,8 @@ fn main() -> ExitCode {
             Some(dir) => child(Path::new(dir)),
             None => Err("usage: bench child <dir>".into()),
         },
+        Some("cluster") => cluster::parent(&args[1..]),
+        Some("cluster-child") => cluster::child(&args[1..]),
         _ => parent(&args),
     };
     match result {

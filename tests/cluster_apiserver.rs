@@ -513,6 +513,7 @@ fn options() -> ApplyOptions {
         concurrency: 4,
         poll: Duration::from_millis(100),
         force_conflicts: false,
+        progress: false,
     }
 }
 

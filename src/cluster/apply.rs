@@ -17,12 +17,15 @@ use kube::Client;
 use serde_json::Value;
 
 use super::connect::Connection;
+use super::gate;
 use super::handover::{self, Handover};
 use super::live::{self, Entry, Observation, ObserveOptions, Resolution, Resolver, State};
 use super::plan::{
     self, APPLYSET_PART_OF, DesiredObject, DesiredSet, ObjKey, PruneDecision, Stage,
 };
+use super::progress::Progress;
 use super::readiness::{Readiness, readiness};
+use super::release::{self, Switch};
 use super::resources::ResourceInfo;
 use super::{Environment, Error, Result, report};
 
@@ -37,6 +40,8 @@ pub struct ApplyOptions {
     pub poll: Duration,
     /// Take fields over that another field manager (a person, another tool) changed.
     pub force_conflicts: bool,
+    /// Show one status line with the stage and counts instead of a line per object (a terminal).
+    pub progress: bool,
 }
 
 /// What an apply did, for the report and for tests.
@@ -85,6 +90,7 @@ pub async fn run(
         dry_run: false,
         get_unlisted: false,
         concurrency: opts.concurrency,
+        owners: true,
     };
     let mut obs = live::observe(client, &resolver, &env.set, observe).await?;
     let mut outcome = Outcome::default();
@@ -100,6 +106,14 @@ pub async fn run(
         let _ = writeln!(out, "nothing applied: preflight failed");
         return Ok(outcome);
     }
+    let switches = switches(&obs, &env.set);
+    let refused = refusals(&obs, &env.set, &switches);
+    if !refused.is_empty() {
+        outcome.errors = refused;
+        outcome.not_attempted = obs.entries.iter().map(|e| e.object.key.clone()).collect();
+        let _ = writeln!(out, "nothing applied: the blue-green switch is not safe");
+        return Ok(outcome);
+    }
     let initial_kinds: BTreeSet<_> = env
         .set
         .group_kinds()
@@ -107,17 +121,20 @@ pub async fn run(
         .cloned()
         .collect();
     set_parent_manifest(&mut obs, &env.set, &initial_kinds);
+    let mut progress = Progress::new(out, obs.entries.len(), opts.progress);
+    let out = &mut progress;
     apply_stages(
         client,
         &resolver,
         &mut obs,
-        &env.set,
+        (&env.set, &switches),
         opts,
         &mut outcome,
         out,
     )
     .await;
     if !outcome.ok() {
+        out.finish();
         report_stop(&outcome, out);
         return Ok(outcome);
     }
@@ -131,6 +148,7 @@ pub async fn run(
         let parent = (&env.set, &final_kinds, opts.force_conflicts);
         write_parent(client, &obs, parent, &mut outcome, out).await;
     }
+    out.finish();
     let _ = writeln!(out, "{}", outcome.summary());
     if outcome.ok()
         && opts.wait
@@ -152,6 +170,7 @@ async fn dry_run(
         dry_run: true,
         get_unlisted: true,
         concurrency: opts.concurrency,
+        owners: false,
     };
     let obs = live::observe(client, resolver, &env.set, observe).await?;
     let _ = write!(out, "{}", report::diff_text(&obs));
@@ -182,42 +201,120 @@ fn set_parent_manifest(obs: &mut Observation, set: &DesiredSet, kinds: &BTreeSet
     }
 }
 
+/// The blue-green switches this apply would make (Services whose live selector has the other
+/// colour).
+fn switches(obs: &Observation, set: &DesiredSet) -> Vec<Switch> {
+    obs.entries
+        .iter()
+        .filter(|e| set.members.iter().any(|m| m.key == e.object.key))
+        .filter_map(|e| release::switch_of(&e.object, e.live.as_ref()))
+        .collect()
+}
+
+/// Why a switch would not be safe: the colour that takes traffic until the switch would be retired
+/// or changed in the same apply (release.rs).
+fn refusals(obs: &Observation, set: &DesiredSet, switches: &[Switch]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for switch in switches {
+        let Some(live_service) = obs
+            .entries
+            .iter()
+            .find(|e| e.object.key == switch.service)
+            .and_then(|e| e.live.as_ref())
+        else {
+            continue;
+        };
+        let live_selector = &live_service["spec"]["selector"];
+        for previous in release::selected(set, &switch.service.namespace, live_selector) {
+            let live = live_of(obs, &previous.key);
+            if let Some(why) = release::switch_refusal(switch, previous, live.as_ref()) {
+                refused.push(why);
+            }
+        }
+    }
+    refused
+}
+
+fn live_of(obs: &Observation, key: &ObjKey) -> Option<Value> {
+    obs.entries
+        .iter()
+        .find(|e| &e.object.key == key)
+        .and_then(|e| e.live.clone())
+}
+
+/// The idle colour's capacity write is due when its live count differs from the one it copies, or
+/// when the release manager does not hold the field yet: plat's manifest declares no count, and a
+/// field its only manager stops sending would be removed and defaulted to 1.
+fn capacity_due(obs: &Observation, set: &DesiredSet, entry: &Entry) -> Option<i64> {
+    let count = release::idle_capacity(set, &entry.object, &|key| live_of(obs, key))?;
+    let Some(live) = entry.live.as_ref() else {
+        return Some(count);
+    };
+    let same = live["spec"]["replicas"].as_i64() == Some(count);
+    (!same || !release::release_owns_replicas(live)).then_some(count)
+}
+
 async fn apply_stages(
     client: &Client,
     resolver: &Resolver,
     obs: &mut Observation,
-    set: &DesiredSet,
+    (set, switches): (&DesiredSet, &[Switch]),
     opts: &ApplyOptions,
     outcome: &mut Outcome,
-    out: &mut dyn Write,
+    out: &mut Progress<'_>,
 ) {
-    let mut stages: BTreeMap<Stage, Vec<Entry>> = BTreeMap::new();
-    for entry in &obs.entries {
-        stages
-            .entry(entry.object.stage())
-            .or_default()
-            .push(entry.clone());
+    // Indices, not copies: at 50,000 objects every copy of the entries is hundreds of MB.
+    let mut stages: BTreeMap<Stage, Vec<usize>> = BTreeMap::new();
+    for (i, entry) in obs.entries.iter().enumerate() {
+        let switching = switches.iter().any(|s| s.service == entry.object.key);
+        let stage = if switching {
+            Stage::Switch
+        } else {
+            entry.object.stage()
+        };
+        stages.entry(stage).or_default().push(i);
     }
+    let keys = |obs: &Observation, members: &[usize]| -> Vec<ObjKey> {
+        members
+            .iter()
+            .map(|i| obs.entries[*i].object.key.clone())
+            .collect()
+    };
     let mut stopped = false;
-    for (stage, entries) in stages {
+    for (stage, members) in stages {
         if stopped {
-            outcome
-                .not_attempted
-                .extend(entries.iter().map(|e| e.object.key.clone()));
+            outcome.not_attempted.extend(keys(obs, &members));
             continue;
         }
         if stage > Stage::Namespaces
             && let Err(e) = resolve_pending(client, resolver, obs, set).await
         {
             outcome.errors.push(e.0);
-            outcome
-                .not_attempted
-                .extend(entries.iter().map(|e| e.object.key.clone()));
+            outcome.not_attempted.extend(keys(obs, &members));
             stopped = true;
             continue;
         }
+        out.stage(stage);
+        if stage == Stage::Switch
+            && let Err(e) = gate_switches(client, set, switches, opts, out).await
+        {
+            outcome.errors.push(e.0);
+            outcome.not_attempted.extend(keys(obs, &members));
+            stopped = true;
+            continue;
+        }
+        let entries: Vec<&Entry> = members.iter().map(|i| &obs.entries[*i]).collect();
         let written = apply_stage(client, obs, set, &entries, opts, outcome, out).await;
         stopped = !outcome.ok();
+        if !stopped && stage == Stage::Hooks {
+            let hooks: Vec<&DesiredObject> =
+                members.iter().map(|i| &obs.entries[*i].object).collect();
+            let waits = (opts.timeout, opts.poll);
+            if let Err(e) = gate::wait_hooks(client, &hooks, waits, out).await {
+                outcome.errors.push(e.0);
+                stopped = true;
+            }
+        }
         if !stopped
             && stage.must_settle()
             && !written.is_empty()
@@ -229,22 +326,45 @@ async fn apply_stages(
     }
 }
 
-/// Applies one stage's changed objects concurrently; returns the ones written.
+/// The health gate of every switch, before any Service moves.
+async fn gate_switches(
+    client: &Client,
+    set: &DesiredSet,
+    switches: &[Switch],
+    opts: &ApplyOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    for switch in switches {
+        let targets = release::targets(set, switch);
+        let _ = writeln!(
+            out,
+            "switch {}: {} -> {}, gate first",
+            switch.service, switch.from, switch.to
+        );
+        gate::health_gate(client, switch, &targets, (opts.timeout, opts.poll), out).await?;
+    }
+    Ok(())
+}
+
+/// Applies one stage's changed objects concurrently, reporting each as it is done; returns the
+/// ones written.
 async fn apply_stage(
     client: &Client,
     obs: &Observation,
     set: &DesiredSet,
-    entries: &[Entry],
+    entries: &[&Entry],
     opts: &ApplyOptions,
     outcome: &mut Outcome,
-    out: &mut dyn Write,
+    out: &mut Progress<'_>,
 ) -> Vec<(ObjKey, ResourceInfo)> {
     let todo: Vec<&Entry> = entries
         .iter()
-        .filter(|e| !matches!(e.state, State::Unchanged))
+        .copied()
+        .filter(|e| !matches!(e.state, State::Unchanged) || capacity_due(obs, set, e).is_some())
         .collect();
     outcome.unchanged += entries.len() - todo.len();
-    let results: Vec<_> = futures::stream::iter(todo)
+    out.unchanged(entries.len() - todo.len());
+    let mut results = futures::stream::iter(todo)
         .map(|entry| async move {
             let Some(info) = obs.resources.get(&entry.object.key.gk) else {
                 return (
@@ -255,14 +375,14 @@ async fn apply_stage(
                     ))),
                 );
             };
-            let result = apply_one(client, info, set, entry, opts.force_conflicts).await;
+            let capacity = capacity_due(obs, set, entry);
+            let result =
+                apply_one(client, info, (set, capacity), entry, opts.force_conflicts).await;
             (entry, result.map(|_| info.clone()))
         })
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
+        .buffer_unordered(opts.concurrency.max(1));
     let mut written = Vec::new();
-    for (entry, result) in results {
+    while let Some((entry, result)) = results.next().await {
         let key = entry.object.key.clone();
         match result {
             Ok(info) => {
@@ -271,7 +391,7 @@ async fn apply_stage(
                 } else {
                     "created"
                 };
-                let _ = writeln!(out, "{verb} {key}");
+                out.written(verb, &key);
                 if entry.live.is_some() {
                     outcome.configured.push(key.clone());
                 } else {
@@ -280,6 +400,7 @@ async fn apply_stage(
                 written.push((key, info));
             }
             Err(e) => {
+                out.failed();
                 let _ = writeln!(out, "failed {key}: {e}");
                 outcome.failed.push((key, e.0));
             }
@@ -298,11 +419,33 @@ async fn apply_stage(
 async fn apply_one(
     client: &Client,
     info: &ResourceInfo,
-    set: &DesiredSet,
+    (set, capacity): (&DesiredSet, Option<i64>),
     entry: &Entry,
     force: bool,
 ) -> Result<Value> {
     let object = &entry.object;
+    let release_write = |replicas: i64| async move {
+        let body = release::replicas_body(object, replicas);
+        let write = live::Write {
+            manager: release::RELEASE_MANAGER,
+            dry_run: false,
+            force: true,
+        };
+        live::apply_as(client, info, &object.key, &body, write)
+            .await
+            .map_err(|(_, e)| e)
+    };
+    if let Some(replicas) = capacity {
+        return apply_idle_colour(client, info, entry, replicas, force, release_write).await;
+    }
+    // A colour that was idle and now takes traffic: its count goes back from the release manager
+    // to plat's manifest, at the manifest's value, so plat's apply meets no conflict.
+    let declared = object.manifest["spec"]["replicas"].as_i64();
+    if let (Some(replicas), Some(live)) = (declared, entry.live.as_ref())
+        && release::release_owns_replicas(live)
+    {
+        release_write(replicas).await?;
+    }
     let bounds = handover::hpa_bounds(set, object);
     let hand_over = |replicas: i64| async move {
         let body = handover::handover_manifest(object, replicas);
@@ -327,6 +470,36 @@ async fn apply_one(
         Handover::HandOver { replicas } => {
             hand_over(replicas).await?;
         }
+    }
+    live::apply(client, info, object, false, force)
+        .await
+        .map_err(|e| conflict_hint(e, force))
+}
+
+/// The idle colour with `next_image`: created (if new) at the capacity it copies, then that count
+/// written by the release manager, then plat's manifest, which declares no count.
+async fn apply_idle_colour<F, Fut>(
+    client: &Client,
+    info: &ResourceInfo,
+    entry: &Entry,
+    replicas: i64,
+    force: bool,
+    release_write: F,
+) -> Result<Value>
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Value>>,
+{
+    let object = &entry.object;
+    if entry.live.is_none() {
+        let first = handover::with_replicas(object, replicas);
+        live::apply(client, info, &first, false, force)
+            .await
+            .map_err(|e| conflict_hint(e, force))?;
+    }
+    let written = release_write(replicas).await?;
+    if matches!(entry.state, State::Unchanged) {
+        return Ok(written);
     }
     live::apply(client, info, object, false, force)
         .await

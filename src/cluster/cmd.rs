@@ -279,6 +279,7 @@ pub fn run_apply(args: &ApplyArgs) -> u8 {
         concurrency: usize::from(args.cluster.connection.concurrency),
         poll: Duration::from_millis(args.poll_ms.max(10)),
         force_conflicts: args.force_conflicts,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stdout()),
     };
     let result = runtime().and_then(|rt| {
         rt.block_on(async {

@@ -19,6 +19,7 @@ pub async fn run(
         dry_run: true,
         get_unlisted: true,
         concurrency,
+        owners: false,
     };
     let obs = live::observe(&conn.client, &resolver, &env.set, opts).await?;
     let _ = write!(out, "{}", report::diff_text(&obs));

@@ -12,6 +12,7 @@ pub async fn run(conn: &Connection, env: &Environment, concurrency: usize) -> Re
         dry_run: true,
         get_unlisted: true,
         concurrency,
+        owners: true,
     };
     let obs = live::observe(&conn.client, &resolver, &env.set, opts).await?;
     Ok(report::drift(

@@ -377,6 +377,10 @@ pub struct ObserveOptions {
     /// (made by hand, or by another tool) and would be adopted rather than created.
     pub get_unlisted: bool,
     pub concurrency: usize,
+    /// Keep the live objects' `managedFields` (drift names each changed field's owner; apply
+    /// decides hand-overs from them). Diff drops them as they arrive: at 50,000 objects they are
+    /// about half of what the live objects take in memory.
+    pub owners: bool,
 }
 
 /// The state of one spec object in the cluster.
@@ -521,7 +525,12 @@ pub async fn observe(
     for (gk, resolution, objects) in listed {
         match resolution {
             Resolution::Served(info) => {
-                for object in objects {
+                for mut object in objects {
+                    if !opts.owners
+                        && let Some(metadata) = object["metadata"].as_object_mut()
+                    {
+                        metadata.remove("managedFields");
+                    }
                     if let Some(member) = LiveMember::from_live(&gk, &info.version, &object) {
                         live_members.push(member.clone());
                         live_by_key.insert(member.key, object);

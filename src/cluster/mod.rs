@@ -11,11 +11,14 @@ pub mod cmd;
 pub mod connect;
 pub mod diff;
 pub mod drift;
+pub mod gate;
 pub mod handover;
 pub mod live;
 pub mod plan;
+pub mod progress;
 pub mod rbac;
 pub mod readiness;
+pub mod release;
 pub mod report;
 pub mod resources;
 

@@ -93,7 +93,12 @@ pub enum Stage {
     Identity,
     Config,
     Network,
+    /// Jobs that run before the workloads they guard (migrations), waited for until complete.
+    Hooks,
     Workloads,
+    /// Services whose selector moves traffic to the other blue-green colour, after its health gate
+    /// (assigned by `apply`, which knows the live selector).
+    Switch,
     Dependents,
     Webhooks,
 }
@@ -146,6 +151,9 @@ pub struct DesiredObject {
 
 impl DesiredObject {
     pub fn stage(&self) -> Stage {
+        if super::release::is_hook(self) {
+            return Stage::Hooks;
+        }
         Stage::of(&self.key.gk)
     }
 

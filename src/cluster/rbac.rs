@@ -6,6 +6,7 @@
 //! - server-side apply and its dry run (diff, drift): `patch`, and `create` for objects that do not
 //!   exist yet (an apply that creates is authorised as a create as well);
 //! - prune: `delete` (never of Namespaces, which plat does not prune without --prune-protected);
+//! - the health gate of a blue-green switch: `list` pods and `get` `pods/proxy`;
 //! - a Role or ClusterRole plat writes may grant what the pipeline itself does not have: `escalate`
 //!   on exactly those roles; a binding plat writes needs `bind` on exactly the roles it references.
 //!
@@ -145,6 +146,23 @@ fn role_rules(set: &DesiredSet, namespace: Option<&str>) -> Vec<Value> {
     rules
 }
 
+/// The health gate of a blue-green switch (gate.rs) lists the colour's pods and asks each one over
+/// HTTP through the API server's pod proxy: only in namespaces with a blue-green Service.
+fn gate_rules(set: &DesiredSet, namespace: &str) -> Vec<Value> {
+    let has_colours = set.members.iter().any(|m| {
+        m.key.gk == GroupKind::new("", "Service")
+            && m.key.namespace.as_deref() == Some(namespace)
+            && m.manifest["spec"]["selector"][crate::lower::services::COLOR_LABEL].is_string()
+    });
+    if !has_colours {
+        return Vec::new();
+    }
+    vec![
+        json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}),
+        json!({"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}),
+    ]
+}
+
 fn plural_of_role(kind: &str) -> &'static str {
     if kind == "ClusterRole" {
         "clusterroles"
@@ -204,6 +222,7 @@ pub fn objects(env: &str, set: &DesiredSet, subject: Option<&Subject>) -> Vec<Va
     for (ns, kinds) in &namespaced {
         let mut rules = rules_for(kinds, WRITE);
         rules.extend(role_rules(set, Some(ns)));
+        rules.extend(gate_rules(set, ns));
         out.push(json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": {"name": name, "namespace": ns, "labels": labels},

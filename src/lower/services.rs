@@ -19,6 +19,10 @@ use crate::spec::{
 pub const COLOR_LABEL: &str = "plat.dev/color";
 /// A hook Job names the workloads that roll out only after it completed.
 pub const HOOK_ANNOTATION: &str = "plat.dev/hook-before";
+/// The idle colour of a blue-green release that runs `next_image` names the Deployment whose
+/// live capacity it comes up at: the cluster stage reads that colour's current replica count (an
+/// HPA may have moved it far from the spec's number) and sets it, so the spec declares no count.
+pub const CAPACITY_ANNOTATION: &str = "plat.dev/capacity-of";
 
 /// One concrete thing to lower: a workload, or one instance of a fleet.
 pub struct Target<'a> {
@@ -241,11 +245,14 @@ struct Rollout<'a> {
     image: &'a str,
     replicas: Option<i64>,
     color: Option<Color>,
+    /// The Deployment whose live capacity this one copies (the idle colour with `next_image`).
+    capacity_of: Option<String>,
 }
 
 /// Rolling: one Deployment named after the target. Blue-green: `<name>-blue` and `<name>-green`; the
-/// active colour runs `image`, the inactive one runs `next_image` when a release is being prepared and
-/// is scaled to zero otherwise.
+/// active colour runs `image`; the inactive one runs `next_image` (a release being prepared, or the
+/// previous version kept warm for a rollback) at the active colour's live capacity, and is scaled
+/// to zero (retired) otherwise.
 fn rollouts<'a>(ctx: &Ctx<'_>, t: &'a Target<'_>) -> Vec<Rollout<'a>> {
     let w = t.workload;
     let scaled_by_hpa = w.autoscaling.is_some();
@@ -256,29 +263,34 @@ fn rollouts<'a>(ctx: &Ctx<'_>, t: &'a Target<'_>) -> Vec<Rollout<'a>> {
             image: &w.image,
             replicas,
             color: None,
+            capacity_of: None,
         }];
     }
     let active = ctx.spec.release.active;
     let inactive_name = format!("{}-{}", t.object_name, active.other().as_str());
+    let active_name = format!("{}-{}", t.object_name, active.as_str());
     let inactive = match &w.next_image {
         Some(next) => Rollout {
             name: inactive_name,
             image: next,
-            replicas: Some(t.replicas),
+            replicas: None,
             color: Some(active.other()),
+            capacity_of: Some(active_name.clone()),
         },
         None => Rollout {
             name: inactive_name,
             image: &w.image,
             replicas: Some(0),
             color: Some(active.other()),
+            capacity_of: None,
         },
     };
     let active = Rollout {
-        name: format!("{}-{}", t.object_name, active.as_str()),
+        name: active_name,
         image: &w.image,
         replicas,
         color: Some(active),
+        capacity_of: None,
     };
     let mut both = vec![active, inactive];
     both.sort_by_key(|r| r.name.clone());
@@ -344,10 +356,14 @@ fn deployment(ctx: &Ctx<'_>, t: &Target<'_>, rollout: &Rollout<'_>) -> Value {
             "rollingUpdate": { "maxSurge": defaults.max_surge, "maxUnavailable": defaults.max_unavailable },
         })
     };
+    let mut metadata = controller_metadata(ctx, t, &rollout.name, &labels, rollout.image);
+    if let Some(of) = &rollout.capacity_of {
+        metadata["annotations"][CAPACITY_ANNOTATION] = json!(of);
+    }
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": controller_metadata(ctx, t, &rollout.name, &labels, rollout.image),
+        "metadata": metadata,
         "spec": obj([
             ("replicas", rollout.replicas.map(|r| json!(r))),
             ("revisionHistoryLimit", Some(json!(defaults.revision_history))),

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_apiserver;
+pub mod kubelet;
 pub mod real_apiserver;
 
 use std::path::{Path, PathBuf};

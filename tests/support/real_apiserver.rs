@@ -34,6 +34,9 @@ pub struct ServerOptions {
     pub apiserver_flags: Vec<String>,
     /// Install the CRDs of tests/data/crds/ (default: yes).
     pub without_crds: bool,
+    /// Also run kube-controller-manager with the Deployment, ReplicaSet and Job controllers, so that
+    /// rollouts and Jobs have real status (pods still need a kubelet: see `kubelet.rs`).
+    pub controllers: bool,
 }
 
 pub struct RealServer {
@@ -81,6 +84,15 @@ pub fn kubernetes_version() -> String {
         .expect("go.mod requires k8s.io/kubernetes")
 }
 
+/// Where servers keep their files: the test target's scratch folder, or `target/tmp` for the
+/// cluster benchmark (an example, which has no `CARGO_TARGET_TMPDIR`).
+fn scratch_root() -> PathBuf {
+    match option_env!("CARGO_TARGET_TMPDIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo().join("target/tmp"),
+    }
+}
+
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -119,8 +131,7 @@ impl RealServer {
     /// test) with the server's log when anything does not work.
     pub fn start(options: ServerOptions) -> RealServer {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("apiserver-{}-{n}", std::process::id()));
+        let dir = scratch_root().join(format!("apiserver-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("certs")).expect("server dir");
         let etcd = binary("etcd");
@@ -188,7 +199,31 @@ impl RealServer {
         if !options.without_crds {
             server.install_crds();
         }
+        if options.controllers {
+            server.start_controllers();
+        }
         server
+    }
+
+    /// kube-controller-manager as the administrator, with only the controllers a release needs
+    /// (no HPA controller: there is no metrics API; no serving port, so servers can run side by
+    /// side).
+    fn start_controllers(&self) {
+        let kubeconfig = self.dir.join("controller-manager.kubeconfig");
+        std::fs::write(&kubeconfig, self.kubeconfig_text()).expect("kubeconfig");
+        let args = vec![
+            format!("--kubeconfig={}", kubeconfig.display()),
+            "--leader-elect=false".into(),
+            "--controllers=deployment-controller,replicaset-controller,job-controller".into(),
+            "--secure-port=0".into(),
+            "--concurrent-deployment-syncs=2".into(),
+            "--concurrent-replicaset-syncs=2".into(),
+        ];
+        self.spawn(
+            "kube-controller-manager",
+            &binary("kube-controller-manager"),
+            &args,
+        );
     }
 
     fn spawn(&self, name: &str, program: &Path, args: &[String]) {

@@ -1,0 +1,269 @@
+//! The cluster stage at scale: the first `plat apply` of a many-tenant `prod` and a no-op `plat diff`
+//! of it, against a real kube-apiserver and etcd on this machine.
+//!
+//! Each plat run is a fresh child process (this executable as `bench cluster-child ARGS…`, which runs
+//! plat's command line in process and then prints its wall time and peak RSS), so the memory belongs
+//! to that run alone. Requests are the server's own count (`apiserver_request_total` of `/metrics`)
+//! between two readings, without the server's own controllers' writes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use clap::Parser;
+
+use super::real_apiserver::{ADMIN, RealServer, ServerOptions};
+use super::{ENV, RESULT_TAG, peak_rss_kb, prepare};
+
+const DEFAULT_TENANTS: usize = 10_000;
+/// The targets: a no-op diff in at most one request per kind (plus one per changed object: none
+/// here) and 10 s; a first apply within 120 s.
+const DIFF_SECONDS: f64 = 10.0;
+const APPLY_SECONDS: f64 = 120.0;
+
+/// Runs plat's command line with `args` and prints the wall time and peak RSS.
+pub fn child(args: &[String]) -> Result<(), String> {
+    let argv = std::iter::once("plat".to_string()).chain(args.iter().cloned());
+    let cli = plat::cli::Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let code = plat::cli::run(cli);
+    let seconds = start.elapsed().as_secs_f64();
+    let code = if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
+    };
+    println!(
+        "{RESULT_TAG} seconds={seconds} peak_kb={} code={code}",
+        peak_rss_kb()?
+    );
+    Ok(())
+}
+
+struct Run {
+    seconds: f64,
+    peak_kb: u64,
+    requests: u64,
+    by_verb: BTreeMap<String, u64>,
+}
+
+fn parse_child(stdout: &str) -> Option<(f64, u64, u8)> {
+    let line = stdout.lines().find(|l| l.starts_with(RESULT_TAG))?;
+    let mut fields = BTreeMap::new();
+    for field in line.split_whitespace().skip(1) {
+        let (k, v) = field.split_once('=')?;
+        fields.insert(k, v);
+    }
+    Some((
+        fields.get("seconds")?.parse().ok()?,
+        fields.get("peak_kb")?.parse().ok()?,
+        fields.get("code")?.parse().ok()?,
+    ))
+}
+
+/// The server's request counters, by their label set.
+fn requests_served(server: &RealServer) -> Result<BTreeMap<String, u64>, String> {
+    let (code, text) = server.request(ADMIN, "GET", "/metrics", None, "")?;
+    if code != 200 {
+        return Err(format!("GET /metrics answered {code}"));
+    }
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .filter_map(|l| {
+            let (labels, value) = l.rsplit_once(' ')?;
+            Some((labels.to_string(), value.parse::<f64>().ok()? as u64))
+        })
+        .collect())
+}
+
+fn label<'a>(labels: &'a str, name: &str) -> &'a str {
+    labels
+        .split_once(&format!("{name}=\""))
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or("", |(value, _)| value)
+}
+
+/// Requests between two readings (by verb), without the server's own controllers and the second
+/// reading's own GET /metrics.
+fn between(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> (u64, BTreeMap<String, u64>) {
+    const SERVER_OWN: &[&str] = &[
+        "endpoints",
+        "endpointslices",
+        "leases",
+        "flowschemas",
+        "prioritylevelconfigurations",
+        // A Service's cluster IP is an IPAddress object the server creates itself.
+        "ipaddresses",
+    ];
+    let mut total = 0;
+    let mut by_verb = BTreeMap::new();
+    for (labels, count) in after {
+        // plat never watches: WATCH requests are the server's own informers reconnecting.
+        if SERVER_OWN.contains(&label(labels, "resource")) || label(labels, "verb") == "WATCH" {
+            continue;
+        }
+        let mut delta = count - before.get(labels).copied().unwrap_or(0);
+        if label(labels, "resource").is_empty() && label(labels, "verb") == "GET" {
+            delta = delta.saturating_sub(1);
+        }
+        if delta > 0 {
+            total += delta;
+            *by_verb
+                .entry(label(labels, "verb").to_string())
+                .or_insert(0) += delta;
+        }
+    }
+    (total, by_verb)
+}
+
+fn run_plat(server: &RealServer, args: &[String]) -> Result<Run, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let before = requests_served(server)?;
+    let output = Command::new(&exe)
+        .arg("cluster-child")
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let after = requests_served(server)?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (seconds, peak_kb, code) = parse_child(&stdout).ok_or_else(|| {
+        format!(
+            "plat {args:?} printed no measurement ({}):\n{}\n{}",
+            output.status,
+            tail(&stdout),
+            tail(&String::from_utf8_lossy(&output.stderr))
+        )
+    })?;
+    if code != 0 {
+        let failures: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with("failed"))
+            .take(10)
+            .collect();
+        return Err(format!(
+            "plat {args:?} failed:\n{}\n{}\n{}",
+            failures.join("\n"),
+            tail(&stdout),
+            tail(&String::from_utf8_lossy(&output.stderr))
+        ));
+    }
+    let (requests, by_verb) = between(&before, &after);
+    Ok(Run {
+        seconds,
+        peak_kb,
+        requests,
+        by_verb,
+    })
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn kinds_of(dir: &Path) -> Result<(usize, usize), String> {
+    let world = plat::world::FsWorld::new(dir);
+    let loaded = plat::cluster::load_environment(&world, "platform.toml", ENV)
+        .map_err(|e| format!("the environment does not load: {e:?}"))?;
+    let mut kinds = loaded.set.group_kinds();
+    kinds.insert(plat::cluster::plan::GroupKind::new("", "Namespace"));
+    Ok((kinds.len(), loaded.set.members.len() + 1))
+}
+
+fn arguments(args: &[String]) -> Result<(usize, u16), String> {
+    let mut tenants = DEFAULT_TENANTS;
+    let mut concurrency = 4u16;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--concurrency" {
+            let value = it.next().ok_or("--concurrency needs a number")?;
+            concurrency = value
+                .parse()
+                .map_err(|_| format!("`{value}`: not a number"))?;
+        } else {
+            tenants = arg
+                .replace('_', "")
+                .parse()
+                .map_err(|_| format!("`{arg}`: not a tenant count"))?;
+        }
+    }
+    Ok((tenants, concurrency))
+}
+
+pub fn parent(args: &[String]) -> Result<(), String> {
+    let (tenants, concurrency) = arguments(args)?;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = repo.join("target/bench").join(format!("cluster-{tenants}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    prepare(repo, &dir, tenants)?;
+    let (kinds, objects) = kinds_of(&dir)?;
+    println!("{tenants} tenants: {objects} objects of {kinds} kinds in environment {ENV}");
+
+    let started = Instant::now();
+    // One Service per tenant: the tests' /24 of Service IPs would be full after 250 of them.
+    let server = RealServer::start(ServerOptions {
+        apiserver_flags: vec!["--service-cluster-ip-range=10.0.0.0/16".into()],
+        ..ServerOptions::default()
+    });
+    println!(
+        "real kube-apiserver and etcd up with the CRDs installed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let kubeconfig = dir.join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig, server.kubeconfig_text()).map_err(|e| e.to_string())?;
+    let common = |command: &str| -> Vec<String> {
+        vec![
+            command.into(),
+            "--env".into(),
+            ENV.into(),
+            "--spec".into(),
+            dir.join("platform.toml").display().to_string(),
+            "--kubeconfig".into(),
+            kubeconfig.display().to_string(),
+            "--concurrency".into(),
+            concurrency.to_string(),
+        ]
+    };
+    let apply = run_plat(&server, &common("apply"))?;
+    let diff = run_plat(&server, &common("diff"))?;
+    report(kinds, concurrency, &apply, &diff);
+    Ok(())
+}
+
+fn report(kinds: usize, concurrency: u16, apply: &Run, diff: &Run) {
+    println!("\n| run | wall s | requests | peak MB | requests by verb |");
+    println!("|---|---:|---:|---:|---|");
+    for (name, run) in [("first apply", apply), ("no-op diff", diff)] {
+        let verbs: Vec<String> = run
+            .by_verb
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect();
+        println!(
+            "| {name} (concurrency {concurrency}) | {:.1} | {} | {:.1} | {} |",
+            run.seconds,
+            run.requests,
+            run.peak_kb as f64 * 1024.0 / 1e6,
+            verbs.join(", ")
+        );
+    }
+    let verdict = |held: bool| if held { "held" } else { "MISSED" };
+    println!(
+        "\nno-op diff: {} requests for {kinds} kinds (target ≤ {kinds}): {}; {:.1} s (target ≤ {DIFF_SECONDS} s): {}",
+        diff.requests,
+        verdict(diff.requests <= kinds as u64),
+        diff.seconds,
+        verdict(diff.seconds <= DIFF_SECONDS)
+    );
+    println!(
+        "first apply: {:.1} s (target ≤ {APPLY_SECONDS} s): {}",
+        apply.seconds,
+        verdict(apply.seconds <= APPLY_SECONDS)
+    );
+}

@@ -1,0 +1,232 @@
+//! What a kubelet would do, played by the test for one namespace of a real API server that runs
+//! kube-controller-manager: the Deployment, ReplicaSet and Job controllers are real, but no node
+//! runs containers. This loop writes each new pod's `status` with an administrator's client, as
+//! a kubelet reports it: a Job's pod Succeeded (or Failed, when the test says so), any other pod
+//! Running and Ready at `pod_ip`, where [`HealthServer`] answers for every pod. The controllers
+//! then compute the Deployments' and Jobs' status themselves; plat reads only that.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::real_apiserver::{ADMIN, RealServer};
+
+/// How the played kubelet ends a Job's pods.
+#[derive(Clone, Default)]
+pub struct Behaviour {
+    /// Job pods fail (exit code 1) instead of succeeding.
+    pub fail_jobs: Arc<AtomicBool>,
+}
+
+pub struct Kubelet {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    pub behaviour: Behaviour,
+}
+
+/// An address of this machine that the API server's proxy accepts for a pod (a global unicast
+/// address: it refuses loopback). The test fails without one.
+pub fn pod_ip() -> IpAddr {
+    let routed = UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("198.51.100.1:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok();
+    let listed = || {
+        let out = std::process::Command::new("hostname")
+            .arg("-I")
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|w| w.parse::<IpAddr>().ok())
+            .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+    };
+    routed
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .or_else(listed)
+        .expect("this machine has no non-loopback IPv4 address for the pods' IP")
+}
+
+impl Kubelet {
+    pub fn start(server: &'static RealServer, namespace: &str, ip: IpAddr) -> Kubelet {
+        let stop = Arc::new(AtomicBool::new(false));
+        let behaviour = Behaviour::default();
+        let (stop2, behaviour2, ns) = (stop.clone(), behaviour.clone(), namespace.to_string());
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                tick(server, &ns, ip, &behaviour2);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Kubelet {
+            stop,
+            thread: Some(thread),
+            behaviour,
+        }
+    }
+}
+
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn owned_by_job(pod: &Value) -> bool {
+    pod["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|o| o["kind"] == "Job")
+}
+
+fn tick(server: &RealServer, ns: &str, ip: IpAddr, behaviour: &Behaviour) {
+    let Ok((200, text)) = server.request(
+        ADMIN,
+        "GET",
+        &format!("/api/v1/namespaces/{ns}/pods"),
+        None,
+        "",
+    ) else {
+        return;
+    };
+    let Ok(list) = serde_json::from_str::<Value>(&text) else {
+        return;
+    };
+    for pod in list["items"].as_array().into_iter().flatten() {
+        let started = pod["status"]["phase"] != "Pending" && !pod["status"]["phase"].is_null();
+        if started || !pod["metadata"]["deletionTimestamp"].is_null() {
+            continue;
+        }
+        let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+        let status = if owned_by_job(pod) {
+            finished_status(pod, behaviour.fail_jobs.load(Ordering::SeqCst))
+        } else {
+            running_status(pod, ip)
+        };
+        let _ = server.request(
+            ADMIN,
+            "PATCH",
+            &format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
+            Some("application/merge-patch+json"),
+            &json!({ "status": status }).to_string(),
+        );
+    }
+}
+
+fn now() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn container_names(pod: &Value) -> Vec<String> {
+    pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn running_status(pod: &Value, ip: IpAddr) -> Value {
+    let t = now();
+    let statuses: Vec<Value> = container_names(pod)
+        .into_iter()
+        .map(|name| {
+            json!({"name": name, "ready": true, "restartCount": 0, "image": "", "imageID": "",
+                            "started": true, "state": {"running": {"startedAt": t}}})
+        })
+        .collect();
+    json!({
+        "phase": "Running",
+        "podIP": ip.to_string(),
+        "podIPs": [{"ip": ip.to_string()}],
+        "hostIP": ip.to_string(),
+        "startTime": t,
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": t},
+            {"type": "ContainersReady", "status": "True", "lastTransitionTime": t},
+            {"type": "Ready", "status": "True", "lastTransitionTime": t},
+        ],
+        "containerStatuses": statuses,
+    })
+}
+
+fn finished_status(pod: &Value, fail: bool) -> Value {
+    let t = now();
+    let code = if fail { 1 } else { 0 };
+    let statuses: Vec<Value> = container_names(pod)
+        .into_iter()
+        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "", "imageID": "",
+                            "state": {"terminated": {"exitCode": code, "startedAt": t, "finishedAt": t,
+                                                     "reason": if fail { "Error" } else { "Completed" }}}}))
+        .collect();
+    json!({
+        "phase": if fail { "Failed" } else { "Succeeded" },
+        "startTime": t,
+        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": t}],
+        "containerStatuses": statuses,
+    })
+}
+
+/// The HTTP endpoint every played pod answers on: 200 on any path, or 500 while `failing`;
+/// counts the requests it answered.
+pub struct HealthServer {
+    pub port: u16,
+    pub failing: Arc<AtomicBool>,
+    pub asked: Arc<AtomicUsize>,
+}
+
+impl HealthServer {
+    pub fn start() -> HealthServer {
+        let listener = TcpListener::bind("0.0.0.0:0").expect("a port for the pods' HTTP endpoint");
+        let port = listener.local_addr().expect("address").port();
+        let failing = Arc::new(AtomicBool::new(false));
+        let asked = Arc::new(AtomicUsize::new(0));
+        let (f, a) = (failing.clone(), asked.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().expect("stream"));
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                // Read the headers to their end before answering.
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                a.fetch_add(1, Ordering::SeqCst);
+                let (code, body) = if f.load(Ordering::SeqCst) {
+                    ("500 Internal Server Error", "not ready")
+                } else {
+                    ("200 OK", "ok")
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {code}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        HealthServer {
+            port,
+            failing,
+            asked,
+        }
+    }
+}
