@@ -190,7 +190,7 @@ fn no_drift_no_fight(project: &Project) {
 fn a_migration_completes_before_the_workload_it_guards_runs_once_per_version_and_a_failure_stops_the_apply()
  {
     let ns = "rel-hooks";
-    let health = HealthServer::start();
+    let health = HealthServer::start(pod_ip());
     let project = release_project(ns, health.port);
     set_overlay(&project, ns, None);
     let kubelet = Kubelet::start(server(), ns, pod_ip());
@@ -325,7 +325,7 @@ fn traffic_capacity(service: &[Value], deployments: &[Value]) -> Vec<(String, i6
 #[test]
 fn a_blue_green_release_is_gated_keeps_the_previous_colour_warm_and_rolls_back_at_once() {
     let ns = "rel-bluegreen";
-    let health = HealthServer::start();
+    let health = HealthServer::start(pod_ip());
     let project = release_project(ns, health.port);
     let _kubelet = Kubelet::start(server(), ns, pod_ip());
 

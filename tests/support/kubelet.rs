@@ -191,8 +191,10 @@ pub struct HealthServer {
 }
 
 impl HealthServer {
-    pub fn start() -> HealthServer {
-        let listener = TcpListener::bind("0.0.0.0:0").expect("a port for the pods' HTTP endpoint");
+    /// Listens on this machine's own address `ip` only (what the pods' IP is): the API server's
+    /// proxy refuses loopback, and nothing is opened on any other interface.
+    pub fn start(ip: IpAddr) -> HealthServer {
+        let listener = TcpListener::bind((ip, 0)).expect("a port for the pods' HTTP endpoint");
         let port = listener.local_addr().expect("address").port();
         let failing = Arc::new(AtomicBool::new(false));
         let asked = Arc::new(AtomicUsize::new(0));
