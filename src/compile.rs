@@ -188,7 +188,14 @@ fn compile_inner(
     let mut per_env: Vec<(String, Diagnostics)> = Vec::new();
     let mut placements = Vec::new();
     if let Some(base) = base {
-        for env in &chosen {
+        // The last environment takes the base tree itself, so that it is freed before lowering.
+        let mut base = Some(base);
+        for (i, env) in chosen.iter().enumerate() {
+            let tree = match (i + 1 == chosen.len(), &base) {
+                (true, _) => std::borrow::Cow::Owned(base.take().expect("the base tree")),
+                (false, Some(b)) => std::borrow::Cow::Borrowed(b),
+                (false, None) => unreachable!("the base tree is taken by the last environment"),
+            };
             let mut env_diags = Diagnostics::default();
             if !available.contains(env) {
                 env_diags.push(unknown_environment(env, &available));
@@ -197,7 +204,7 @@ fn compile_inner(
             }
             if let Some(files) = compile_env(
                 world,
-                &base,
+                tree,
                 env,
                 &mut out.sources,
                 &mut env_diags,
@@ -288,7 +295,7 @@ fn load_file(
 
 fn compile_env(
     world: &dyn World,
-    base: &Node,
+    base: std::borrow::Cow<'_, Node>,
     env: &str,
     sources: &mut Sources,
     diags: &mut Diagnostics,
@@ -304,9 +311,9 @@ fn compile_env(
         );
         return None;
     }
-    let patches = patch::read(base, &overlay, sources, diags);
+    let patches = patch::read(&base, &overlay, sources, diags);
     let overlay_patches = has_table_or_key(&overlay, patch::KEY);
-    let mut root = base.clone();
+    let mut root: Node = (*base).clone();
     merge::apply_overlay(&mut root, overlay, diags);
     if diags.has_errors() {
         return None;
@@ -317,7 +324,7 @@ fn compile_env(
     policy::scan_secret_literals(&root, "", &mut secrets);
     if overlay_patches {
         // The merged tree holds the overlay's patches; the base's apply too and are scanned here.
-        patch::scan_base_secrets(base, &mut secrets);
+        patch::scan_base_secrets(&base, &mut secrets);
     }
     let spec = spec::read_spec(&root, env, diags);
     diags.extend(secrets);
@@ -331,17 +338,20 @@ fn compile_env(
     read_config_files(world, &mut spec, diags);
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
-    waivers::apply(&spec.waivers, &root, diags, &mut used);
-    waivers::explain_replaced(base, &root, &spec.waivers, diags);
+    let scope = waivers::Scope::of(&base, &root, &spec.waivers);
+    // The trees are not needed from here on; a large fleet's are megabytes each.
+    drop((root, base));
+    waivers::apply(&spec.waivers, &scope, diags, &mut used);
+    waivers::explain_replaced(&scope, diags);
     if diags.has_errors() {
         return None;
     }
     let extras = extra::render(world, &spec, sources, diags);
     let patcher = patch::Patcher::new(patches);
     let files = lower_and_render(&spec, sources, patcher, extras, diags, trace);
-    waivers::apply(&spec.waivers, &root, diags, &mut used);
+    waivers::apply(&spec.waivers, &scope, diags, &mut used);
     waivers::apply_to_files(&spec.waivers, sources, diags, &mut used);
-    waivers::explain_replaced(base, &root, &spec.waivers, diags);
+    waivers::explain_replaced(&scope, diags);
     waivers::report_unused(&spec.waivers, &used, diags);
     (!diags.has_errors()).then_some(files)
 }

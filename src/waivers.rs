@@ -7,15 +7,35 @@ use crate::node::{Node, Value};
 use crate::source::Origin;
 use crate::spec::Waiver;
 
+/// Where each waiver applies, and which of the base's waivers an overlay replaced, taken from the
+/// merged tree once: the tree can then be dropped before lowering (a large fleet's tree is megabytes).
+pub struct Scope {
+    spans: Vec<Option<Span>>,
+    /// The overlay's `[[waivers]]`, and the base's waivers it dropped with their spans.
+    replaced: Option<(Origin, Vec<(Waiver, Span)>)>,
+}
+
+/// A key path's node and everything inside it.
+type Span = (Origin, Vec<Origin>);
+
+impl Scope {
+    pub fn of(base: &Node, root: &Node, waivers: &[Waiver]) -> Scope {
+        Scope {
+            spans: waivers.iter().map(|w| span_of(root, &w.at)).collect(),
+            replaced: replaced(base, root, waivers),
+        }
+    }
+}
+
 /// Waives the findings each waiver names (same check, located inside the entry at its path) and
 /// marks in `used` the waivers that matched something.
-pub fn apply(waivers: &[Waiver], root: &Node, diags: &mut Diagnostics, used: &mut [bool]) {
+pub fn apply(waivers: &[Waiver], scope: &Scope, diags: &mut Diagnostics, used: &mut [bool]) {
     for (i, waiver) in waivers.iter().enumerate() {
-        let Some(span) = span_of(root, &waiver.at) else {
+        let Some(span) = &scope.spans[i] else {
             continue;
         };
         for d in diags.iter_mut() {
-            let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, &span));
+            let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, span));
             if d.code == waiver.check.as_str() && d.severity != Severity::Waived && inside {
                 d.waive(&waiver.reason);
                 used[i] = true;
@@ -71,7 +91,7 @@ pub fn report_unused(waivers: &[Waiver], used: &[bool], diags: &mut Diagnostics)
 }
 
 /// The span a key path covers: the node's own span, widened to its children's.
-fn span_of(root: &Node, path: &str) -> Option<(Origin, Vec<Origin>)> {
+fn span_of(root: &Node, path: &str) -> Option<Span> {
     let mut node = root;
     for part in path.split('.') {
         let Value::Table(table) = &node.value else {
@@ -96,7 +116,7 @@ fn collect(node: &Node, out: &mut Vec<Origin>) {
     }
 }
 
-fn within(origin: Origin, (own, parts): &(Origin, Vec<Origin>)) -> bool {
+fn within(origin: Origin, (own, parts): &Span) -> bool {
     let inside = |o: &Origin| {
         o.file == origin.file && o.start <= origin.start && origin.start <= o.end.max(o.start)
     };
@@ -106,34 +126,20 @@ fn within(origin: Origin, (own, parts): &(Origin, Vec<Origin>)) -> bool {
 /// The base's waivers that an overlay's `[[waivers]]` replaced (an overlay's array replaces the base's):
 /// a finding one of them would have waived gets a label at the overlay's array, which is where it stopped
 /// being waived, and a note on how to keep it.
-pub fn explain_replaced(base: &Node, root: &Node, current: &[Waiver], diags: &mut Diagnostics) {
-    let (Some(base_node), Some(merged)) = (table_entry(base, KEY), table_entry(root, KEY)) else {
+pub fn explain_replaced(scope: &Scope, diags: &mut Diagnostics) {
+    let Some((overlay, dropped)) = &scope.replaced else {
         return;
     };
-    if merged.replaced.is_none() {
-        return;
-    }
-    let mut quiet = Diagnostics::default();
-    let base_waivers: Vec<crate::decode::Located<Waiver>> =
-        crate::decode::Decode::decode(base_node, KEY, &mut quiet).unwrap_or_default();
-    let dropped = base_waivers.iter().map(|w| &w.value).filter(|w| {
-        !current
-            .iter()
-            .any(|c| c.check.value == w.check.value && c.at.value == w.at.value)
-    });
-    for waiver in dropped {
-        let Some(span) = span_of(root, &waiver.at) else {
-            continue;
-        };
+    for (waiver, span) in dropped {
         for d in diags.iter_mut() {
-            let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, &span));
-            let told = d.secondary.iter().any(|l| l.origin == merged.origin);
+            let inside = d.primary.as_ref().is_some_and(|l| within(l.origin, span));
+            let told = d.secondary.iter().any(|l| l.origin == *overlay);
             if d.code != waiver.check.as_str() || d.severity == Severity::Waived || !inside || told
             {
                 continue;
             }
             d.secondary.push(crate::diag::Label {
-                origin: merged.origin,
+                origin: *overlay,
                 text: format!(
                     "this overlay's `[[waivers]]` replaces the base's, which waived {} at `{}`",
                     waiver.check.value, waiver.at.value
@@ -145,6 +151,29 @@ pub fn explain_replaced(base: &Node, root: &Node, current: &[Waiver], diags: &mu
             );
         }
     }
+}
+
+/// The base's waivers that the overlay's `[[waivers]]` replaced, if it did.
+fn replaced(base: &Node, root: &Node, current: &[Waiver]) -> Option<(Origin, Vec<(Waiver, Span)>)> {
+    let (base_node, merged) = (table_entry(base, KEY)?, table_entry(root, KEY)?);
+    merged.replaced?;
+    let mut quiet = Diagnostics::default();
+    let base_waivers: Vec<crate::decode::Located<Waiver>> =
+        crate::decode::Decode::decode(base_node, KEY, &mut quiet).unwrap_or_default();
+    let dropped = base_waivers
+        .into_iter()
+        .map(|w| w.value)
+        .filter(|w| {
+            !current
+                .iter()
+                .any(|c| c.check.value == w.check.value && c.at.value == w.at.value)
+        })
+        .filter_map(|w| {
+            let span = span_of(root, &w.at)?;
+            Some((w, span))
+        })
+        .collect();
+    Some((merged.origin, dropped))
 }
 
 const KEY: &str = "waivers";

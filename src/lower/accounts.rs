@@ -82,10 +82,17 @@ fn account_remote_ref(ctx: &Ctx<'_>, account: &str, field: &str) -> Value {
     } else {
         format!("{prefix}/object-storage/{account}")
     };
+    let mut reference = serde_json::Map::new();
     match ctx.spec.secrets.addressing {
-        SecretAddressing::Key => json!({ "key": format!("{document}/{field}") }),
-        SecretAddressing::Property => json!({ "key": document, "property": field }),
+        SecretAddressing::Key => {
+            reference.insert("key".into(), Value::String(format!("{document}/{field}")));
+        }
+        SecretAddressing::Property => {
+            reference.insert("key".into(), Value::String(document));
+            reference.insert("property".into(), Value::String(field.to_string()));
+        }
     }
+    Value::Object(reference)
 }
 
 fn external_secrets(ctx: &Ctx<'_>) -> bool {
@@ -323,7 +330,13 @@ fn batch_objects(
             .iter()
             .flat_map(|a| {
                 ["access_key", "secret_key"].map(|field| {
-                    json!({ "secretKey": format!("{}.{field}", a.name), "remoteRef": account_remote_ref(ctx, &a.name, field) })
+                    let mut entry = serde_json::Map::new();
+                    entry.insert("remoteRef".into(), account_remote_ref(ctx, &a.name, field));
+                    entry.insert(
+                        "secretKey".into(),
+                        Value::String(format!("{}.{field}", a.name)),
+                    );
+                    Value::Object(entry)
                 })
             })
             .collect();

@@ -353,7 +353,17 @@ impl Filler {
     /// value needs; inside a longer string a value must be one that never changes the quoting
     /// (else `None`).
     pub(super) fn fill(&self, values: &Values<'_>, yaml: bool) -> Option<String> {
-        let mut out = String::with_capacity(self.text.len() + 256);
+        // The exact length first: ten thousand instances' texts are held until they are written.
+        let len: usize = self
+            .pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(range) => range.len(),
+                Piece::Slot { slot, whole: true } if yaml => values.scalar[*slot].len(),
+                Piece::Slot { slot, .. } => values.raw[*slot].len(),
+            })
+            .sum();
+        let mut out = String::with_capacity(len);
         for piece in &self.pieces {
             match piece {
                 Piece::Text(range) => out.push_str(&self.text[range.clone()]),

@@ -100,17 +100,19 @@ pub(super) fn external_secret(
         .as_ref()
         .map(|s| s.value.clone())
         .unwrap_or_default();
-    json!({
+    let mut secret = json!({
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
         "metadata": ctx.metadata(name, labels, "secrets", secrets.origin),
         "spec": {
             "refreshInterval": secrets.refresh_interval,
             "secretStoreRef": { "name": store, "kind": secrets.store_kind },
-            "target": target,
-            "data": data,
         },
-    })
+    });
+    // Moved in, not through `json!` (which would serialize a copy): a batch of accounts has hundreds.
+    secret["spec"]["target"] = target;
+    secret["spec"]["data"] = Value::Array(data);
+    secret
 }
 
 /// CloudNativePG wants the owner's credentials as a `kubernetes.io/basic-auth` Secret; it is made from
