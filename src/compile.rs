@@ -162,6 +162,7 @@ fn compile_inner(
     selection: &Selection,
     mut trace: Option<&mut Trace>,
 ) -> Compilation {
+    crate::schemas::warm_up();
     let mut out = Compilation::default();
     let mut diags = Diagnostics::default();
     let available = environments(world);

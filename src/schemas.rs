@@ -102,6 +102,20 @@ fn find(api_version: &str, kind: &str) -> Option<usize> {
         .position(|s| s.kind == kind && s.api_version == api_version)
 }
 
+/// Starts compiling every validator on another thread, once per process: compiling them is a fixed
+/// cost of tens of milliseconds that overlaps with loading and reading the spec. A validator asked
+/// for before its turn is compiled by whoever asks first; the other waits for it.
+pub fn warm_up() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(|| {
+            (0..SCHEMAS.len()).for_each(|i| {
+                validator(i);
+            })
+        });
+    });
+}
+
 /// The compiled validator of a schema in [`SCHEMAS`], compiled on first use.
 fn validator(index: usize) -> &'static Validator {
     VALIDATORS[index].get_or_init(|| compile(&SCHEMAS[index]))
