@@ -242,7 +242,7 @@ fn diff_base_previews_what_a_change_does_to_the_output() {
     let out = text(&changed.stdout);
     assert_eq!(code(&changed), 1, "{out}");
     // The new tenant's file (six objects, its data claim and its object-storage credentials among
-    // them) is added, and the kustomization lists it; MinIO's accounts gain the tenant's policy and
+    // them) is added, and the kustomization lists it; MinIO's accounts gain the tenant's line and
     // credentials, and the provisioning Job is a new one (its name is a hash of what it provisions).
     assert!(
         out.starts_with(
@@ -251,8 +251,8 @@ fn diff_base_previews_what_a_change_does_to_the_output() {
         "{out}"
     );
     assert!(
-        out.contains("astrbot-wayne.json"),
-        "the tenant's policy: {out}"
+        out.contains("+    astrbot-wayne saas-platform-tenants tenants/wayne\n"),
+        "the tenant's account line: {out}"
     );
     assert!(
         out.contains("+++ b/generated/prod/kubernetes/fleets/astrbot/wayne.yaml"),
