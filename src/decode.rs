@@ -574,7 +574,7 @@ pub struct ValueRule {
 /// The value rules the readers apply, one per kind of value.
 pub mod rule {
     use super::ValueRule;
-    use crate::rules::{duration, image, names, network, numbers, paths};
+    use crate::rules::{duration, image, names, network, numbers, paths, time};
 
     pub const DNS_LABEL: ValueRule = ValueRule {
         code: "P0110",
@@ -636,6 +636,14 @@ pub mod rule {
     pub const HTTP_HEADER: ValueRule = ValueRule {
         code: "P0119",
         check: network::http_header_name,
+    };
+    pub const TIME_ZONE: ValueRule = ValueRule {
+        code: "P0120",
+        check: time::time_zone,
+    };
+    pub const POSTGRES_NAME: ValueRule = ValueRule {
+        code: "P0121",
+        check: names::postgres_name,
     };
 }
 

@@ -402,3 +402,31 @@ fn secrets_are_found_by_their_values_and_a_false_positive_can_be_waived() {
         "{waived:?}"
     );
 }
+
+#[test]
+fn a_database_name_that_needs_quoting_is_a_warning_at_its_value() {
+    let spec = r#"
+[stores.db]
+kind = "postgresql"
+instances = 1
+image = "ghcr.io/cloudnative-pg/postgresql:16.4"
+database = "Shop DB"
+owner = "shop-owner"
+size = "small"
+storage = { size = "1Gi", class = "standard" }
+"#;
+    let found = findings(spec);
+    let at = |line: &str| {
+        found
+            .iter()
+            .any(|(c, s, at)| c == "P0121" && *s == Severity::Warning && at.starts_with(line))
+    };
+    assert!(at("platform.toml:18:12"), "database: {found:?}");
+    assert!(at("platform.toml:19:9"), "owner: {found:?}");
+    let plain = findings(
+        &spec
+            .replace("Shop DB", "shop")
+            .replace("shop-owner", "shop_owner"),
+    );
+    assert!(!plain.iter().any(|(c, _, _)| c == "P0121"), "{plain:?}");
+}

@@ -10,6 +10,7 @@ pub mod names;
 pub mod network;
 pub mod numbers;
 pub mod paths;
+pub mod time;
 
 /// Why a value breaks a rule: the problem in a few words, and the rule itself.
 #[derive(Clone, Debug, PartialEq, Eq)]

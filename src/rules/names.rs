@@ -163,6 +163,34 @@ pub fn annotations_size<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
     Ok(())
 }
 
+pub const POSTGRES_NAME: &str = "an unquoted PostgreSQL identifier: a lower-case letter or `_` first, then lower-case letters, digits and `_`, at most 63 bytes (PostgreSQL truncates longer names)";
+
+/// A database or owner name of a CloudNativePG cluster (`bootstrap.initdb.database` / `owner`).
+/// CloudNativePG quotes what it creates, but every migration, `psql` call and connection URL would
+/// have to quote it too, and a name over 63 bytes is silently cut.
+pub fn postgres_name(text: &str) -> super::Rule {
+    let bytes = text.as_bytes();
+    let first_ok = bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_lowercase() || *b == b'_');
+    let rest_ok = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_');
+    if !first_ok || !rest_ok {
+        return Err(super::Broken::new(
+            "would need quoting wherever it is used",
+            POSTGRES_NAME,
+        ));
+    }
+    if bytes.len() > 63 {
+        return Err(super::Broken::new(
+            format!("is {} bytes long, and PostgreSQL keeps 63", bytes.len()),
+            POSTGRES_NAME,
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -148,6 +148,11 @@ fn postgres(
         f.missing("database", "a string", diags);
     }
     let owner = f.or("owner", "app".to_string(), diags);
+    for key in ["database", "owner"] {
+        if let Some(node) = f.node(key) {
+            warn_quoted_name(node, &format!("{path}.{key}"), diags);
+        }
+    }
     let monitoring = f.or("monitoring", true, diags);
     let parameters = f.named("parameters", diags, config_value);
     let backup = f
@@ -291,4 +296,19 @@ fn backup(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Backup> {
         path: prefix,
         origin: node.origin,
     })
+}
+
+/// A database or owner name that PostgreSQL would need quoted everywhere (P0121, a warning: the
+/// operator quotes it, the people and tools after it may not).
+fn warn_quoted_name(node: &Node, path: &str, diags: &mut Diagnostics) {
+    let crate::node::Value::String(text) = &node.value else {
+        return;
+    };
+    if let Err(broken) = crate::rules::names::postgres_name(text) {
+        diags.push(
+            Diagnostic::warning("P0121", format!("`{path}` {}", broken.problem))
+                .at(node.origin, "this name")
+                .help(format!("write {}", broken.rule)),
+        );
+    }
 }

@@ -873,7 +873,9 @@ pub fn autoscaling(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<A
 /// The CronJob keys: only a `cron` workload may have a schedule.
 fn cron_fields(f: &mut Fields<'_>, path: &str, diags: &mut Diagnostics) -> Option<CronSettings> {
     let schedule = f.opt::<String>("schedule", diags);
-    let time_zone = f.opt::<String>("time_zone", diags).map(|t| t.value);
+    let time_zone = f
+        .rule("time_zone", crate::decode::rule::TIME_ZONE, diags)
+        .map(|t| t.value);
     let concurrency = f.choice("concurrency_policy", &CONCURRENCY, diags);
     let successful = f
         .int("successful_jobs_history", 0, 100, diags)
