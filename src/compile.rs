@@ -340,8 +340,13 @@ fn compile_env(
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
     let scope = waivers::Scope::of(&base, &root, &spec.waivers);
-    // The trees are not needed from here on; a large fleet's are megabytes each.
-    drop((root, base));
+    // The trees are not needed from here on; a large fleet's are megabytes each, and freeing
+    // them node by node takes a while, so another thread does it while this one lowers.
+    let base = match base {
+        std::borrow::Cow::Owned(tree) => Some(tree),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    std::thread::spawn(move || drop((root, base)));
     waivers::apply(&spec.waivers, &scope, diags, &mut used);
     waivers::explain_replaced(&scope, diags);
     if diags.has_errors() {

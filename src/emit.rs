@@ -111,8 +111,9 @@ fn stage_and_swap(out: &Path, staging: &Path, outputs: &[(String, Files)]) -> io
     Ok(())
 }
 
-/// Writes files below `dir`: each folder is made once, and the files are written by two threads
-/// (creating ten thousand small files is dominated by system calls, which overlap well).
+/// Writes files below `dir`: each folder is made once, and the files are written by four threads
+/// (creating ten thousand small files is dominated by system calls, which overlap well; four
+/// measured faster than two on two cores).
 fn write_files(dir: &Path, files: &[(String, String)]) -> io::Result<()> {
     let mut folders: Vec<PathBuf> = files
         .iter()
@@ -123,10 +124,10 @@ fn write_files(dir: &Path, files: &[(String, String)]) -> io::Result<()> {
     for folder in &folders {
         fs::create_dir_all(folder)?;
     }
-    let half = files.len().div_ceil(2);
+    let quarter = files.len().div_ceil(4);
     std::thread::scope(|scope| {
         let workers: Vec<_> = files
-            .chunks(half.max(1))
+            .chunks(quarter.max(1))
             .map(|chunk| {
                 scope.spawn(move || {
                     chunk
