@@ -174,6 +174,16 @@ fn check_kind_settings(w: &Workload, path: &str, diags: &mut Diagnostics) {
         (Some(c), _) => check_cron(&c.schedule, diags),
         _ => {}
     }
+    if let (WorkloadKind::Job, Some(ttl)) = (w.kind, &w.job.ttl_after_finished) {
+        diags.push(ttl.diagnostic(
+            Diagnostic::warning(
+                "P0226",
+                format!("`{path}` is deleted by the cluster {}s after it finishes", ttl.value),
+            )
+            .help("plat applies the Job by name: once the cluster deletes it, the next `plat apply` creates it and it runs again (a hook before the workloads it guards), and drift reports it missing meanwhile; leave `ttl_seconds_after_finished` out, and a new version of the job gets a new name"),
+            "deleted after it finishes",
+        ));
+    }
     if !w.before.is_empty() && w.kind != WorkloadKind::Job {
         diags.push(
             w.before[0].diagnostic(

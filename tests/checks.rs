@@ -430,3 +430,24 @@ storage = { size = "1Gi", class = "standard" }
     );
     assert!(!plain.iter().any(|(c, _, _)| c == "P0121"), "{plain:?}");
 }
+
+#[test]
+fn a_job_the_cluster_deletes_after_it_finishes_is_a_warning_at_its_ttl() {
+    let job = r#"
+[services.migrate]
+kind = "job"
+image = "registry.example.com/hello/migrate:1.0.0"
+size = "small"
+before = ["web"]
+ttl_seconds_after_finished = 86400
+"#;
+    let found = findings(job);
+    assert!(
+        found.iter().any(|(c, s, at)| c == "P0226"
+            && *s == Severity::Warning
+            && at == "platform.toml:19:30"),
+        "{found:?}"
+    );
+    let kept = findings(&job.replace("ttl_seconds_after_finished = 86400\n", ""));
+    assert!(!kept.iter().any(|(c, _, _)| c == "P0226"), "{kept:?}");
+}

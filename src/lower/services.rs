@@ -422,7 +422,7 @@ fn job_spec(ctx: &Ctx<'_>, t: &Target<'_>) -> Value {
         ),
         (
             "ttlSecondsAfterFinished",
-            job.ttl_after_finished.map(|v| json!(v)),
+            job.ttl_after_finished.as_ref().map(|v| json!(v.value)),
         ),
         (
             "template",

@@ -463,7 +463,8 @@ pub struct CronSettings {
 pub struct JobSettings {
     pub backoff_limit: i64,
     pub active_deadline: Option<i64>,
-    pub ttl_after_finished: Option<i64>,
+    /// Located: a Job the cluster deletes is one plat creates and runs again (P0226).
+    pub ttl_after_finished: Option<Located<i64>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -93,9 +93,7 @@ pub fn workload_fields(
         active_deadline: f
             .int("active_deadline_seconds", 1, 31_536_000, diags)
             .map(|v| v.value),
-        ttl_after_finished: f
-            .int("ttl_seconds_after_finished", 0, 31_536_000, diags)
-            .map(|v| v.value),
+        ttl_after_finished: f.int("ttl_seconds_after_finished", 0, 31_536_000, diags),
     };
     let before = strings(f, "before", diags);
     let platform_config = f.or("platform_config", true, diags);
