@@ -192,10 +192,10 @@ fn compile_inner(
         // The last environment takes the base tree itself, so that it is freed before lowering.
         let mut base = Some(base);
         for (i, env) in chosen.iter().enumerate() {
-            let tree = match (i + 1 == chosen.len(), &base) {
-                (true, _) => std::borrow::Cow::Owned(base.take().expect("the base tree")),
-                (false, Some(b)) => std::borrow::Cow::Borrowed(b),
-                (false, None) => unreachable!("the base tree is taken by the last environment"),
+            let tree = if i + 1 == chosen.len() {
+                std::borrow::Cow::Owned(base.take().expect("only the last environment takes it"))
+            } else {
+                std::borrow::Cow::Borrowed(base.as_ref().expect("taken by the last environment"))
             };
             let mut env_diags = Diagnostics::default();
             if !available.contains(env) {

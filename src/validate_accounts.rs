@@ -135,11 +135,11 @@ fn check_accounts(spec: &Spec, inventory: &crate::facts::Inventory, diags: &mut 
             // A template that uses instance values only bare renders for every instance of a
             // plan and set of var keys when it renders for one.
             let bare = crate::facts::bare_instance_use(prefix);
-            let mut seen: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
+            let mut seen: Vec<crate::spec::Family<'_>> = Vec::new();
             let result = match spec.fleets.iter().find(|f| f.name == account.name) {
                 Some(fleet) => fleet.value.instances.iter().try_for_each(|i| {
                     let plan = i.value.plan.as_ref().map(|p| p.as_str());
-                    let family = (plan, i.value.vars.iter().map(|(k, _)| k.as_str()).collect());
+                    let family = i.value.family();
                     if bare && seen.contains(&family) {
                         // The family renders; what differs is the values it puts in.
                         let used = i

@@ -53,19 +53,11 @@ pub fn check(spec: &Spec, inventory: &Inventory, diags: &mut Diagnostics) {
         // template uses instance values only bare, one instance per plan and set of var keys stands
         // for all of them.
         let all_bare = env_templates(w, &fleet.value.plans).all(crate::facts::bare_instance_use);
-        let mut seen: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
+        let mut seen: Vec<crate::spec::Family<'_>> = Vec::new();
         for instance in &fleet.value.instances {
             let plan = instance.value.plan.as_ref().map(|p| p.as_str());
             if all_bare {
-                let family = (
-                    plan,
-                    instance
-                        .value
-                        .vars
-                        .iter()
-                        .map(|(k, _)| k.as_str())
-                        .collect(),
-                );
+                let family = instance.value.family();
                 if seen.contains(&family) {
                     continue;
                 }

@@ -424,17 +424,8 @@ async fn apply_one(
     force: bool,
 ) -> Result<Value> {
     let object = &entry.object;
-    let release_write = |replicas: i64| async move {
-        let body = release::replicas_body(object, replicas);
-        let write = live::Write {
-            manager: release::RELEASE_MANAGER,
-            dry_run: false,
-            force: true,
-        };
-        live::apply_as(client, info, &object.key, &body, write)
-            .await
-            .map_err(|(_, e)| e)
-    };
+    let release_write =
+        |replicas| apply_replicas_as(client, info, object, release::RELEASE_MANAGER, replicas);
     if let Some(replicas) = capacity {
         return apply_idle_colour(client, info, entry, replicas, force, release_write).await;
     }
@@ -447,17 +438,8 @@ async fn apply_one(
         release_write(replicas).await?;
     }
     let bounds = handover::hpa_bounds(set, object);
-    let hand_over = |replicas: i64| async move {
-        let body = handover::handover_manifest(object, replicas);
-        let write = live::Write {
-            manager: handover::HANDOVER_MANAGER,
-            dry_run: false,
-            force: true,
-        };
-        live::apply_as(client, info, &object.key, &body, write)
-            .await
-            .map_err(|(_, e)| e)
-    };
+    let hand_over =
+        |replicas| apply_replicas_as(client, info, object, handover::HANDOVER_MANAGER, replicas);
     match handover::plan(bounds, object, entry.live.as_ref()) {
         Handover::None => {}
         Handover::CreateThenHandOver { replicas } => {
@@ -478,6 +460,26 @@ async fn apply_one(
 
 /// The idle colour with `next_image`: created (if new) at the capacity it copies, then that count
 /// written by the release manager, then plat's manifest, which declares no count.
+/// Applies `spec.replicas` alone as `manager`, which always forces: the hand-over and release
+/// managers only ever take the count from plat itself.
+async fn apply_replicas_as(
+    client: &Client,
+    info: &ResourceInfo,
+    object: &DesiredObject,
+    manager: &'static str,
+    replicas: i64,
+) -> Result<Value> {
+    let body = handover::replicas_only(object, replicas);
+    let write = live::Write {
+        manager,
+        dry_run: false,
+        force: true,
+    };
+    live::apply_as(client, info, &object.key, &body, write)
+        .await
+        .map_err(|(_, e)| e)
+}
+
 async fn apply_idle_colour<F, Fut>(
     client: &Client,
     info: &ResourceInfo,

@@ -100,8 +100,9 @@ pub fn with_replicas(object: &DesiredObject, replicas: i64) -> DesiredObject {
     copy
 }
 
-/// The apply body of the hand-over manager: identity and `spec.replicas` only.
-pub fn handover_manifest(object: &DesiredObject, replicas: i64) -> Value {
+/// The apply body of a field manager that holds `spec.replicas` alone (the hand-over manager, and
+/// the release manager of `release.rs`): identity and `spec.replicas` only.
+pub fn replicas_only(object: &DesiredObject, replicas: i64) -> Value {
     let mut metadata = json!({"name": object.key.name});
     if let Some(ns) = &object.key.namespace {
         metadata["namespace"] = json!(ns);
@@ -196,7 +197,7 @@ mod tests {
     #[test]
     fn the_handover_body_holds_identity_and_replicas_only() {
         let set = set(None);
-        let body = handover_manifest(web(&set), 3);
+        let body = replicas_only(web(&set), 3);
         assert_eq!(
             body,
             json!({"apiVersion": "apps/v1", "kind": "Deployment",

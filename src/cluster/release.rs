@@ -133,20 +133,6 @@ pub fn release_owns_replicas(live: &Value) -> bool {
         .any(|o| o.manager == RELEASE_MANAGER)
 }
 
-/// The body the release manager applies: identity and `spec.replicas` only.
-pub fn replicas_body(object: &DesiredObject, replicas: i64) -> Value {
-    let mut metadata = json!({"name": object.key.name});
-    if let Some(ns) = &object.key.namespace {
-        metadata["namespace"] = json!(ns);
-    }
-    json!({
-        "apiVersion": object.manifest["apiVersion"],
-        "kind": object.key.gk.kind,
-        "metadata": metadata,
-        "spec": {"replicas": replicas},
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Switches
 

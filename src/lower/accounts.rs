@@ -125,10 +125,6 @@ pub fn client_credentials(
 }
 
 /// The spec key of a store (what `talks_to` and the accounts' source name).
-/// What makes instances' renders of a bare template differ in more than their values: the plan
-/// and the var keys.
-type Family<'a> = (Option<&'a str>, Vec<&'a str>);
-
 /// Each instance's prefix, the template rendered for it. A template that uses instance values
 /// only bare is rendered once per plan and set of var keys, with placeholders, and filled in (as
 /// fleets' prototypes are), which is what keeps ten thousand tenants' accounts cheap.
@@ -145,7 +141,7 @@ fn instance_prefixes(
             .unwrap_or_else(|_| template.value.clone())
     };
     let bare = crate::facts::bare_instance_use(template);
-    let mut families: Vec<(Family<'_>, Filler)> = Vec::new();
+    let mut families: Vec<(crate::spec::Family<'_>, Filler)> = Vec::new();
     let mut out = Vec::with_capacity(fleet.value.instances.len());
     for i in &fleet.value.instances {
         let plan = i.value.plan.as_ref().map(|p| p.as_str());
@@ -158,7 +154,7 @@ fn instance_prefixes(
             out.push(render(&i.name, plan, &i.value.vars));
             continue;
         };
-        let key = (plan, i.value.vars.iter().map(|(k, _)| k.as_str()).collect());
+        let key = i.value.family();
         let index = families
             .iter()
             .position(|(k, _)| *k == key)

@@ -552,6 +552,19 @@ pub struct Instance {
     pub vars: Vec<(String, String)>,
 }
 
+/// What makes two instances' renders of a template that uses instance values only bare differ in
+/// more than those values: the plan and the var keys.
+pub type Family<'a> = (Option<&'a str>, Vec<&'a str>);
+
+impl Instance {
+    pub fn family(&self) -> Family<'_> {
+        (
+            self.plan.as_ref().map(|p| p.as_str()),
+            self.vars.iter().map(|(k, _)| k.as_str()).collect(),
+        )
+    }
+}
+
 /// `[fleets.<name>]`: a workload template instantiated once per instance.
 #[derive(Clone, Debug)]
 pub struct Fleet {
