@@ -166,9 +166,14 @@ fn peak_rss_kb() -> Result<u64, String> {
 /// The process's user plus system CPU time, from `/proc/self/stat` (fields 14 and 15, in clock ticks
 /// of 1/100 s on Linux).
 fn cpu_seconds() -> Result<f64, String> {
+    cpu_seconds_of("self")
+}
+
+/// The CPU time of process `pid` (a number, or `self`).
+fn cpu_seconds_of(pid: &str) -> Result<f64, String> {
     const TICKS_PER_SECOND: f64 = 100.0;
-    let stat = fs::read_to_string("/proc/self/stat")
-        .map_err(|err| format!("cannot read /proc/self/stat: {err}"))?;
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path).map_err(|err| format!("cannot read {path}: {err}"))?;
     // The command name (field 2) may hold spaces; the fields after it are space-separated numbers.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let ticks: Option<Vec<u64>> = after_name
@@ -179,7 +184,7 @@ fn cpu_seconds() -> Result<f64, String> {
         .collect();
     match ticks.as_deref() {
         Some([user, system]) => Ok((user + system) as f64 / TICKS_PER_SECOND),
-        _ => Err("cannot read the CPU times in /proc/self/stat".into()),
+        _ => Err(format!("cannot read the CPU times in {path}")),
     }
 }
 

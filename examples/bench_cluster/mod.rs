@@ -14,7 +14,7 @@ use std::time::Instant;
 use clap::Parser;
 
 use super::real_apiserver::{ADMIN, RealServer, ServerOptions};
-use super::{ENV, RESULT_TAG, peak_rss_kb, prepare};
+use super::{ENV, RESULT_TAG, cpu_seconds, cpu_seconds_of, peak_rss_kb, prepare};
 
 const DEFAULT_TENANTS: usize = 10_000;
 /// The targets: a no-op diff in at most one request per kind (plus one per changed object: none
@@ -35,8 +35,9 @@ pub fn child(args: &[String]) -> Result<(), String> {
         1
     };
     println!(
-        "{RESULT_TAG} seconds={seconds} peak_kb={} code={code}",
-        peak_rss_kb()?
+        "{RESULT_TAG} seconds={seconds} peak_kb={} cpu={} code={code}",
+        peak_rss_kb()?,
+        cpu_seconds()?
     );
     Ok(())
 }
@@ -44,11 +45,13 @@ pub fn child(args: &[String]) -> Result<(), String> {
 struct Run {
     seconds: f64,
     peak_kb: u64,
+    /// CPU seconds of plat, then of each server process, during the run.
+    cpu: Vec<(String, f64)>,
     requests: u64,
     by_verb: BTreeMap<String, u64>,
 }
 
-fn parse_child(stdout: &str) -> Option<(f64, u64, u8)> {
+fn parse_child(stdout: &str) -> Option<(f64, u64, f64, u8)> {
     let line = stdout.lines().find(|l| l.starts_with(RESULT_TAG))?;
     let mut fields = BTreeMap::new();
     for field in line.split_whitespace().skip(1) {
@@ -58,6 +61,7 @@ fn parse_child(stdout: &str) -> Option<(f64, u64, u8)> {
     Some((
         fields.get("seconds")?.parse().ok()?,
         fields.get("peak_kb")?.parse().ok()?,
+        fields.get("cpu")?.parse().ok()?,
         fields.get("code")?.parse().ok()?,
     ))
 }
@@ -124,6 +128,7 @@ fn between(
 fn run_plat(server: &RealServer, args: &[String]) -> Result<Run, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let before = requests_served(server)?;
+    let server_cpu_before = server_cpu(server)?;
     let output = Command::new(&exe)
         .arg("cluster-child")
         .args(args)
@@ -131,8 +136,9 @@ fn run_plat(server: &RealServer, args: &[String]) -> Result<Run, String> {
         .output()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
     let after = requests_served(server)?;
+    let server_cpu_after = server_cpu(server)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let (seconds, peak_kb, code) = parse_child(&stdout).ok_or_else(|| {
+    let (seconds, peak_kb, plat_cpu, code) = parse_child(&stdout).ok_or_else(|| {
         format!(
             "plat {args:?} printed no measurement ({}):\n{}\n{}",
             output.status,
@@ -154,12 +160,26 @@ fn run_plat(server: &RealServer, args: &[String]) -> Result<Run, String> {
         ));
     }
     let (requests, by_verb) = between(&before, &after);
+    let mut cpu = vec![("plat".to_string(), plat_cpu)];
+    for ((name, after), (_, before)) in server_cpu_after.into_iter().zip(server_cpu_before) {
+        cpu.push((name, after - before));
+    }
     Ok(Run {
         seconds,
         peak_kb,
+        cpu,
         requests,
         by_verb,
     })
+}
+
+/// The CPU seconds each server process has used so far.
+fn server_cpu(server: &RealServer) -> Result<Vec<(String, f64)>, String> {
+    server
+        .pids()
+        .into_iter()
+        .map(|(name, pid)| Ok((name, cpu_seconds_of(&pid.to_string())?)))
+        .collect()
 }
 
 fn tail(text: &str) -> String {
@@ -237,19 +257,25 @@ pub fn parent(args: &[String]) -> Result<(), String> {
 }
 
 fn report(kinds: usize, concurrency: u16, apply: &Run, diff: &Run) {
-    println!("\n| run | wall s | requests | peak MB | requests by verb |");
-    println!("|---|---:|---:|---:|---|");
+    println!("\n| run | wall s | requests | peak MB | CPU s | requests by verb |");
+    println!("|---|---:|---:|---:|---|---|");
     for (name, run) in [("first apply", apply), ("no-op diff", diff)] {
         let verbs: Vec<String> = run
             .by_verb
             .iter()
             .map(|(v, n)| format!("{v} {n}"))
             .collect();
+        let cpu: Vec<String> = run
+            .cpu
+            .iter()
+            .map(|(who, seconds)| format!("{who} {seconds:.1}"))
+            .collect();
         println!(
-            "| {name} (concurrency {concurrency}) | {:.1} | {} | {:.1} | {} |",
+            "| {name} (concurrency {concurrency}) | {:.1} | {} | {:.1} | {} | {} |",
             run.seconds,
             run.requests,
             run.peak_kb as f64 * 1024.0 / 1e6,
+            cpu.join(", "),
             verbs.join(", ")
         );
     }

@@ -307,16 +307,19 @@ pub fn parent_manifest(set: &DesiredSet, kinds: &BTreeSet<GroupKind>) -> Value {
 /// Stamps the manifest hash. A Secret's hash covers its structure but not its values (a hash of a
 /// low-entropy secret could be guessed); its values are compared directly instead (`contained`).
 fn stamp_hash(object: &mut DesiredObject) {
-    let mut hashed = object.manifest.clone();
-    if object.key.gk == GroupKind::new("", "Secret") {
+    let canonical = if object.key.gk == GroupKind::new("", "Secret") {
+        let mut hashed = object.manifest.clone();
         for field in ["data", "stringData"] {
             if let Some(map) = hashed.get_mut(field).and_then(Value::as_object_mut) {
                 map.values_mut().for_each(|v| *v = Value::Null);
             }
         }
+        serde_json::to_vec(&hashed)
+    } else {
+        serde_json::to_vec(&object.manifest)
     }
-    let canonical = serde_json::to_string(&hashed).unwrap_or_default();
-    let digest = Sha256::digest(canonical.as_bytes());
+    .unwrap_or_default();
+    let digest = Sha256::digest(&canonical);
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     set_annotation(&mut object.manifest, SPEC_HASH_ANNOTATION, &hex);
 }

@@ -283,6 +283,15 @@ impl RealServer {
         self.wait_ready();
     }
 
+    /// The name and PID of every process the server runs (etcd, kube-apiserver, …).
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        let children = self.children.lock().expect("children");
+        children
+            .iter()
+            .map(|(name, c)| (name.clone(), c.id()))
+            .collect()
+    }
+
     /// The PID of the running kube-apiserver (for tests that stop it mid-apply).
     pub fn apiserver_pid(&self) -> u32 {
         let children = self.children.lock().expect("children");
