@@ -553,7 +553,7 @@ async fn resolve_pending(
                 client,
                 (&gk, &version),
                 (Some(&set.namespace), &[]),
-                &selector,
+                (&selector, true),
                 false,
             )
             .await?

@@ -49,15 +49,15 @@ pub async fn get(
 async fn list_raw(
     client: &Client,
     info: &ResourceInfo,
-    ns: Option<&str>,
-    selector: &str,
+    (ns, selector): (Option<&str>, &str),
     fallback: &[String],
+    owners: bool,
 ) -> Result<Option<Value>> {
-    match list_request(client, info, ns, selector).await {
+    match list_request(client, info, (ns, selector), owners).await {
         Ok(v) => Ok(Some(v)),
         Err((Some(404), _)) => Ok(None),
         Err((Some(403), _)) if ns.is_none() && info.namespaced && !fallback.is_empty() => {
-            list_each_namespace(client, info, selector, fallback).await
+            list_each_namespace(client, info, selector, fallback, owners).await
         }
         Err((_, e)) => Err(e),
     }
@@ -68,11 +68,12 @@ async fn list_each_namespace(
     info: &ResourceInfo,
     selector: &str,
     namespaces: &[String],
+    owners: bool,
 ) -> Result<Option<Value>> {
     let mut all = Vec::new();
     let mut kind = Value::Null;
     for ns in namespaces {
-        match list_request(client, info, Some(ns), selector).await {
+        match list_request(client, info, (Some(ns), selector), owners).await {
             Ok(mut list) => {
                 kind = list["kind"].take();
                 all.extend(items(list));
@@ -84,21 +85,29 @@ async fn list_each_namespace(
     Ok(Some(serde_json::json!({"kind": kind, "items": all})))
 }
 
+/// `owners: false` leaves each object's `managedFields` out as the answer is parsed: they are often
+/// larger than the object, and only apply and drift need them.
 async fn list_request(
     client: &Client,
     info: &ResourceInfo,
-    ns: Option<&str>,
-    selector: &str,
+    (ns, selector): (Option<&str>, &str),
+    owners: bool,
 ) -> Result<Value, (Option<u16>, Error)> {
     let req = Request::new(info.collection_path(ns))
         .list(&ListParams::default().labels(selector))
         .map_err(|e| (None, Error(format!("cannot build LIST {}: {e}", info.kind))))?;
-    client.request::<Value>(req).await.map_err(|e| {
+    let failed = |e: kube::Error| {
         (
             status_code(&e),
             api_error(&format!("LIST {}", info.group_kind()), &e),
         )
-    })
+    };
+    if owners {
+        client.request::<Value>(req).await.map_err(failed)
+    } else {
+        let list = client.request::<slim::List>(req).await.map_err(failed)?;
+        Ok(list.into_value())
+    }
 }
 
 /// The items of a kind carrying the selector (none when the kind is not served).
@@ -109,7 +118,7 @@ pub async fn list(
     selector: &str,
     fallback: &[String],
 ) -> Result<Vec<Value>> {
-    let listed = list_raw(client, info, ns, selector, fallback).await?;
+    let listed = list_raw(client, info, (ns, selector), fallback, true).await?;
     Ok(listed.map(|l| typed_items(l, info)).unwrap_or_default())
 }
 
@@ -273,14 +282,14 @@ impl Resolver {
         client: &Client,
         (gk, version): (&GroupKind, &str),
         (ns, fallback): (Option<&str>, &[String]),
-        selector: &str,
+        (selector, owners): (&str, bool),
         skip_builtin_list: bool,
     ) -> Result<(Resolution, Vec<Value>)> {
         if let Some(info) = resources::builtin(&gk.group, version, &gk.kind) {
             if skip_builtin_list && info.namespaced {
                 return Ok((Resolution::Served(info), Vec::new()));
             }
-            if let Some(list) = list_raw(client, &info, ns, selector, fallback).await? {
+            if let Some(list) = list_raw(client, &info, (ns, selector), fallback, owners).await? {
                 let items = typed_items(list, &info);
                 return Ok((Resolution::Served(info), items));
             }
@@ -292,7 +301,7 @@ impl Resolver {
                 plural: resources::guess_plural(&gk.kind),
                 namespaced: true,
             };
-            if let Some(list) = list_raw(client, &guess, ns, selector, fallback).await?
+            if let Some(list) = list_raw(client, &guess, (ns, selector), fallback, owners).await?
                 && list["kind"].as_str() == Some(&format!("{}List", gk.kind))
             {
                 let items = typed_items(list, &guess);
@@ -304,7 +313,7 @@ impl Resolver {
         let Some(info) = served.into_iter().flatten().find(|r| r.kind == gk.kind) else {
             return Ok((missing(gk), Vec::new()));
         };
-        let list = list_raw(client, &info, ns, selector, fallback).await?;
+        let list = list_raw(client, &info, (ns, selector), fallback, owners).await?;
         let items = list.map(|l| typed_items(l, &info)).unwrap_or_default();
         Ok((Resolution::Served(info), items))
     }
@@ -519,7 +528,7 @@ pub async fn observe(
         &prior_kinds,
         &scope,
         namespace_exists,
-        opts.concurrency,
+        (opts.concurrency, opts.owners),
     )
     .await?;
     listed.push((
@@ -653,7 +662,7 @@ async fn list_kinds(
     prior: &BTreeSet<GroupKind>,
     scope: &BTreeSet<String>,
     namespace_exists: bool,
-    concurrency: usize,
+    (concurrency, owners): (usize, bool),
 ) -> Result<Vec<Listed>> {
     let mut kinds: BTreeMap<GroupKind, Option<String>> = BTreeMap::new();
     for m in &set.members {
@@ -687,7 +696,7 @@ async fn list_kinds(
                         client,
                         (&gk, &version),
                         (ns, fallback),
-                        &selector,
+                        (&selector, owners),
                         skip_namespaced_builtins,
                     )
                     .await?;
@@ -813,6 +822,109 @@ fn compare(object: &DesiredObject, live: Option<&Value>, preview: Value) -> Stat
                     preview: Some(preview),
                 }
             }
+        }
+    }
+}
+
+/// A LIST answer parsed without its objects' `managedFields` (see [`list_request`]).
+mod slim {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    #[derive(serde::Deserialize)]
+    pub struct List {
+        #[serde(default)]
+        kind: Value,
+        #[serde(default)]
+        items: Vec<Object>,
+    }
+
+    impl List {
+        /// The list as the rest of the cluster stage reads one: its kind and items.
+        pub fn into_value(self) -> Value {
+            let items = self.items.into_iter().map(|o| o.0).collect();
+            serde_json::json!({ "kind": self.kind, "items": Value::Array(items) })
+        }
+    }
+
+    /// An object whose `metadata.managedFields` is skipped, never built.
+    pub struct Object(Value);
+
+    /// `metadata` without `managedFields`.
+    struct Metadata(Map<String, Value>);
+
+    struct ObjectVisitor;
+    struct MetadataVisitor;
+
+    impl<'de> Visitor<'de> for ObjectVisitor {
+        type Value = Object;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a Kubernetes object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let value = if key == "metadata" {
+                    Value::Object(map.next_value::<Metadata>()?.0)
+                } else {
+                    map.next_value::<Value>()?
+                };
+                out.insert(key, value);
+            }
+            Ok(Object(Value::Object(out)))
+        }
+    }
+
+    impl<'de> Visitor<'de> for MetadataVisitor {
+        type Value = Metadata;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("object metadata")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "managedFields" {
+                    map.next_value::<IgnoredAny>()?;
+                } else {
+                    let value = map.next_value::<Value>()?;
+                    out.insert(key, value);
+                }
+            }
+            Ok(Metadata(out))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Object {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(ObjectVisitor)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Metadata {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(MetadataVisitor)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_list_is_read_without_managed_fields_and_keeps_everything_else() {
+            let text = r#"{"kind":"ServiceList","metadata":{"resourceVersion":"9"},
+                "items":[{"metadata":{"name":"a","managedFields":[{"manager":"plat"}],
+                "labels":{"x":"y"}},"spec":{"ports":[{"port":80}]}}]}"#;
+            let list: List = serde_json::from_str(text).unwrap();
+            let value = list.into_value();
+            assert_eq!(value["kind"], "ServiceList");
+            let item = &value["items"][0];
+            assert_eq!(item["metadata"]["name"], "a");
+            assert_eq!(item["metadata"]["labels"]["x"], "y");
+            assert!(item["metadata"].get("managedFields").is_none());
+            assert_eq!(item["spec"]["ports"][0]["port"], 80);
         }
     }
 }
