@@ -830,7 +830,7 @@ fn compare(object: &DesiredObject, live: Option<&Value>, preview: Value) -> Stat
 mod slim {
     use std::fmt;
 
-    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
     use serde_json::{Map, Value};
 
     #[derive(serde::Deserialize)]
@@ -852,59 +852,46 @@ mod slim {
     /// An object whose `metadata.managedFields` is skipped, never built.
     pub struct Object(Value);
 
-    /// `metadata` without `managedFields`.
-    struct Metadata(Map<String, Value>);
+    impl<'de> Deserialize<'de> for Object {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(Level::Object).map(Object)
+        }
+    }
 
-    struct ObjectVisitor;
-    struct MetadataVisitor;
+    /// Where the visitor is: the object, whose `metadata` it reads one level down, or that
+    /// metadata, whose `managedFields` it skips.
+    #[derive(Clone, Copy)]
+    enum Level {
+        Object,
+        Metadata,
+    }
 
-    impl<'de> Visitor<'de> for ObjectVisitor {
-        type Value = Object;
+    impl<'de> DeserializeSeed<'de> for Level {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Level {
+        type Value = Value;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a Kubernetes object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut out = Map::new();
             while let Some(key) = map.next_key::<String>()? {
-                let value = if key == "metadata" {
-                    Value::Object(map.next_value::<Metadata>()?.0)
-                } else {
-                    map.next_value::<Value>()?
+                let value = match (self, key.as_str()) {
+                    (Level::Metadata, "managedFields") => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    (Level::Object, "metadata") => map.next_value_seed(Level::Metadata)?,
+                    _ => map.next_value::<Value>()?,
                 };
                 out.insert(key, value);
             }
-            Ok(Object(Value::Object(out)))
-        }
-    }
-
-    impl<'de> Visitor<'de> for MetadataVisitor {
-        type Value = Metadata;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("object metadata")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
-            let mut out = Map::new();
-            while let Some(key) = map.next_key::<String>()? {
-                if key == "managedFields" {
-                    map.next_value::<IgnoredAny>()?;
-                } else {
-                    let value = map.next_value::<Value>()?;
-                    out.insert(key, value);
-                }
-            }
-            Ok(Metadata(out))
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Object {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_map(ObjectVisitor)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Metadata {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_map(MetadataVisitor)
+            Ok(Value::Object(out))
         }
     }
 

@@ -22,8 +22,9 @@ pub mod release;
 pub mod report;
 pub mod resources;
 
-use serde_json::Value;
 use std::fmt;
+
+use serde_json::Value;
 
 use crate::compile::{Compilation, Selection, compile};
 use crate::world::World;
