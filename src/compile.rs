@@ -530,6 +530,7 @@ fn has_table_or_key(node: &Node, key: &str) -> bool {
 /// Collects rendered files, checking that no two objects share a kind and name.
 struct Renderer<'d> {
     files: Vec<(String, String)>,
+    filled: std::collections::HashMap<String, lower::Filled>,
     manifests: Vec<String>,
     /// Every object so far, by kind, namespace and name joined with NUL (no name holds one), with a
     /// fast hash (a large fleet registers tens of thousands): its spec entry, and the operator that
@@ -720,6 +721,7 @@ impl lower::Sink for Renderer<'_> {
         }
         let path = format!("kubernetes/{}", unit.file);
         self.manifests.push(path.clone());
+        self.filled.insert(path.clone(), unit.filled);
         self.files.push((path, unit.text));
     }
 
@@ -744,6 +746,7 @@ fn lower_and_render(
 ) -> Files {
     let mut renderer = Renderer {
         files: Vec::new(),
+        filled: std::collections::HashMap::new(),
         manifests: Vec::new(),
         seen: foldhash::HashMap::default(),
         key: String::new(),
@@ -766,7 +769,10 @@ fn lower_and_render(
         "kustomization.yaml".to_string(),
         kustomization(&renderer.manifests),
     ));
-    Files { files }
+    Files {
+        files,
+        filled: renderer.filled,
+    }
 }
 
 /// A problem in the base spec shows up in every environment; report it once and say where it applies.

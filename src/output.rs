@@ -2,11 +2,14 @@
 //! into units (one file each), other files as text, and the context they all build in. Both stages
 //! import this module; neither imports the other.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::facts::Inventory;
 use crate::kit::Labels;
 use crate::kit::fnv1a_hex;
+use crate::kit::placeholder::{PLACEHOLDER, fill_plain};
 use crate::source::{Origin, Sources};
 use crate::spec::Spec;
 
@@ -125,4 +128,46 @@ pub struct Prerendered {
     pub namespace: String,
     pub objects: Vec<(String, String)>,
     pub origin: Origin,
+    /// The same objects as values, for those who would otherwise parse `text` back.
+    pub filled: Filled,
+}
+
+/// The objects of a unit rendered from a prototype, as values: the prototype's objects with each
+/// placeholder replaced by the instance's value. Equal to what reading the unit's text gives (the
+/// text is the same prototype filled in with the same values, each quoted as its place needs), at a
+/// fraction of the cost: the cluster stage takes a 10,000-tenant environment's objects from here
+/// instead of parsing 80 MB of YAML (`tests/fleet_prototypes.rs` proves the equality).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filled {
+    /// Shared by the family's instances.
+    pub prototype: Arc<[Value]>,
+    /// By slot: the instance's id, then its values in order.
+    pub values: Vec<String>,
+}
+
+impl Filled {
+    pub fn objects(&self) -> Vec<Value> {
+        self.prototype.iter().map(|o| self.fill(o)).collect()
+    }
+
+    fn fill(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.fill_str(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.fill(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.fill_str(k), self.fill(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn fill_str(&self, text: &str) -> String {
+        if text.contains(PLACEHOLDER) {
+            fill_plain(text, &self.values)
+        } else {
+            text.to_string()
+        }
+    }
 }

@@ -1,14 +1,18 @@
 //! Stage 6, render: lowered units to the text of the files under `generated/<env>/`.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 
-use crate::lower::Unit;
+use crate::lower::{Filled, Unit};
 use crate::yaml;
 
 /// The files of one environment: paths relative to `generated/<env>/`, in a stable order.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Files {
     pub files: Vec<(String, String)>,
+    /// The objects of files rendered from a fleet prototype, by path, as values (see [`Filled`]).
+    pub filled: HashMap<String, Filled>,
 }
 
 impl Files {

@@ -20,7 +20,8 @@ fn deployment() -> DesiredObject {
         },
         version: "v1".into(),
         manifest: json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                         "metadata": {"name": "api", "namespace": "prod"}, "spec": {"replicas": 2}}),
+                         "metadata": {"name": "api", "namespace": "prod"}, "spec": {"replicas": 2}})
+        .into(),
         source: None,
     }
 }

@@ -4,12 +4,18 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use plat::diag::Diagnostics;
 use plat::lower::{Object, Path, Prerendered, Sink, Unit, lower_with};
 use plat::source::Sources;
 
 #[derive(Default)]
-struct Collect(BTreeMap<String, String>, usize);
+struct Collect(
+    BTreeMap<String, String>,
+    usize,
+    BTreeMap<String, Vec<Value>>,
+);
 
 impl Sink for Collect {
     fn manifests(&mut self, unit: Unit) {
@@ -24,6 +30,7 @@ impl Sink for Collect {
     }
     fn prerendered(&mut self, unit: Prerendered) {
         self.1 += 1;
+        self.2.insert(unit.file.clone(), unit.filled.objects());
         self.0.insert(unit.file, unit.text);
     }
 }
@@ -105,5 +112,27 @@ fn prototypes_write_the_same_bytes_as_one_by_one() {
     // The reserved words really needed quoting, so the test exercises the scalar rule.
     assert!(
         fast.0["fleets/astrbot/yes.yaml"].contains("- name: TENANT_ID\n          value: \"yes\"")
+    );
+}
+
+/// The cluster stage takes a prerendered instance's objects as values instead of reading its YAML
+/// back: they must be exactly what the YAML reads as, whatever the values (quoting, reserved words,
+/// unicode).
+#[test]
+fn prototype_objects_as_values_are_what_their_text_reads_as() {
+    let (sources, spec) = spec("");
+    let mut fast = Collect::default();
+    lower_with(&spec, &sources, &mut fast, Path::Prototypes);
+    assert!(fast.2.len() >= 5, "only {} prerendered", fast.2.len());
+    for (file, objects) in &fast.2 {
+        let read = plat::yaml::parse_yaml_stream(&fast.0[file]).unwrap();
+        assert_eq!(&read, objects, "{file}: the values differ from the text");
+    }
+    let quoted = &fast.2["fleets/astrbot/yes.yaml"];
+    let text = serde_json::to_string(quoted).unwrap();
+    assert!(text.contains(r#""value":"yes""#), "{text}");
+    assert!(
+        text.contains(r#"It's \"quoted\": yes # not a comment"#),
+        "{text}"
     );
 }

@@ -156,6 +156,7 @@ pub async fn run(
     {
         outcome.errors.push(e.0);
     }
+    super::drop_in_background(obs);
     Ok(outcome)
 }
 
@@ -189,7 +190,7 @@ fn set_parent_manifest(obs: &mut Observation, set: &DesiredSet, kinds: &BTreeSet
         .iter_mut()
         .find(|e| e.object.key == set.parent.key)
     {
-        entry.object.manifest = plan::parent_manifest(set, kinds);
+        entry.object.manifest = plan::parent_manifest(set, kinds).into();
         entry.state = match &entry.live {
             Some(live) if plan::unchanged_without_dry_run(&entry.object, live) => State::Unchanged,
             Some(_) => State::Update { preview: None },
@@ -679,7 +680,7 @@ async fn write_parent(
     out: &mut dyn Write,
 ) {
     let parent = DesiredObject {
-        manifest: plan::parent_manifest(set, kinds),
+        manifest: plan::parent_manifest(set, kinds).into(),
         ..set.parent.clone()
     };
     let Some(info) = obs.resources.get(&parent.key.gk) else {

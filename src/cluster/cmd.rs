@@ -211,6 +211,7 @@ pub fn run_diff(args: &ClusterArgs) -> u8 {
             .await
         })
     });
+    super::drop_in_background(env);
     match result {
         Ok((_, errors)) if !errors.is_empty() => {
             print_errors(&errors);
@@ -240,6 +241,7 @@ pub fn run_drift(args: &DriftArgs) -> u8 {
             .await
         })
     });
+    super::drop_in_background(env);
     let drift = match result {
         Ok(d) => d,
         Err(e) => {
@@ -288,6 +290,7 @@ pub fn run_apply(args: &ApplyArgs) -> u8 {
             apply::run(&conn, &env, &opts, &mut stdout).await
         })
     });
+    super::drop_in_background(env);
     match result {
         Ok(outcome) if outcome.ok() => EXIT_CLEAN,
         Ok(outcome) => {

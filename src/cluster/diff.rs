@@ -23,5 +23,7 @@ pub async fn run(
     };
     let obs = live::observe(&conn.client, &resolver, &env.set, opts).await?;
     let _ = write!(out, "{}", report::diff_text(&obs));
-    Ok((Counts::of(&obs), report::errors(&obs)))
+    let answer = (Counts::of(&obs), report::errors(&obs));
+    super::drop_in_background(obs);
+    Ok(answer)
 }

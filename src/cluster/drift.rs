@@ -15,10 +15,7 @@ pub async fn run(conn: &Connection, env: &Environment, concurrency: usize) -> Re
         owners: true,
     };
     let obs = live::observe(&conn.client, &resolver, &env.set, opts).await?;
-    Ok(report::drift(
-        &obs,
-        &env.name,
-        &conn.context,
-        &env.namespace,
-    ))
+    let drift = report::drift(&obs, &env.name, &conn.context, &env.namespace);
+    super::drop_in_background(obs);
+    Ok(drift)
 }

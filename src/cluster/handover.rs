@@ -94,7 +94,7 @@ pub fn plan(bounds: Option<Bounds>, object: &DesiredObject, live: Option<&Value>
 /// The manifest plat creates a workload with before handing its replicas over.
 pub fn with_replicas(object: &DesiredObject, replicas: i64) -> DesiredObject {
     let mut copy = object.clone();
-    if let Some(spec) = copy.manifest["spec"].as_object_mut() {
+    if let Some(spec) = std::sync::Arc::make_mut(&mut copy.manifest)["spec"].as_object_mut() {
         spec.insert("replicas".into(), json!(replicas));
     }
     copy

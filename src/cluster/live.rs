@@ -82,7 +82,16 @@ async fn list_each_namespace(
             Err((_, e)) => return Err(e),
         }
     }
-    Ok(Some(serde_json::json!({"kind": kind, "items": all})))
+    Ok(Some(list_value(kind, all)))
+}
+
+/// A list as the rest of the stage reads one. Built by hand: `json!` would serialize the items
+/// into a second copy of them.
+fn list_value(kind: Value, items: Vec<Value>) -> Value {
+    let mut list = serde_json::Map::new();
+    list.insert("kind".into(), kind);
+    list.insert("items".into(), Value::Array(items));
+    Value::Object(list)
 }
 
 /// `owners: false` leaves each object's `managedFields` out as the answer is parsed: they are often
@@ -102,11 +111,26 @@ async fn list_request(
             api_error(&format!("LIST {}", info.group_kind()), &e),
         )
     };
+    let text = client.request_text(req).await.map_err(failed)?;
+    // Parsed on a thread of the blocking pool: a LIST of 10,000 objects takes a second to parse,
+    // and the other LISTs' answers arrive meanwhile.
+    let kind = info.group_kind();
+    tokio::task::spawn_blocking(move || parse_list(&text, owners))
+        .await
+        .map_err(|e| (None, Error(format!("LIST {kind}: {e}"))))?
+        .map_err(|e| {
+            (
+                None,
+                Error(format!("LIST {kind}: the answer is not a list: {e}")),
+            )
+        })
+}
+
+fn parse_list(text: &str, owners: bool) -> serde_json::Result<Value> {
     if owners {
-        client.request::<Value>(req).await.map_err(failed)
+        serde_json::from_str(text)
     } else {
-        let list = client.request::<slim::List>(req).await.map_err(failed)?;
-        Ok(list.into_value())
+        serde_json::from_str::<slim::List>(text).map(slim::List::into_value)
     }
 }
 
@@ -539,7 +563,8 @@ pub async fn observe(
     let pending = crds_in(set);
     let mut resources = HashMap::new();
     let mut missing = Vec::new();
-    let mut live_by_key: BTreeMap<ObjKey, Value> = BTreeMap::new();
+    // Hashed, not ordered: each of 60,000 lookups would otherwise compare keys' strings 16 times.
+    let mut live_by_key: HashMap<ObjKey, Value> = HashMap::with_capacity(set.members.len() + 1);
     let mut live_members = Vec::new();
     for (gk, resolution, objects) in listed {
         match resolution {
@@ -590,7 +615,7 @@ pub async fn observe(
         resources,
     };
     let parent = DesiredObject {
-        manifest: plan::parent_manifest(set, &obs.final_kinds(set, &BTreeSet::new())),
+        manifest: plan::parent_manifest(set, &obs.final_kinds(set, &BTreeSet::new())).into(),
         ..set.parent.clone()
     };
     let ordered: Vec<DesiredObject> = std::iter::once(parent)
@@ -630,7 +655,7 @@ async fn existing_namespaces(
     client: &Client,
     ns_info: &ResourceInfo,
     set: &DesiredSet,
-    live_by_key: &mut BTreeMap<ObjKey, Value>,
+    live_by_key: &mut HashMap<ObjKey, Value>,
 ) -> Result<BTreeSet<String>> {
     let mut existing = BTreeSet::new();
     for ns in set.namespaces() {
@@ -844,8 +869,7 @@ mod slim {
     impl List {
         /// The list as the rest of the cluster stage reads one: its kind and items.
         pub fn into_value(self) -> Value {
-            let items = self.items.into_iter().map(|o| o.0).collect();
-            serde_json::json!({ "kind": self.kind, "items": Value::Array(items) })
+            super::list_value(self.kind, self.items.into_iter().map(|o| o.0).collect())
         }
     }
 

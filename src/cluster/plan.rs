@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -144,7 +145,7 @@ pub struct DesiredObject {
     pub key: ObjKey,
     pub version: String,
     /// What is sent: the rendered manifest plus the ApplySet label and the spec hash annotation.
-    pub manifest: Value,
+    pub manifest: Arc<Value>,
     /// `platform.toml#services.api-gateway`.
     pub source: Option<String>,
 }
@@ -262,14 +263,14 @@ pub fn prepare(manifests: Vec<Value>, namespace: &str) -> Result<DesiredSet, Str
         let mut object = DesiredObject {
             key,
             version,
-            manifest,
+            manifest: manifest.into(),
             source,
         };
         stamp_hash(&mut object);
         if is_parent {
             parent = Some(object);
         } else {
-            set_label(&mut object.manifest, APPLYSET_PART_OF, &id);
+            set_label(Arc::make_mut(&mut object.manifest), APPLYSET_PART_OF, &id);
             members.push(object);
         }
     }
@@ -283,14 +284,14 @@ pub fn prepare(manifests: Vec<Value>, namespace: &str) -> Result<DesiredSet, Str
         members,
     };
     let kinds = set.group_kinds();
-    set.parent.manifest = parent_manifest(&set, &kinds);
+    set.parent.manifest = parent_manifest(&set, &kinds).into();
     Ok(set)
 }
 
 /// The parent as written with the given `contains-group-kinds` (the union of old and new kinds
 /// while members are applied, the current kinds once pruning is done).
 pub fn parent_manifest(set: &DesiredSet, kinds: &BTreeSet<GroupKind>) -> Value {
-    let mut manifest = set.parent.manifest.clone();
+    let mut manifest = (*set.parent.manifest).clone();
     set_label(&mut manifest, APPLYSET_ID, &set.applyset_id);
     set_annotation(&mut manifest, APPLYSET_TOOLING, &tooling());
     set_annotation(
@@ -308,7 +309,7 @@ pub fn parent_manifest(set: &DesiredSet, kinds: &BTreeSet<GroupKind>) -> Value {
 /// low-entropy secret could be guessed); its values are compared directly instead (`contained`).
 fn stamp_hash(object: &mut DesiredObject) {
     let canonical = if object.key.gk == GroupKind::new("", "Secret") {
-        let mut hashed = object.manifest.clone();
+        let mut hashed = (*object.manifest).clone();
         for field in ["data", "stringData"] {
             if let Some(map) = hashed.get_mut(field).and_then(Value::as_object_mut) {
                 map.values_mut().for_each(|v| *v = Value::Null);
@@ -316,12 +317,16 @@ fn stamp_hash(object: &mut DesiredObject) {
         }
         serde_json::to_vec(&hashed)
     } else {
-        serde_json::to_vec(&object.manifest)
+        serde_json::to_vec(&*object.manifest)
     }
     .unwrap_or_default();
     let digest = Sha256::digest(&canonical);
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    set_annotation(&mut object.manifest, SPEC_HASH_ANNOTATION, &hex);
+    set_annotation(
+        Arc::make_mut(&mut object.manifest),
+        SPEC_HASH_ANNOTATION,
+        &hex,
+    );
 }
 
 fn metadata_map<'a>(manifest: &'a mut Value, field: &str) -> Option<&'a mut Map<String, Value>> {
@@ -912,7 +917,7 @@ mod tests {
     #[test]
     fn another_tools_applyset_is_refused() {
         let set = prepare(manifests(), "prod").unwrap();
-        let mut live = set.parent.manifest.clone();
+        let mut live = (*set.parent.manifest).clone();
         assert_eq!(prior_group_kinds(&live, &set.applyset_id).unwrap().len(), 3);
         set_annotation(&mut live, APPLYSET_TOOLING, "kubectl/v1.33");
         assert!(
@@ -920,7 +925,7 @@ mod tests {
                 .unwrap_err()
                 .contains("kubectl")
         );
-        let mut other = set.parent.manifest.clone();
+        let mut other = (*set.parent.manifest).clone();
         set_label(&mut other, APPLYSET_ID, "applyset-other-v1");
         assert!(prior_group_kinds(&other, &set.applyset_id).is_err());
         let fresh = json!({"metadata": {"name": "prod"}});
@@ -963,13 +968,13 @@ mod tests {
     fn the_fast_path_needs_the_same_hash_and_every_field() {
         let set = prepare(manifests(), "prod").unwrap();
         let desired = &set.members[0];
-        let mut live = desired.manifest.clone();
+        let mut live = (*desired.manifest).clone();
         live["metadata"]["uid"] = json!("u1");
         live["spec"]["progressDeadlineSeconds"] = json!(600);
         assert!(unchanged_without_dry_run(desired, &live));
         live["spec"]["replicas"] = json!(5);
         assert!(!unchanged_without_dry_run(desired, &live));
-        let mut stale = desired.manifest.clone();
+        let mut stale = (*desired.manifest).clone();
         set_annotation(&mut stale, SPEC_HASH_ANNOTATION, "0000");
         assert!(!unchanged_without_dry_run(desired, &stale));
     }
@@ -986,7 +991,7 @@ mod tests {
             .find(|o| o.key.gk.kind == "Secret")
             .unwrap();
         // The server folds stringData into data.
-        let mut live = secret.manifest.clone();
+        let mut live = (*secret.manifest).clone();
         live.as_object_mut().unwrap().remove("stringData");
         live["data"] = json!({"token": "aHVudGVyMg=="});
         assert!(unchanged_without_dry_run(secret, &live));

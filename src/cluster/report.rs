@@ -346,7 +346,7 @@ mod tests {
                     name: "api".into(),
                 },
                 version: "v1".into(),
-                manifest: json!({"spec": {"replicas": 1}}),
+                manifest: json!({"spec": {"replicas": 1}}).into(),
                 source: Some("platform.toml#services.api".into()),
             },
             live,

@@ -2,6 +2,7 @@
 //! nothing of plat, so every stage above may use it.
 
 pub mod labels;
+pub mod placeholder;
 pub mod security;
 
 use serde_json::{Map, Value};

@@ -23,16 +23,10 @@ pub enum Path {
     Prototypes,
 }
 
-/// Placeholders: lower-case letters and digits only, so that every string containing them keeps the
-/// quoting it has with a real instance id (ids are DNS labels), and unlikely in any spec value.
-pub(super) const ID: &str = "zzplatidzz";
-/// What every placeholder contains: text with it stands for every instance of a family.
-pub const PLACEHOLDER: &str = "zzplat";
+pub(super) use crate::kit::placeholder::ID;
+use crate::kit::placeholder::PLACEHOLDER;
+use crate::kit::placeholder::{slot_at, var_placeholder};
 const MARK: &str = PLACEHOLDER;
-
-fn var_placeholder(index: usize) -> String {
-    format!("zzplatvar{index}zz")
-}
 
 fn target<'a>(
     ctx: &Ctx<'a>,
@@ -118,6 +112,8 @@ impl FamilyKey {
 /// placeholders render them, each cut into pieces once so that an instance is filled by copying.
 struct Prototype {
     text: Filler,
+    /// The checked (and patched) objects the text was made from.
+    values: std::sync::Arc<[serde_json::Value]>,
     objects: Vec<(String, Filler)>,
     rendered: Vec<Filler>,
 }
@@ -216,6 +212,7 @@ fn prototype(
     let slots = vars.len() + 1;
     Some(Prototype {
         text: Filler::new(&crate::render::unit_text(&unit), slots),
+        values: unit.objects.iter().map(|o| o.value.clone()).collect(),
         objects: unit
             .objects
             .iter()
@@ -271,6 +268,10 @@ fn instantiate(
         namespace: ctx.namespace.to_string(),
         objects,
         origin: instance.origin,
+        filled: super::Filled {
+            prototype: prototype.values.clone(),
+            values: values.raw.iter().map(|v| v.to_string()).collect(),
+        },
     })
 }
 
@@ -322,13 +323,7 @@ impl Filler {
         let mut from = 0;
         while let Some(found) = text[from..].find(MARK) {
             let at = from + found;
-            let tail = &text[at..];
-            let slot = tail[MARK.len()..]
-                .find("zz")
-                .map(|e| &tail[..e + MARK.len() + 2])
-                .and_then(slot_of)
-                .filter(|&(slot, _)| slot < slots);
-            let Some((slot, len)) = slot else {
+            let Some((slot, len)) = slot_at(&text[at..], slots) else {
                 from = at + MARK.len();
                 continue;
             };
@@ -376,19 +371,6 @@ impl Filler {
         }
         Some(out)
     }
-}
-
-/// The slot a placeholder stands for, and the placeholder's length.
-fn slot_of(placeholder: &str) -> Option<(usize, usize)> {
-    if placeholder == ID {
-        return Some((0, ID.len()));
-    }
-    let index: usize = placeholder
-        .strip_prefix("zzplatvar")?
-        .strip_suffix("zz")?
-        .parse()
-        .ok()?;
-    Some((index + 1, placeholder.len()))
 }
 
 /// Characters that never change how YAML quotes the string around them.

@@ -17,9 +17,10 @@ use crate::output::Ctx;
 use crate::source::Sources;
 use crate::spec::Spec;
 
+pub use crate::kit::placeholder::PLACEHOLDER;
 pub use crate::kit::{Labels, fnv1a_hex, obj, object};
-pub use crate::output::{Object, Prerendered, SOURCE_ANNOTATION, Sink, Unit};
-pub use fleets::{PLACEHOLDER, Path};
+pub use crate::output::{Filled, Object, Prerendered, SOURCE_ANNOTATION, Sink, Unit};
+pub use fleets::Path;
 
 /// Lowers the spec, handing each unit to `sink` in a stable order.
 pub fn lower(spec: &Spec, sources: &Sources, sink: &mut dyn Sink) {
