@@ -274,7 +274,7 @@ fn unknown_environment(env: &str, available: &[String]) -> Diagnostic {
     }
 }
 
-fn load_file(
+pub(crate) fn load_file(
     world: &dyn World,
     path: &str,
     sources: &mut Sources,
@@ -337,6 +337,7 @@ fn compile_env(
         cluster: spec.environment.cluster.clone(),
     });
     read_config_files(world, &mut spec, diags);
+    crate::recovery::resolve(world, &base, &mut spec, sources, diags);
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
     let scope = waivers::Scope::of(&base, &root, &spec.waivers);
