@@ -529,3 +529,40 @@ fn object_store_targets_must_be_object_stores() {
     );
     assert!(codes(&compilation).contains(&"P0104"));
 }
+
+/// The restored Cluster and both ObjectStores validate, in process, against the vendored CloudNativePG
+/// and Barman Cloud plugin CRD schemas, which refuse a misspelt field of the same objects.
+#[test]
+fn the_recovery_objects_validate_against_the_vendored_crds() {
+    use plat::diag::Diagnostics;
+    use plat::lower::Object;
+    use plat::source::{Origin, Sources};
+    let compilation = compiled(MAIN, STANDBY);
+    let standby = objects(&compilation, "standby");
+    let mut sources = Sources::default();
+    let file = sources.add("platform.toml", "x = 1\n".into());
+    let origin = Origin::new(file, 0..1);
+    let check = |value: Value| {
+        let mut diags = Diagnostics::default();
+        plat::schemas::validate(&Object { value, origin }, &mut diags);
+        diags.into_sorted()
+    };
+    let cluster = find(&standby, "Cluster", "shop-db").clone();
+    for object in [
+        cluster.clone(),
+        find(&standby, "ObjectStore", "shop-db-recovery").clone(),
+        find(&standby, "ObjectStore", "shop-db-backup").clone(),
+    ] {
+        let found = check(object.clone());
+        assert!(
+            found.is_empty(),
+            "{}: {found:?}",
+            object["metadata"]["name"]
+        );
+    }
+    let mut broken = cluster;
+    broken["spec"]["externalClusters"][0]["plugin"]["barmanObjectName"] = "x".into();
+    broken["spec"]["bootstrap"]["recovery"]["recoveryTarget"] = serde_json::json!({ "time": "x" });
+    let found = check(broken);
+    assert!(found.iter().any(|d| d.code == "P0506"), "{found:?}");
+}
