@@ -753,6 +753,88 @@ mod tests {
         assert!(!text.contains("t00002"), "{text}");
     }
 
+    /// Runs the replication script twice with an `mc` that logs its calls and keeps the rules added:
+    /// versioning on both sides, one rule per bucket, and none added again.
+    #[test]
+    fn the_replication_script_enables_versioning_and_adds_each_rule_once() {
+        use std::fs;
+        let dir = std::env::temp_dir().join(format!("plat-replication-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for sub in ["config", "root", "remote", "bin", "tmp"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        fs::write(dir.join("config/replicate.sh"), REPLICATION_SCRIPT).unwrap();
+        fs::write(
+            dir.join("config/buckets"),
+            "tenants tenants-copy\nfiles files-copy\n",
+        )
+        .unwrap();
+        for sub in ["root", "remote"] {
+            for key in ["access-key", "secret-key"] {
+                fs::write(dir.join(sub).join(key), "k").unwrap();
+            }
+        }
+        // `mc --config-dir D --quiet CMD…`: logs CMD…; `replicate add` records the rule, which
+        // `replicate ls --json` then shows as MinIO does, by the remote bucket's ARN.
+        let fake = r#"#!/bin/sh
+shift 3
+echo "$*" >> "$LOG"
+if [ "$1 $2" = "replicate add" ]; then
+  bucket="$(echo "$4" | cut -d/ -f2)"; src="$(echo "$7" | cut -d/ -f2)"
+  echo "{\"Destination\":{\"Bucket\":\"arn:minio:replication::0:$bucket\"}}" >> "$RULES.$src"
+fi
+if [ "$1 $2" = "replicate ls" ]; then
+  src="$(echo "$4" | cut -d/ -f2)"; cat "$RULES.$src" 2>/dev/null || true
+fi
+"#;
+        fs::write(dir.join("bin/mc"), fake).unwrap();
+        let run = || {
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg("chmod +x bin/mc && PATH=\"$PWD/bin:$PATH\" sh config/replicate.sh")
+                .current_dir(&dir)
+                .env("ENDPOINT", "http://127.0.0.1:9000")
+                .env("REMOTE_ENDPOINT", "https://s3.example.com")
+                .env("CONFIG", dir.join("config"))
+                .env("ROOT", dir.join("root"))
+                .env("REMOTE", dir.join("remote"))
+                .env("LOG", dir.join("log"))
+                .env("RULES", dir.join("rules"))
+                .env("TMPDIR", dir.join("tmp"))
+                .status()
+                .expect("sh runs");
+            assert!(status.success(), "the replication script failed");
+        };
+        run();
+        run();
+        let log = fs::read_to_string(dir.join("log")).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        for call in [
+            "version enable store/tenants",
+            "version enable remote/tenants-copy",
+            "version enable store/files",
+            "version enable remote/files-copy",
+        ] {
+            assert_eq!(
+                log.lines().filter(|l| *l == call).count(),
+                2,
+                "{call}: {log}"
+            );
+        }
+        let adds: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with("replicate add"))
+            .collect();
+        assert_eq!(
+            adds,
+            [
+                "replicate add --remote-bucket remote/tenants-copy --replicate delete,delete-marker,existing-objects store/tenants",
+                "replicate add --remote-bucket remote/files-copy --replicate delete,delete-marker,existing-objects store/files",
+            ],
+            "{log}"
+        );
+    }
+
     #[test]
     fn a_few_accounts_make_one_batch() {
         assert_eq!(batches(numbered(5)).len(), 1);
