@@ -150,8 +150,8 @@ pub fn check_selector(ctx: &Ctx<'_>, cluster: &str, image: &str) -> Value {
 /// Waits for the restored primary, then runs the check query; a query that fails or returns no row
 /// fails the Job (and `PostgresRestoreCheckFailed` fires).
 const CHECK_SCRIPT: &str = r#"set -eu
-PGUSER="$(cat /run/credentials/username)"
-PGPASSWORD="$(cat /run/credentials/password)"
+PGUSER="$(cat "$CREDENTIALS/username")"
+PGPASSWORD="$(cat "$CREDENTIALS/password")"
 export PGUSER PGPASSWORD
 deadline=$(( $(date +%s) + WAIT_SECONDS ))
 until pg_isready -q; do
@@ -214,6 +214,7 @@ pub fn check_objects(
             { "name": "PGSSLMODE", "value": "require" },
             { "name": "PGCONNECT_TIMEOUT", "value": "10" },
             { "name": "HOME", "value": "/tmp" },
+            { "name": "CREDENTIALS", "value": "/run/credentials" },
             { "name": "CHECK_QUERY", "value": recovery.check_query },
         ],
         "resources": {
@@ -410,4 +411,65 @@ pub fn runbook(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
         );
     }
     sink.file(RUNBOOK_FILE.to_string(), out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the check script with a `pg_isready` that answers on its second call and a `psql` that
+    /// prints `$ROWS` (or fails when `$FAIL` is set); returns whether the script succeeded.
+    fn check(rows: &str, fail: bool) -> bool {
+        use std::fs;
+        let dir = std::env::temp_dir().join(format!(
+            "plat-restore-check-{}-{}-{fail}",
+            std::process::id(),
+            rows.len()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        for sub in ["bin", "credentials"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        fs::write(dir.join("credentials/username"), "owner").unwrap();
+        fs::write(dir.join("credentials/password"), "secret").unwrap();
+        let fakes = [
+            (
+                "pg_isready",
+                "#!/bin/sh\nif [ -e \"$STATE\" ]; then exit 0; fi\ntouch \"$STATE\"; exit 2\n",
+            ),
+            (
+                "psql",
+                "#!/bin/sh\n[ \"$PGUSER:$PGPASSWORD\" = owner:secret ] || exit 3\n[ -z \"${FAIL:-}\" ] || exit 1\nprintf '%s' \"$ROWS\"\n",
+            ),
+            ("sleep", "#!/bin/sh\nexit 0\n"),
+        ];
+        for (name, text) in fakes {
+            fs::write(dir.join("bin").join(name), text).unwrap();
+        }
+        let script = CHECK_SCRIPT.replace("WAIT_SECONDS", "600");
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "chmod +x bin/* && PATH=\"$PWD/bin:$PATH\" && {script}"
+            ))
+            .current_dir(&dir)
+            .env("CREDENTIALS", dir.join("credentials"))
+            .env("STATE", dir.join("ready"))
+            .env("CHECK_QUERY", "SELECT 1")
+            .env("ROWS", rows);
+        if fail {
+            command.env("FAIL", "1");
+        }
+        let ok = command.status().expect("sh runs").success();
+        let _ = fs::remove_dir_all(&dir);
+        ok
+    }
+
+    #[test]
+    fn the_restore_check_waits_for_the_database_and_needs_a_row() {
+        assert!(check("42", false));
+        assert!(!check("", false), "no row is a failed check");
+        assert!(!check("42", true), "a failing query is a failed check");
+    }
 }
