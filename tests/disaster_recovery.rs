@@ -566,3 +566,37 @@ fn the_recovery_objects_validate_against_the_vendored_crds() {
     let found = check(broken);
     assert!(found.iter().any(|d| d.code == "P0506"), "{found:?}");
 }
+
+/// An environment that is not a restore but backs up to the same archive as another (same store,
+/// bucket, path and cluster name) is refused (P0231); the restored standby writes under its own server
+/// name and shares nothing.
+#[test]
+fn two_environments_may_not_archive_in_one_place() {
+    let copy = STANDBY.replace(
+        "[stores.shop-db.recovery]\nenvironment = \"main\"\ncheck_query = \"SELECT count(*) FROM orders\"\n",
+        "",
+    );
+    let compilation = compile(&world(BASE, MAIN, &copy), "platform.toml", &Selection::All);
+    let d = compilation
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "P0231")
+        .unwrap_or_else(|| panic!("{:?}", codes(&compilation)));
+    assert!(
+        d.message
+            .contains("https://s3.offsite.example.com/shop-backups/db/shop-db"),
+        "{}",
+        d.message
+    );
+    assert!(!codes(&compiled(MAIN, STANDBY)).contains(&"P0231"));
+    let elsewhere = copy.replace(
+        "[stores.shop-db.backup]\nto = \"offsite\"",
+        "[stores.shop-db.backup]\nto = \"offsite\"\npath = \"standby-db\"",
+    );
+    let compilation = compile(
+        &world(BASE, MAIN, &elsewhere),
+        "platform.toml",
+        &Selection::All,
+    );
+    assert!(!compilation.has_errors(), "{:?}", codes(&compilation));
+}
