@@ -402,13 +402,26 @@ fn check_data_stores(spec: &Spec, diags: &mut Diagnostics) {
             }
         }
     }
+    // An external object store's credentials are needed where something writes to it: an
+    // environment that declares it but does not use it need not hold them.
     for external in &spec.network.external {
-        if let Some(store) = &external.value.object_store {
+        if let Some(store) = &external.value.object_store
+            && object_store_used(spec, &external.name)
+        {
             let mut keys = vec![store.access_key.clone(), store.secret_key.clone()];
             keys.extend(store.region.clone());
             check_secret_refs(spec, &keys, diags);
         }
     }
+}
+
+/// Whether a backup or a replication of this spec writes to the external endpoint `name`.
+fn object_store_used(spec: &Spec, name: &str) -> bool {
+    spec.stores.iter().any(|s| match &s.value.kind {
+        StoreKind::Postgres(pg) => pg.backup.as_ref().is_some_and(|b| b.to.value == name),
+        StoreKind::ObjectStorage(o) => o.replication.as_ref().is_some_and(|r| r.to.value == name),
+        _ => false,
+    })
 }
 
 /// The external endpoints that declare an object store.

@@ -600,3 +600,30 @@ fn two_environments_may_not_archive_in_one_place() {
     );
     assert!(!compilation.has_errors(), "{:?}", codes(&compilation));
 }
+
+/// An environment that declares the external object store but writes nothing to it need not hold its
+/// credentials; one that backs up there must (P0204).
+#[test]
+fn the_object_store_credentials_are_needed_only_where_it_is_used() {
+    let keys =
+        "\n[secrets]\nkeys = [\"DB_PASSWORD\", \"FILES_ACCESS_KEY\", \"FILES_SECRET_KEY\"]\n";
+    let dev = format!(
+        "[environment]\nnamespace = \"shop-dev\"\ncontext = \"dev-cluster\"\nmonitoring = \"basic\"\n{keys}"
+    );
+    let world = world(BASE, MAIN, STANDBY).with("environments/dev.toml", dev.clone());
+    let compilation = compile(&world, "platform.toml", &Selection::One("dev".into()));
+    assert!(!compilation.has_errors(), "{:?}", codes(&compilation));
+    let main = format!("{MAIN}{keys}");
+    let world = world_with_main(&main);
+    let compilation = compile(&world, "platform.toml", &Selection::One("main".into()));
+    let missing = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "P0204" && d.message.contains("OFFSITE_"))
+        .count();
+    assert_eq!(missing, 3, "{:?}", compilation.diagnostics);
+}
+
+fn world_with_main(main: &str) -> MemoryWorld {
+    world(BASE, main, STANDBY)
+}
