@@ -363,10 +363,23 @@ pub fn runbook(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
         out,
         "1. Make sure the source environment is really lost or must not take writes any more (a restore while it still writes forks the data). Its object store keeps the backups: check the latest base backup is recent enough for the restore point."
     );
+    let mut keys: Vec<String> = restored
+        .iter()
+        .flat_map(|(_, _, _, source)| {
+            [&source.store.access_key, &source.store.secret_key]
+                .into_iter()
+                .chain(source.store.region.as_ref())
+                .map(|k| format!("`{}`", k.value))
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
     let _ = writeln!(
         out,
-        "2. Apply this environment: `plat apply --env {}` (kube context `{context}`). The secret store must hold the object store credentials named in the spec for this environment.",
-        env.name
+        "2. Apply this environment: `plat apply --env {}` (kube context `{context}`). This environment's secret store (`{}`) must hold {}, the credentials the restore reads the backups with.",
+        env.name,
+        spec.secrets.remote_prefix,
+        keys.join(", ")
     );
     let mut step = 3;
     for (entry, _, _, _) in &restored {
