@@ -218,17 +218,88 @@ fn compile_inner(
         }
     }
     check_shared_namespaces(&placements, &mut diags);
+    check_shared_archives(&placements, &mut diags);
     out.diagnostics = diags.into_sorted();
     out.diagnostics.extend(merge_shared(per_env));
     out
 }
 
-/// Where an environment deploys: its namespace on its cluster (the `cluster` key, else the context).
+/// Where an environment deploys: its namespace on its cluster (the `cluster` key, else the context),
+/// and the archives it writes its databases' backups to outside the cluster.
 struct Placement {
     env: String,
     namespace: crate::decode::Located<String>,
     context: String,
     cluster: String,
+    archives: Vec<(String, crate::decode::Located<String>)>,
+}
+
+/// The backup archives of a spec's PostgreSQL stores in external object stores, each as the URL of
+/// its server folder (endpoint, bucket, path, Barman server name), with the backup's `to`.
+fn external_archives(spec: &spec::Spec) -> Vec<(String, crate::decode::Located<String>)> {
+    let mut out = Vec::new();
+    for store in &spec.stores {
+        let spec::StoreKind::Postgres(pg) = &store.value.kind else {
+            continue;
+        };
+        let Some(backup) = &pg.backup else {
+            continue;
+        };
+        let Some(external) = spec
+            .network
+            .external
+            .iter()
+            .find(|e| e.name == backup.to.value)
+            .and_then(|e| e.value.object_store.as_ref())
+        else {
+            continue;
+        };
+        let cluster = store.value.name.as_str();
+        let server = match &pg.recovery {
+            Some(_) => crate::facts::own_server_name(cluster, &spec.environment.name),
+            None => cluster.to_string(),
+        };
+        let url = format!(
+            "{}/{}/{}/{server}",
+            external.endpoint.value.trim_end_matches('/'),
+            backup.bucket,
+            backup.path.trim_matches('/')
+        );
+        out.push((url, backup.to.clone()));
+    }
+    out
+}
+
+/// Two environments that archive a database under the same server folder of one object store would
+/// mix their WAL and base backups, and a restore would replay the other's: reported at the later
+/// environment's backup.
+fn check_shared_archives(placements: &[Placement], diags: &mut Diagnostics) {
+    for (i, later) in placements.iter().enumerate() {
+        for (url, to) in &later.archives {
+            let Some((earlier, (_, there))) = placements[..i].iter().find_map(|p| {
+                p.archives
+                    .iter()
+                    .find(|(other, _)| other == url)
+                    .map(|a| (p, a))
+            }) else {
+                continue;
+            };
+            diags.push(
+                to.diagnostic(
+                    Diagnostic::error(
+                        "P0231",
+                        format!(
+                            "environments `{}` and `{}` both archive backups at `{url}`",
+                            earlier.env, later.env
+                        ),
+                    )
+                    .also(there.origin, format!("`{}` archives there too", earlier.env))
+                    .help("give each environment its own bucket or `path` in the object store, or its own store: a restore would replay the other environment's WAL"),
+                    "the same archive",
+                ),
+            );
+        }
+    }
 }
 
 /// Two environments in one namespace of one cluster would apply and prune each other's objects (the
@@ -274,7 +345,7 @@ fn unknown_environment(env: &str, available: &[String]) -> Diagnostic {
     }
 }
 
-fn load_file(
+pub(crate) fn load_file(
     world: &dyn World,
     path: &str,
     sources: &mut Sources,
@@ -335,8 +406,10 @@ fn compile_env(
         namespace: spec.environment.namespace.clone(),
         context: spec.environment.context.value.clone(),
         cluster: spec.environment.cluster.clone(),
+        archives: external_archives(&spec),
     });
     read_config_files(world, &mut spec, diags);
+    crate::recovery::resolve(world, &base, &mut spec, sources, diags);
     validate::validate(&spec, diags);
     let mut used = vec![false; spec.waivers.len()];
     let scope = waivers::Scope::of(&base, &root, &spec.waivers);

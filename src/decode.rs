@@ -645,6 +645,10 @@ pub mod rule {
         code: "P0121",
         check: names::postgres_name,
     };
+    pub const RFC3339: ValueRule = ValueRule {
+        code: "P0122",
+        check: time::rfc3339,
+    };
 }
 
 /// A port number by the rule of `rules::network::port`, at the value itself. Integers beyond i64 come

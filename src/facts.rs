@@ -935,3 +935,14 @@ pub fn secret_source(spec: &Spec, client: &str, object_name: &str, key: &str) ->
         None => (spec.secrets.name.clone(), key.to_string()),
     }
 }
+
+/// The name prefix of a restored store's restore-check Jobs (each is this and a hash of what it checks).
+pub fn restore_check_prefix(cluster: &str) -> String {
+    format!("{cluster}-restore-check")
+}
+
+/// The Barman server name a restored cluster writes its own backups under: its name and its
+/// environment's, so that it never writes into the archive it was restored from.
+pub fn own_server_name(cluster: &str, environment: &str) -> String {
+    format!("{cluster}-{environment}")
+}

@@ -29,6 +29,7 @@ pub mod output;
 pub mod patch;
 pub mod policy;
 pub mod preview;
+pub mod recovery;
 pub mod render;
 pub mod report;
 pub mod rules;

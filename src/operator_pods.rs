@@ -343,7 +343,8 @@ pub struct OperatorObject {
 
 /// The named objects the operator of this resource creates (from the operators' sources, as for the
 /// pods above): CloudNativePG's Services `<cluster>-rw`, `-ro`, `-r`, its Secrets `<cluster>-ca`,
-/// `-server`, `-replication` (and `-app` without an initdb secret) and the instance pods `<cluster>-<n>`; the redis-operator's
+/// `-server`, `-replication` (and `-app` without a bootstrap secret), the restore Job `<cluster>-1-full-recovery` of a
+/// cluster bootstrapped by recovery, and the instance pods `<cluster>-<n>`; the redis-operator's
 /// StatefulSets and Services `<cluster>-leader` and `-follower`, their `-headless` and `-additional`
 /// Services and the pods `<cluster>-<role>-<n>`. Empty for any other object.
 pub fn operator_objects(object: &Value) -> Vec<OperatorObject> {
@@ -376,8 +377,19 @@ fn cnpg_objects(cluster: &str, spec: &Value) -> Vec<OperatorObject> {
             .map(|s| object("Secret", s)),
     );
     // The owner's credentials are `<cluster>-app` unless the resource names a Secret of its own.
-    if spec["bootstrap"]["initdb"]["secret"]["name"].is_null() {
+    let bootstrap = &spec["bootstrap"];
+    let recovery = bootstrap["recovery"].is_object();
+    let named = if recovery {
+        &bootstrap["recovery"]
+    } else {
+        &bootstrap["initdb"]
+    };
+    if named["secret"]["name"].is_null() {
         out.push(object("Secret", "app"));
+    }
+    // A cluster restored from a backup starts with the Job that restores the first instance.
+    if recovery {
+        out.push(object("Job", "1-full-recovery"));
     }
     // Instances are numbered from 1; the last one has the longest name.
     let instances = spec["instances"].as_u64().unwrap_or(1);
@@ -421,6 +433,22 @@ mod object_tests {
             .collect();
         assert!(names.contains(&("Service", "main-rw".into())));
         assert!(names.contains(&("Pod", "main-3".into())));
+        assert!(!names.contains(&("Secret", "main-app".into())), "{names:?}");
+        assert!(!names.iter().any(|(kind, _)| *kind == "Job"), "{names:?}");
+        // A restored cluster: its bootstrap secret is the recovery's, and a Job restores it.
+        let restored = json!({
+            "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": { "name": "main" },
+            "spec": { "instances": 1, "bootstrap": { "recovery": { "source": "origin", "secret": { "name": "main-app-credentials" } } } },
+        });
+        let names: Vec<(&str, String)> = operator_objects(&restored)
+            .into_iter()
+            .map(|o| (o.kind, o.name))
+            .collect();
+        assert!(
+            names.contains(&("Job", "main-1-full-recovery".into())),
+            "{names:?}"
+        );
         assert!(!names.contains(&("Secret", "main-app".into())), "{names:?}");
         let redis = json!({
             "apiVersion": "redis.redis.opstreelabs.in/v1beta2", "kind": "RedisCluster",

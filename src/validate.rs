@@ -385,7 +385,7 @@ fn check_data_stores(spec: &Spec, diags: &mut Diagnostics) {
                 }
                 if let Some(backup) = &pg.backup {
                     check_cron(&backup.schedule, diags);
-                    check_reference(&backup.to, "object-storage store", &object_stores, diags);
+                    check_object_store_target(spec, &backup.to, &object_stores, diags);
                 }
             }
             StoreKind::RedisCluster(r) => {
@@ -396,8 +396,151 @@ fn check_data_stores(spec: &Spec, diags: &mut Diagnostics) {
             StoreKind::Redis(_) => {}
             StoreKind::ObjectStorage(o) => {
                 check_secret_refs(spec, &[o.access_key.clone(), o.secret_key.clone()], diags);
+                if let Some(replication) = &o.replication {
+                    check_replication(spec, &store.name, o, replication, diags);
+                }
             }
         }
+    }
+    // An external object store's credentials are needed where something writes to it: an
+    // environment that declares it but does not use it need not hold them.
+    for external in &spec.network.external {
+        if let Some(store) = &external.value.object_store
+            && object_store_used(spec, &external.name)
+        {
+            let mut keys = vec![store.access_key.clone(), store.secret_key.clone()];
+            keys.extend(store.region.clone());
+            check_secret_refs(spec, &keys, diags);
+        }
+    }
+}
+
+/// Whether a backup or a replication of this spec writes to the external endpoint `name`.
+fn object_store_used(spec: &Spec, name: &str) -> bool {
+    spec.stores.iter().any(|s| match &s.value.kind {
+        StoreKind::Postgres(pg) => pg.backup.as_ref().is_some_and(|b| b.to.value == name),
+        StoreKind::ObjectStorage(o) => o.replication.as_ref().is_some_and(|r| r.to.value == name),
+        _ => false,
+    })
+}
+
+/// The external endpoints that declare an object store.
+pub fn external_object_stores(spec: &Spec) -> Vec<&str> {
+    spec.network
+        .external
+        .iter()
+        .filter(|e| e.value.object_store.is_some())
+        .map(|e| e.name.as_str())
+        .collect()
+}
+
+/// A backup's `to`: an object-storage store of this spec, or an external endpoint with an
+/// `object_store` (P0229 when the endpoint declares none).
+fn check_object_store_target(
+    spec: &Spec,
+    to: &Located<String>,
+    object_stores: &[&str],
+    diags: &mut Diagnostics,
+) {
+    if object_stores.contains(&to.as_str()) || no_object_store(spec, to, diags) {
+        return;
+    }
+    let mut candidates = object_stores.to_vec();
+    candidates.extend(external_object_stores(spec));
+    check_reference(to, "object store", &candidates, diags);
+}
+
+/// Reports (P0229) and returns true when `to` is an external endpoint without an `object_store`.
+fn no_object_store(spec: &Spec, to: &Located<String>, diags: &mut Diagnostics) -> bool {
+    let Some(external) = spec
+        .network
+        .external
+        .iter()
+        .find(|e| e.name == to.value && e.value.object_store.is_none())
+    else {
+        return false;
+    };
+    diags.push(
+        to.diagnostic(
+            Diagnostic::error(
+                "P0229",
+                format!("`{}` is an external endpoint without an object store", to.value),
+            )
+            .also(external.origin, "declared here, with `cidrs` and `ports` only")
+            .help(format!(
+                "add `[network.external.{}.object_store]` with `endpoint`, `access_key_secret_key` and `secret_key_secret_key`",
+                to.value
+            )),
+            "no object store here",
+        ),
+    );
+    true
+}
+
+/// The buckets an object-storage store holds: its accounts' and those of the backups written to it.
+fn buckets_of(spec: &Spec, key: &str, store: &crate::spec::ObjectStorage) -> Vec<String> {
+    let mut out: Vec<String> = store
+        .accounts
+        .iter()
+        .flat_map(|a| a.clients.iter().map(|c| c.value.bucket.value.clone()))
+        .collect();
+    for s in &spec.stores {
+        if let StoreKind::Postgres(pg) = &s.value.kind
+            && let Some(backup) = pg.backup.as_ref().filter(|b| b.to.value == key)
+        {
+            out.push(backup.bucket.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A replication goes to an external object store (P0229 for an endpoint without one or an in-cluster
+/// store, P0204 for an unknown name) and copies buckets the store has (P0230).
+fn check_replication(
+    spec: &Spec,
+    key: &str,
+    store: &crate::spec::ObjectStorage,
+    replication: &crate::spec::Replication,
+    diags: &mut Diagnostics,
+) {
+    let to = &replication.to;
+    if spec.stores.iter().any(|s| s.name == to.value) {
+        diags.push(
+            to.diagnostic(
+                Diagnostic::error(
+                    "P0229",
+                    format!("`{}` is a store of this cluster, not an external object store", to.value),
+                )
+                .help("replicate to a `[network.external.<name>.object_store]` outside the cluster: a copy in the same cluster is lost with it"),
+                "in the same cluster",
+            ),
+        );
+    } else if !no_object_store(spec, to, diags) {
+        check_reference(
+            to,
+            "external object store",
+            &external_object_stores(spec),
+            diags,
+        );
+    }
+    let buckets = buckets_of(spec, key, store);
+    for bucket in &replication.buckets {
+        if buckets.contains(&bucket.name) {
+            continue;
+        }
+        let mut d = Diagnostic::error(
+            "P0230",
+            format!("store `{key}` has no bucket `{}` to replicate", bucket.name),
+        )
+        .at(bucket.origin, "no such bucket");
+        d = match did_you_mean(&bucket.name, buckets.iter().map(String::as_str)) {
+            Some(close) => d.help(format!("did you mean `{close}`?")),
+            None if buckets.is_empty() => d.help("the store's accounts and backups use no bucket"),
+            None => d.help(format!("its buckets: {}", buckets.join(", "))),
+        };
+        diags.push(d);
     }
 }
 

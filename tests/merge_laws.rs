@@ -373,8 +373,23 @@ fn empty_overlay_tables_render_byte_identical_files() {
     for (name, overlay) in overlays {
         let padded = with_empty_tables(overlay, &tables, &services);
         assert_ne!(padded, overlay, "{name}: nothing to pad");
-        let plain = repo.compile(&[("env", overlay)], &Selection::All);
-        let padded = repo.compile(&[("env", &padded)], &Selection::All);
+        // The repository's environments are there too, unselected: an overlay may restore another
+        // environment's backups (`recovery.environment`), which is read but not compiled.
+        let with = |text: &str| -> Vec<(String, String)> {
+            std::iter::once(("env".to_string(), text.to_string()))
+                .chain(repo.overlays.iter().cloned())
+                .collect()
+        };
+        let compile_one = |text: &str| {
+            let overlays = with(text);
+            let overlays: Vec<(&str, &str)> = overlays
+                .iter()
+                .map(|(e, t)| (e.as_str(), t.as_str()))
+                .collect();
+            repo.compile(&overlays, &Selection::One("env".into()))
+        };
+        let plain = compile_one(overlay);
+        let padded = compile_one(&padded);
         assert_same_files(
             &outputs(&plain, name),
             &outputs(&padded, &format!("{name} with empty tables")),

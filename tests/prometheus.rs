@@ -447,6 +447,38 @@ fn health_cases(rules: &Value, ns: &str) -> Vec<Value> {
             .concat(),
             vec![check("PostgresBackupFailed", "10m", vec![])],
         ),
+        // No base backup for more than `[health] backup_max_age` (26h): it warns after ten minutes.
+        // A backup taken every minute (its timestamp follows the clock) stays silent.
+        case(
+            vec![pod_series(
+                &format!("{plugin}_last_available_backup_timestamp"),
+                "postgresql-cluster-1",
+                &[],
+                "0x1600",
+            )],
+            vec![
+                check("PostgresBackupTooOld", "26h5m", vec![]),
+                check(
+                    "PostgresBackupTooOld",
+                    "26h30m",
+                    vec![expected(
+                        rules,
+                        "PostgresBackupTooOld",
+                        database("warning"),
+                        "",
+                    )],
+                ),
+            ],
+        ),
+        case(
+            vec![pod_series(
+                &format!("{plugin}_last_available_backup_timestamp"),
+                "postgresql-cluster-1",
+                &[],
+                "0+60x1600",
+            )],
+            vec![check("PostgresBackupTooOld", "26h30m", vec![])],
+        ),
         // A failed archive newer than the last archived segment pages after ten minutes; so do
         // segments that wait to be archived; a healthy archiver is silent.
         case(
@@ -665,6 +697,34 @@ fn health_cases(rules: &Value, ns: &str) -> Vec<Value> {
                     vec![expected(rules, "ExternalSecretSyncFailed", json!({ "severity": "warning", "namespace": ns, "name": "saas-platform-secrets" }), "")],
                 ),
             ],
+        ));
+    }
+    // Environments that restore their database (dr): a restore check Job that failed and never
+    // succeeded pages; one that failed once and then succeeded does not.
+    if rule(rules, "PostgresRestoreCheckFailed").is_some() {
+        let failed = "postgresql-cluster-restore-check-0badc0de";
+        let retried = "postgresql-cluster-restore-check-600dc0de";
+        cases.push(case(
+            vec![
+                ksm("kube_job_status_failed", &[("job_name", failed)], "1x10"),
+                ksm("kube_job_status_succeeded", &[("job_name", failed)], "0x10"),
+                ksm("kube_job_status_failed", &[("job_name", retried)], "1x10"),
+                ksm(
+                    "kube_job_status_succeeded",
+                    &[("job_name", retried)],
+                    "1x10",
+                ),
+            ],
+            vec![check(
+                "PostgresRestoreCheckFailed",
+                "5m",
+                vec![expected(
+                    rules,
+                    "PostgresRestoreCheckFailed",
+                    json!({ "severity": "critical", "namespace": ns, "job_name": failed }),
+                    "",
+                )],
+            )],
         ));
     }
     cases

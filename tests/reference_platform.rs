@@ -211,11 +211,29 @@ fn backups_go_through_the_barman_cloud_plugin_with_an_immediate_first_backup() {
         configuration["destinationPath"],
         "s3://saas-platform-backups/postgresql"
     );
+    // prod's backups leave the cluster (seed 6.2): they must survive its loss.
     assert_eq!(
         configuration["endpointURL"],
-        "http://minio.production.svc.cluster.local:9000"
+        "https://s3.offsite.saas-platform.com"
     );
-    assert!(configuration["s3Credentials"]["accessKeyId"]["name"].is_string());
+    assert_eq!(
+        configuration["s3Credentials"]["accessKeyId"],
+        serde_json::json!({ "name": "saas-platform-secrets", "key": "OFFSITE_ACCESS_KEY" })
+    );
+    let policy = find(&objects, "NetworkPolicy", "postgresql-cluster");
+    assert!(
+        policy["spec"]["egress"]
+            .to_string()
+            .contains(r#"{"ipBlock":{"cidr":"203.0.113.0/24"}}"#),
+        "the instances reach the off-site store"
+    );
+    // Environments without an off-site store keep theirs in their own MinIO.
+    let staging = self::objects("staging");
+    let store = find(&staging, "ObjectStore", "postgresql-cluster-backup");
+    assert_eq!(
+        store["spec"]["configuration"]["endpointURL"],
+        "http://minio.saas-staging.svc.cluster.local:9000"
+    );
 
     let backup = find(&objects, "ScheduledBackup", "postgresql-cluster-nightly");
     assert_eq!(backup["spec"]["method"], "plugin");
@@ -625,7 +643,9 @@ fn every_database_can_bootstrap_and_a_single_instance_does_not_block_drains() {
         let cluster = find(&objects, "Cluster", "postgresql-cluster");
         let made = secrets_made(&objects);
         let ns = namespace_of(cluster).to_string();
-        match cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"].as_str() {
+        let bootstrap = &cluster["spec"]["bootstrap"];
+        let how = if env == "dr" { "recovery" } else { "initdb" };
+        match bootstrap[how]["secret"]["name"].as_str() {
             Some(name) => assert!(
                 made.contains(&(ns.clone(), name.into())),
                 "{env}: nothing makes {name}"
@@ -669,7 +689,16 @@ fn tenants_and_backups_have_accounts_of_their_own_limited_to_their_prefix() {
                 )
             })
             .collect();
-        assert_eq!(root_readers.len(), 2, "{env}: {root_readers:?}");
+        // Where the tenants' bucket is replicated off-site, the Job that sets it up is the third.
+        let replicated = root_readers
+            .iter()
+            .any(|r| r.starts_with("Job/minio-replication-"));
+        assert_eq!(
+            root_readers.len(),
+            2 + usize::from(replicated),
+            "{env}: {root_readers:?}"
+        );
+        assert_eq!(replicated, env == "prod", "{env}: {root_readers:?}");
         assert!(
             root_readers.contains(&"StatefulSet/minio".to_string()),
             "{env}: {root_readers:?}"
@@ -700,10 +729,17 @@ fn tenants_and_backups_have_accounts_of_their_own_limited_to_their_prefix() {
             .map(|s| &s["secret"]["name"])
             .collect();
         assert_eq!(minio_from, vec!["astrbot-acme-minio"], "{env}: {secrets}");
+        // Backups into the in-cluster MinIO write with an account of their own; prod's and dr's go
+        // off-site, with the platform Secret's off-site keys.
+        let off_site = matches!(env, "prod" | "dr");
         let store = find(&objects, "ObjectStore", "postgresql-cluster-backup");
         assert_eq!(
             store["spec"]["configuration"]["s3Credentials"]["accessKeyId"]["name"],
-            "postgresql-cluster-backup-minio",
+            if off_site {
+                "saas-platform-secrets"
+            } else {
+                "postgresql-cluster-backup-minio"
+            },
             "{env}"
         );
         // One line per account, from which the provisioning script writes each policy (its own
@@ -718,9 +754,10 @@ fn tenants_and_backups_have_accounts_of_their_own_limited_to_their_prefix() {
         );
         assert!(!listed.contains("s3:*"), "{listed}");
         let listed = config["data"]["accounts"].as_str().unwrap();
-        assert!(
+        assert_eq!(
             listed.contains("postgresql-cluster-backup saas-platform-backups"),
-            "{listed}"
+            !off_site,
+            "{env}: {listed}"
         );
         if env != "dev" {
             let own = objects
@@ -735,4 +772,129 @@ fn tenants_and_backups_have_accounts_of_their_own_limited_to_their_prefix() {
             );
         }
     }
+}
+
+/// The DR environment is "restored backups" (seed 2.1, 6.2): its database bootstraps as a restore of
+/// prod's off-site backups, through the Barman Cloud plugin, and writes its own backups under a server
+/// name of its own; a Job checks the restored data; `DISASTER-RECOVERY.md` says what to do.
+#[test]
+fn dr_restores_the_database_from_prods_off_site_backups() {
+    let objects = objects("dr");
+    let cluster = find(&objects, "Cluster", "postgresql-cluster");
+    let spec = &cluster["spec"];
+    assert!(spec["bootstrap"]["initdb"].is_null());
+    let recovery = &spec["bootstrap"]["recovery"];
+    assert_eq!(recovery["database"], "saas_platform");
+    let source = recovery["source"].as_str().unwrap();
+    let external = spec["externalClusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == source)
+        .expect("the recovery's source is an external cluster");
+    assert_eq!(external["plugin"]["name"], "barman-cloud.cloudnative-pg.io");
+    let parameters = &external["plugin"]["parameters"];
+    assert_eq!(parameters["serverName"], "postgresql-cluster");
+    let store = find(
+        &objects,
+        "ObjectStore",
+        parameters["barmanObjectName"].as_str().unwrap(),
+    );
+    let prod = self::objects("prod");
+    let prod_store = find(&prod, "ObjectStore", "postgresql-cluster-backup");
+    for field in ["destinationPath", "endpointURL", "s3Credentials"] {
+        assert_eq!(
+            store["spec"]["configuration"][field], prod_store["spec"]["configuration"][field],
+            "{field}"
+        );
+    }
+    assert_eq!(
+        spec["plugins"][0]["parameters"]["serverName"],
+        "postgresql-cluster-dr"
+    );
+    let annotations = &cluster["metadata"]["annotations"];
+    assert_eq!(
+        annotations["plat.dev/restore-from"],
+        "prod/postgresql-cluster"
+    );
+    assert_eq!(annotations["plat.dev/restore-point"], "latest");
+    assert!(objects.iter().any(|o| {
+        o["kind"] == "Job"
+            && o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("postgresql-cluster-restore-check-"))
+    }));
+    let runbook = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("generated/dr/DISASTER-RECOVERY.md"),
+    )
+    .unwrap();
+    assert!(runbook.contains("environment `prod`"), "{runbook}");
+    assert!(
+        !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("generated/prod/DISASTER-RECOVERY.md")
+            .exists()
+    );
+    // Only prod's and dr's restores come from off-site; the others start empty.
+    for env in ["dev", "test", "staging", "prod"] {
+        let objects = self::objects(env);
+        let cluster = find(&objects, "Cluster", "postgresql-cluster");
+        assert!(cluster["spec"]["bootstrap"]["initdb"].is_object(), "{env}");
+    }
+}
+
+/// The tenants' files are replicated off-site in prod (seed 6.2, file storage RPO < 5 min): a Job of
+/// the MinIO client enables versioning and adds the bucket replication; MinIO's servers reach the
+/// off-site store.
+#[test]
+fn prod_replicates_the_tenants_bucket_off_site() {
+    let objects = objects("prod");
+    let config = find(&objects, "ConfigMap", "minio-replication");
+    assert_eq!(
+        config["data"]["buckets"],
+        "saas-platform-tenants saas-platform-tenants-replica\n"
+    );
+    assert!(objects.iter().any(|o| {
+        o["kind"] == "Job"
+            && o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("minio-replication-"))
+    }));
+    let policy = find(&objects, "NetworkPolicy", "minio");
+    assert!(
+        policy["spec"]["egress"]
+            .to_string()
+            .contains("203.0.113.0/24")
+    );
+    let staging = self::objects("staging");
+    assert!(
+        !staging
+            .iter()
+            .any(|o| o["metadata"]["name"] == "minio-replication")
+    );
+}
+
+/// Every environment with backups warns when the newest base backup is older than
+/// `[health] backup_max_age`; dr pages when its restore check fails.
+#[test]
+fn backup_age_and_restore_check_alerts() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for env in ENVIRONMENTS {
+        let rules =
+            std::fs::read_to_string(root.join(format!("generated/{env}/prometheus/rules.yaml")))
+                .unwrap();
+        assert!(rules.contains("alert: PostgresBackupTooOld"), "{env}");
+        assert_eq!(
+            rules.contains("alert: PostgresRestoreCheckFailed"),
+            env == "dr",
+            "{env}"
+        );
+        assert!(
+            root.join(format!("generated/{env}/runbooks/PostgresBackupTooOld.md"))
+                .exists()
+        );
+    }
+    assert!(
+        root.join("generated/dr/runbooks/PostgresRestoreCheckFailed.md")
+            .exists()
+    );
 }

@@ -10,12 +10,13 @@ use crate::decode::Named;
 use crate::facts::{
     OBJECT_STORAGE_PORT, POSTGRES_METRICS_PORT, POSTGRES_PORT, POSTGRES_STATUS_PORT,
     REDIS_BUS_PORT, REDIS_EXPORTER_PORT, REDIS_PORT, account_secret, backup_account,
-    database_credentials_name, plat_makes_database_credentials, service_host,
+    database_credentials_name, own_server_name, plat_makes_database_credentials, service_host,
 };
 use crate::kit::security::{container_security, pod_security};
 use crate::kit::version_of;
 use crate::spec::{
-    Backup, ObjectStorage, Postgres, RedisCluster, RedisSingle, Storage, Store, StoreKind,
+    Backup, ExternalObjectStore, ObjectStorage, Postgres, RedisCluster, RedisSingle, Storage,
+    Store, StoreKind,
 };
 
 pub fn units(ctx: &Ctx<'_>) -> Vec<Unit> {
@@ -79,30 +80,36 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
         // A single instance's disruption budget forbids evicting it, so no node could be drained.
         cluster_spec["enablePDB"] = json!(false);
     }
-    let backup_store = pg.backup.as_ref().and_then(|b| {
-        ctx.spec
-            .stores
-            .iter()
-            .find(|s| s.name == b.to.value)
-            .and_then(|s| match &s.value.kind {
-                StoreKind::ObjectStorage(o) => Some((b, s.value.name.as_str(), o)),
-                _ => None,
-            })
-    });
     let mut extra = Vec::new();
-    if let Some((backup, store_name, objects)) = backup_store {
-        cluster_spec["plugins"] = barman_cloud_plugin(name);
+    if let Some((backup, target)) = pg
+        .backup
+        .as_ref()
+        .and_then(|b| backup_target(ctx, &b.to).map(|t| (b, t)))
+    {
+        // A cluster restored from another environment's backups writes its own under a server name
+        // of its own, so that it never writes into the archive it was restored from.
+        let server = pg
+            .recovery
+            .as_ref()
+            .map(|_| own_server_name(name, &ctx.spec.environment.name));
+        cluster_spec["plugins"] = barman_cloud_plugin(name, server.as_deref());
         let store = backup_object_store(
             ctx,
             name,
             &format!("stores.{}.backup", entry.name),
             backup,
-            (store_name, objects),
+            &target,
             &labels,
         );
         extra.push(ctx.object(store, backup.schedule.origin));
-        if objects.accounts.is_some() {
-            let target = ctx.spec.stores.iter().find(|s| s.name == backup.to.value);
+        if let BackupTarget::InCluster(store_name, objects) = target
+            && objects.accounts.is_some()
+        {
+            let target = ctx
+                .spec
+                .stores
+                .iter()
+                .find(|s| s.value.name.value == store_name);
             extra.extend(target.and_then(|t| {
                 super::accounts::client_credentials(
                     ctx,
@@ -114,11 +121,24 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
             }));
         }
     }
+    if let Some(recovery) = &pg.recovery
+        && let Some(source) = &recovery.source
+    {
+        super::recovery::bootstrap(ctx, (&mut cluster_spec, name), pg, recovery, source);
+        extra.push(ctx.object(
+            super::recovery::source_object_store(ctx, name, entry, recovery, source, &labels),
+            recovery.origin,
+        ));
+    }
     let source = format!("stores.{}", entry.name);
+    let mut metadata = ctx.metadata(name, &labels, &source, store.origin);
+    if let Some(recovery) = pg.recovery.as_ref().filter(|r| r.source.is_some()) {
+        super::recovery::annotate(&mut metadata, recovery);
+    }
     let cluster = json!({
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
-        "metadata": ctx.metadata(name, &labels, &source, store.origin),
+        "metadata": metadata,
         "spec": cluster_spec,
     });
     let mut objects = vec![ctx.object(cluster, store.origin)];
@@ -143,6 +163,10 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
             backup.schedule.origin,
         ));
     }
+    let restore_check = pg.recovery.as_ref().filter(|r| r.source.is_some());
+    if let Some(recovery) = restore_check {
+        objects.extend(super::recovery::check_objects(ctx, entry, pg, recovery));
+    }
     let policy = store_policy(
         ctx,
         StorePolicy {
@@ -162,8 +186,28 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
                 .as_ref()
                 .and_then(|b| egress_to_store(ctx, &b.to))
                 .into_iter()
+                .chain(
+                    pg.recovery
+                        .as_ref()
+                        .and_then(|r| r.source.as_ref())
+                        .map(super::recovery::egress_to_source),
+                )
+                .fold(Vec::new(), |mut rules, rule| {
+                    // A restored cluster that backs up to the store it restores from needs one rule.
+                    if !rules.contains(&rule) {
+                        rules.push(rule);
+                    }
+                    rules
+                }),
+            extra_ingress: restore_check
+                .map(|_| {
+                    json!({
+                        "from": [{ "podSelector": super::recovery::check_selector(ctx, name, &pg.image) }],
+                        "ports": [{ "protocol": "TCP", "port": POSTGRES_PORT }],
+                    })
+                })
+                .into_iter()
                 .collect(),
-            extra_ingress: Vec::new(),
         },
     );
     objects.push(ctx.object(policy, store.origin));
@@ -174,26 +218,67 @@ fn postgres(ctx: &Ctx<'_>, entry: &Named<Store>, pg: &Postgres) -> Unit {
 }
 
 /// The name of the Barman Cloud plugin, as CloudNativePG's `plugins` and `pluginConfiguration` name it.
-const BARMAN_CLOUD_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
+pub(super) const BARMAN_CLOUD_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
 
 /// What the plugin's sidecar in each instance pod asks for (it ships WAL files and base backups).
 const BARMAN_SIDECAR_RESOURCES: (&str, &str, &str, &str) = ("100m", "128Mi", "500m", "512Mi");
 
-fn backup_store_name(cluster: &str) -> String {
+pub(super) fn backup_store_name(cluster: &str) -> String {
     format!("{cluster}-backup")
+}
+
+/// Where a database's backups go: an object-storage store of the platform, or an object store
+/// outside the cluster.
+pub(super) enum BackupTarget<'a> {
+    InCluster(&'a str, &'a ObjectStorage),
+    External(&'a ExternalObjectStore),
+}
+
+pub(super) fn backup_target<'a>(ctx: &Ctx<'a>, to: &str) -> Option<BackupTarget<'a>> {
+    let spec = ctx.spec;
+    if let Some(s) = spec.stores.iter().find(|s| s.name == to) {
+        return match &s.value.kind {
+            StoreKind::ObjectStorage(o) => Some(BackupTarget::InCluster(s.value.name.as_str(), o)),
+            _ => None,
+        };
+    }
+    spec.network
+        .external
+        .iter()
+        .find(|e| e.name == to)
+        .and_then(|e| e.value.object_store.as_ref())
+        .map(BackupTarget::External)
 }
 
 /// WAL archiving through the Barman Cloud plugin. CloudNativePG's native `barmanObjectStore` is
 /// deprecated and removed in 1.31; the plugin reads the same configuration from an `ObjectStore`.
-fn barman_cloud_plugin(cluster: &str) -> Value {
+/// Without `serverName` the plugin writes under the cluster's name.
+fn barman_cloud_plugin(cluster: &str, server: Option<&str>) -> Value {
+    let mut parameters = json!({ "barmanObjectName": backup_store_name(cluster) });
+    if let Some(server) = server {
+        parameters["serverName"] = json!(server);
+    }
     json!([{
         "name": BARMAN_CLOUD_PLUGIN,
         "isWALArchiver": true,
-        "parameters": { "barmanObjectName": backup_store_name(cluster) },
+        "parameters": parameters,
     }])
 }
 
-/// Base backups and WAL archiving to an object-storage store, as a Barman Cloud `ObjectStore`. WAL
+/// The `s3Credentials` of an object store outside the cluster: keys of the platform's Secret.
+pub(super) fn external_credentials(ctx: &Ctx<'_>, store: &ExternalObjectStore) -> Value {
+    let secret = ctx.spec.secrets.name.as_str();
+    let mut credentials = json!({
+        "accessKeyId": { "name": secret, "key": store.access_key.value },
+        "secretAccessKey": { "name": secret, "key": store.secret_key.value },
+    });
+    if let Some(region) = &store.region {
+        credentials["region"] = json!({ "name": secret, "key": region.value });
+    }
+    credentials
+}
+
+/// Base backups and WAL archiving to an object store, as a Barman Cloud `ObjectStore`. WAL
 /// archiving is what meets the seed's database RPO (< 15 min), which a nightly dump alone cannot. The
 /// retention policy lives here, not on the Cluster.
 fn backup_object_store(
@@ -201,15 +286,29 @@ fn backup_object_store(
     cluster: &str,
     source: &str,
     backup: &Backup,
-    (store_name, objects): (&str, &ObjectStorage),
+    target: &BackupTarget<'_>,
     labels: &Labels,
 ) -> Value {
-    // With accounts, the backups write with their own, limited to their bucket and path.
-    let secret = match &objects.accounts {
-        Some(_) => account_secret(&backup_account(cluster), store_name),
-        None => ctx.spec.secrets.name.clone(),
+    let (endpoint, credentials) = match target {
+        BackupTarget::InCluster(store_name, objects) => {
+            // With accounts, the backups write with their own, limited to their bucket and path.
+            let secret = match &objects.accounts {
+                Some(_) => account_secret(&backup_account(cluster), store_name),
+                None => ctx.spec.secrets.name.clone(),
+            };
+            (
+                object_storage_endpoint(store_name, ctx.namespace),
+                json!({
+                    "accessKeyId": { "name": secret, "key": objects.access_key.value },
+                    "secretAccessKey": { "name": secret, "key": objects.secret_key.value },
+                }),
+            )
+        }
+        BackupTarget::External(store) => (
+            store.endpoint.value.clone(),
+            external_credentials(ctx, store),
+        ),
     };
-    let (cpu, memory, cpu_limit, memory_limit) = BARMAN_SIDECAR_RESOURCES;
     let name = backup_store_name(cluster);
     json!({
         "apiVersion": "barmancloud.cnpg.io/v1",
@@ -218,21 +317,28 @@ fn backup_object_store(
         "spec": {
             "retentionPolicy": format!("{}d", backup.retention_days),
             "configuration": {
-                "destinationPath": format!("s3://{}/{}", backup.bucket, backup.path.trim_matches('/')),
-                "endpointURL": object_storage_endpoint(store_name, ctx.namespace),
-                "s3Credentials": {
-                    "accessKeyId": { "name": secret, "key": objects.access_key.value },
-                    "secretAccessKey": { "name": secret, "key": objects.secret_key.value },
-                },
+                "destinationPath": destination_path(&backup.bucket, &backup.path),
+                "endpointURL": endpoint,
+                "s3Credentials": credentials,
                 "wal": { "compression": "gzip" },
                 "data": { "compression": "gzip" },
             },
-            "instanceSidecarConfiguration": { "resources": {
-                "requests": { "cpu": cpu, "memory": memory },
-                "limits": { "cpu": cpu_limit, "memory": memory_limit },
-            } },
+            "instanceSidecarConfiguration": sidecar_configuration(),
         },
     })
+}
+
+pub(super) fn destination_path(bucket: &str, path: &str) -> String {
+    format!("s3://{bucket}/{}", path.trim_matches('/'))
+}
+
+/// What the plugin's sidecar in each instance pod is given.
+pub(super) fn sidecar_configuration() -> Value {
+    let (cpu, memory, cpu_limit, memory_limit) = BARMAN_SIDECAR_RESOURCES;
+    json!({ "resources": {
+        "requests": { "cpu": cpu, "memory": memory },
+        "limits": { "cpu": cpu_limit, "memory": memory_limit },
+    } })
 }
 
 /// CloudNativePG schedules take six fields (seconds first); the spec uses the five-field cron the seed
@@ -571,7 +677,13 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
             operator_namespace: None,
             metrics_port: Some(OBJECT_STORAGE_PORT),
             needs_api_server: false,
-            extra_egress: Vec::new(),
+            // MinIO's servers copy the replicated buckets' objects to the remote store themselves.
+            extra_egress: minio
+                .replication
+                .as_ref()
+                .and_then(|r| egress_to_store(ctx, &r.to))
+                .into_iter()
+                .collect(),
             extra_ingress: minio
                 .accounts
                 .as_ref()
@@ -582,6 +694,12 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
                     })
                 })
                 .into_iter()
+                .chain(minio.replication.as_ref().map(|_| {
+                    json!({
+                        "from": [{ "podSelector": super::accounts::replication_selector(ctx, store) }],
+                        "ports": [{ "protocol": "TCP", "port": OBJECT_STORAGE_PORT }],
+                    })
+                }))
                 .collect(),
         },
     );
@@ -593,6 +711,11 @@ fn minio_unit(ctx: &Ctx<'_>, entry: &Named<Store>, minio: &ObjectStorage) -> Uni
         ctx.object(policy, origin),
     ];
     objects.extend(super::accounts::provisioning(
+        ctx,
+        (&entry.name, store, minio),
+        &object_storage_endpoint(name, ctx.namespace),
+    ));
+    objects.extend(super::accounts::replication(
         ctx,
         (&entry.name, store, minio),
         &object_storage_endpoint(name, ctx.namespace),

@@ -10,6 +10,7 @@ mod datastores;
 mod fleets;
 mod network;
 mod platform;
+mod recovery;
 pub mod services;
 mod workload;
 
@@ -54,5 +55,6 @@ pub fn lower_in(ctx: &Ctx<'_>, sink: &mut dyn Sink, instances: Path) {
     for unit in datastores::units(ctx) {
         sink.manifests(unit);
     }
+    recovery::runbook(ctx, sink);
     fleets::lower_fleets(ctx, sink, instances);
 }

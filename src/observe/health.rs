@@ -44,6 +44,7 @@ mod tests {
             unready_for: "5m".into(),
             volume_full: 0.85,
             certificate_days: 14,
+            backup_max_age: "26h".into(),
             origin: crate::source::Origin::new(
                 crate::source::Sources::default().add("t", String::new()),
                 0..0,
@@ -72,6 +73,8 @@ pub struct Health {
     pub volume_full: f64,
     /// Days before a certificate expires that warn (cert-manager renews 30 days before, by default).
     pub certificate_days: i64,
+    /// The age of the newest base backup that warns (a nightly backup and some slack).
+    pub backup_max_age: String,
     pub origin: crate::source::Origin,
 }
 
@@ -87,6 +90,12 @@ pub fn read(node: &Node, diags: &mut Diagnostics) -> Option<Health> {
     );
     let volume_full = f.opt::<f64>("volume_full", diags);
     let certificate_days = f.int("certificate_days", 1, 365, diags);
+    let backup_max_age = f.or_rule(
+        "backup_max_age",
+        "26h".to_string(),
+        crate::decode::rule::PROMETHEUS_DURATION,
+        diags,
+    );
     let mut ok = f.finish(diags);
     if let Some(ratio) = volume_full
         .as_ref()
@@ -110,6 +119,7 @@ pub fn read(node: &Node, diags: &mut Diagnostics) -> Option<Health> {
         unready_for,
         volume_full: volume_full.map_or(0.85, |r| r.value),
         certificate_days: certificate_days.map_or(14, |d| d.value),
+        backup_max_age,
         origin: node.origin,
     })
 }
@@ -126,6 +136,8 @@ pub struct HealthAlert {
 }
 
 pub const BACKUP_FAILED: &str = "PostgresBackupFailed";
+pub const BACKUP_TOO_OLD: &str = "PostgresBackupTooOld";
+pub const RESTORE_CHECK: &str = "PostgresRestoreCheckFailed";
 pub const WAL_ARCHIVING: &str = "PostgresWALArchivingFailing";
 pub const VOLUME_FILLING: &str = "PersistentVolumeFillingUp";
 pub const CERTIFICATE_EXPIRY: &str = "CertificateExpiringSoon";
@@ -139,7 +151,8 @@ pub fn alerts(spec: &Spec) -> Vec<HealthAlert> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    out.extend(database_alerts(spec));
+    out.extend(database_alerts(spec, health));
+    out.extend(restore_check(spec));
     if has_claims(spec) {
         out.push(volume_filling(spec, health));
     }
@@ -234,7 +247,7 @@ fn per_database(metric: &str, clusters: &[&str], ns: &str, extra: &str) -> Strin
     )
 }
 
-fn database_alerts(spec: &Spec) -> Vec<HealthAlert> {
+fn database_alerts(spec: &Spec, health: &Health) -> Vec<HealthAlert> {
     let clusters = backed_up_clusters(spec);
     if clusters.is_empty() {
         return Vec::new();
@@ -277,7 +290,60 @@ fn database_alerts(spec: &Spec) -> Vec<HealthAlert> {
             format!("Watch `pg_wal` grow: `kubectl -n {ns} exec <primary pod> -c postgres -- du -sh /var/lib/postgresql/data/pgdata/pg_wal`; a full volume stops the database."),
         ],
     };
-    vec![backup, wal]
+    let max_age = &health.backup_max_age;
+    let seconds = crate::rules::duration::prometheus(max_age).map_or(0, |ms| ms / 1000);
+    let too_old = HealthAlert {
+        name: BACKUP_TOO_OLD,
+        severity: "warning",
+        expr: format!(
+            "time() - {} > {seconds}",
+            m(&format!("{plugin}_last_available_backup_timestamp"), "")
+        ),
+        for_: "10m".into(),
+        summary: format!("The newest PostgreSQL base backup is older than {max_age}"),
+        description: format!("The newest base backup of {{{{ $labels.database }}}} is more than {max_age} old: a restore would replay that much WAL, or lose it if the archive is incomplete."),
+        steps: vec![
+            format!("Is the schedule running? `kubectl -n {ns} get scheduledbackups.postgresql.cnpg.io` (last schedule time) and `kubectl -n {ns} get backups.postgresql.cnpg.io -l cnpg.io/cluster=<database>`."),
+            format!("Read the plugin sidecar's log on the primary: `kubectl -n {ns} logs <primary pod> -c plugin-barman-cloud`; check the ObjectStore's `status` and that the object store answers."),
+            "Take a base backup at once with a `Backup` of `method: plugin` and watch it complete; PostgresBackupFailed says why one failed.".into(),
+        ],
+    };
+    vec![backup, too_old, wal]
+}
+
+/// A restored database whose restore check Job failed: the Job failed a pod and never succeeded
+/// (kube-state-metrics `kube_job_status_failed` and `kube_job_status_succeeded`).
+fn restore_check(spec: &Spec) -> Option<HealthAlert> {
+    let prefixes: Vec<String> = spec
+        .stores
+        .iter()
+        .filter(|s| matches!(&s.value.kind, StoreKind::Postgres(pg) if pg.recovery.as_ref().is_some_and(|r| r.source.is_some())))
+        .map(|s| crate::facts::restore_check_prefix(s.value.name.as_str()))
+        .collect();
+    if prefixes.is_empty() {
+        return None;
+    }
+    let ns = namespace(spec);
+    let sel = format!(
+        "namespace=\"{ns}\",job_name=~\"({})-[0-9a-f]+\"",
+        prefixes.join("|")
+    );
+    let by = "max by (namespace, job_name)";
+    Some(HealthAlert {
+        name: RESTORE_CHECK,
+        severity: "critical",
+        expr: format!(
+            "{by} (kube_job_status_failed{{{sel}}}) > 0 unless on (namespace, job_name) {by} (kube_job_status_succeeded{{{sel}}}) > 0"
+        ),
+        for_: "1m".into(),
+        summary: "The restored database failed its restore check".into(),
+        description: "Job {{ $labels.job_name }} could not connect to the restored database or its check query failed: the restore is incomplete or restored the wrong data. Do not switch traffic to this environment.".into(),
+        steps: vec![
+            format!("Read why: `kubectl -n {ns} logs job/<job_name>` (the alert's `job_name`), and `kubectl -n {ns} describe job <job_name>`."),
+            format!("Is the restore done? `kubectl -n {ns} get clusters.postgresql.cnpg.io` (phase, ready instances) and the log of the `<cluster>-1-full-recovery` pod: a missing base backup or WAL segment stops it."),
+            "If the cluster is healthy, run the check query by hand with `kubectl cnpg psql <cluster>`; a restore point before the data the query expects needs a later `target_time`. Delete the Job to run the check again.".into(),
+        ],
+    })
 }
 
 fn has_claims(spec: &Spec) -> bool {

@@ -44,6 +44,37 @@ pub fn host(text: &str) -> Rule {
     Ok(())
 }
 
+/// An `https://` URL of a service outside the cluster: a host name or IP address, an optional port,
+/// no credentials, query or fragment. Returns the problem.
+pub fn https_url(text: &str) -> Result<(), String> {
+    let Some(rest) = text.strip_prefix("https://") else {
+        return Err("is not an `https://` URL".into());
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') || text.contains('?') || text.contains('#') {
+        return Err("carries credentials, a query or a fragment".into());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            (host, Some(port))
+        }
+        _ => (authority, None),
+    };
+    if let Some(port) = port
+        && !port.parse::<i64>().is_ok_and(|p| self::port(p).is_ok())
+    {
+        return Err(format!("has the port `{port}`, not 1 to 65535"));
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_ok() || super::names::dns1123_subdomain(bare).is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "has the host `{host}`, not a DNS name or IP address"
+        ))
+    }
+}
+
 /// A CIDR block, such as a NetworkPolicy `ipBlock.cidr`.
 pub fn cidr(text: &str) -> Rule {
     let broken = |problem: String| Err(Broken::new(problem, CIDR));

@@ -662,6 +662,20 @@ pub struct Ingress {
 pub struct External {
     pub cidrs: Vec<Located<String>>,
     pub ports: Vec<i64>,
+    /// `[network.external.<name>.object_store]`: the endpoint is an S3-compatible object store.
+    pub object_store: Option<ExternalObjectStore>,
+    pub origin: Origin,
+}
+
+/// An S3-compatible object store outside the cluster (backups that survive the loss of the cluster,
+/// replicas of the tenants' buckets). Its credentials are keys of `[secrets]`.
+#[derive(Clone, Debug)]
+pub struct ExternalObjectStore {
+    /// An `https://` URL.
+    pub endpoint: Located<String>,
+    pub access_key: Located<String>,
+    pub secret_key: Located<String>,
+    pub region: Option<Located<String>>,
     pub origin: Origin,
 }
 
@@ -724,7 +738,7 @@ pub struct Storage {
 pub struct Backup {
     pub schedule: Located<String>,
     pub retention_days: i64,
-    /// The object-storage store that keeps the backups.
+    /// The object-storage store, or the external object store, that keeps the backups.
     pub to: Located<String>,
     pub bucket: String,
     pub path: String,
@@ -742,8 +756,53 @@ pub struct Postgres {
     pub monitoring: bool,
     pub parameters: Vec<Named<Located<String>>>,
     pub backup: Option<Backup>,
+    /// `[stores.<name>.recovery]`: bootstrap from another environment's backups instead of `initdb`.
+    pub recovery: Option<Recovery>,
     /// The secret key that holds the owner's password.
     pub password_key: Option<Located<String>>,
+}
+
+/// `[stores.<name>.recovery]`: the store starts as a restore of the same store's backups in another
+/// environment (disaster recovery), up to `target_time` or the latest WAL.
+#[derive(Clone, Debug)]
+pub struct Recovery {
+    /// The environment whose backups are restored.
+    pub environment: Located<String>,
+    /// RFC 3339; the latest point the archive reaches when absent.
+    pub target_time: Option<Located<String>>,
+    /// The SQL the restore check runs against the restored database.
+    pub check_query: String,
+    /// What the source environment's spec says about its backups, filled in by the compiler (which
+    /// reads that environment through its `World`); `None` until then, or when it cannot be had.
+    pub source: Option<RecoverySource>,
+    pub origin: Origin,
+}
+
+/// The facts of the backups a recovery restores, taken from the source environment's spec.
+#[derive(Clone, Debug)]
+pub struct RecoverySource {
+    /// The source's CloudNativePG cluster name.
+    pub cluster: String,
+    /// The Barman `serverName` its backups are written under (the cluster name, unless the source is
+    /// itself a restore).
+    pub server: String,
+    pub bucket: String,
+    pub path: String,
+    /// The external endpoint (`[network.external.<name>]`) that holds them, and where it is.
+    pub external: String,
+    pub cidrs: Vec<String>,
+    pub ports: Vec<i64>,
+    pub store: ExternalObjectStore,
+}
+
+/// `[stores.<name>.replication]`: an object-storage store's buckets copied to an external object store.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    /// The external endpoint with an `object_store`.
+    pub to: Located<String>,
+    /// Local bucket → remote bucket.
+    pub buckets: Vec<Named<String>>,
+    pub origin: Origin,
 }
 
 /// `kind = "redis-cluster"`: an opstree `RedisCluster`.
@@ -775,6 +834,7 @@ pub struct ObjectStorage {
     pub secret_key: Located<String>,
     /// Per-client accounts, each with a policy limited to its prefix (`[stores.<name>.accounts]`).
     pub accounts: Option<Accounts>,
+    pub replication: Option<Replication>,
 }
 
 /// `accounts_image` (the MinIO client `mc`, run by the Job that provisions the accounts) and

@@ -565,7 +565,14 @@ fn external(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<External
     let mut f = Fields::open(node, path, diags)?;
     let cidrs = f.req::<Vec<Located<String>>>("cidrs", diags);
     let ports = f.req::<Vec<Located<i64>>>("ports", diags);
+    let object_store = f
+        .node("object_store")
+        .map(|n| external_object_store(n, &format!("{path}.object_store"), diags));
     f.finish(diags).then_some(())?;
+    let object_store = match object_store {
+        Some(store) => Some(store?),
+        None => None,
+    };
     let cidrs = cidrs?;
     let mut valid = true;
     for cidr in &cidrs.value {
@@ -592,6 +599,44 @@ fn external(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<External
     Some(External {
         cidrs: cidrs.value,
         ports: out,
+        object_store,
+        origin: node.origin,
+    })
+}
+
+/// `[network.external.<name>.object_store]`: an S3-compatible store at `endpoint` (HTTPS: the
+/// credentials and the data cross networks plat does not control), with keys of `[secrets]`.
+fn external_object_store(
+    node: &Node,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Option<crate::spec::ExternalObjectStore> {
+    let mut f = Fields::open(node, path, diags)?;
+    let endpoint = f.req::<String>("endpoint", diags);
+    let access = f.req::<String>("access_key_secret_key", diags);
+    let secret = f.req::<String>("secret_key_secret_key", diags);
+    let region = f.opt::<String>("region_secret_key", diags);
+    let ok = f.finish(diags);
+    let endpoint = endpoint?;
+    if let Err(problem) = crate::rules::network::https_url(&endpoint.value) {
+        diags.push(
+            endpoint.diagnostic(
+                crate::diag::Diagnostic::error(
+                    "P0104",
+                    format!("`{path}.endpoint` {problem}"),
+                )
+                .help("write the store's HTTPS URL without a path, e.g. `https://s3.eu-central-1.amazonaws.com`"),
+                "not an https URL",
+            ),
+        );
+        return None;
+    }
+    ok.then_some(())?;
+    Some(crate::spec::ExternalObjectStore {
+        endpoint,
+        access_key: access?,
+        secret_key: secret?,
+        region,
         origin: node.origin,
     })
 }

@@ -70,6 +70,7 @@ const KIND_KEYS: [(&str, &[&str]); 4] = [
             "monitoring",
             "parameters",
             "backup",
+            "recovery",
             "password_secret_key",
         ],
     ),
@@ -86,6 +87,7 @@ const KIND_KEYS: [(&str, &[&str]); 4] = [
             "secret_key_secret_key",
             "accounts_image",
             "accounts",
+            "replication",
         ],
     ),
 ];
@@ -158,6 +160,9 @@ fn postgres(
     let backup = f
         .node("backup")
         .map(|n| backup(n, &format!("{path}.backup"), diags));
+    let recovery = f
+        .node("recovery")
+        .map(|n| recovery(n, &format!("{path}.recovery"), diags));
     let password_key = f.opt("password_secret_key", diags);
     Some(Postgres {
         instances: instances?,
@@ -169,6 +174,10 @@ fn postgres(
         parameters,
         backup: match backup {
             Some(b) => Some(b?),
+            None => None,
+        },
+        recovery: match recovery {
+            Some(r) => Some(r?),
             None => None,
         },
         password_key,
@@ -219,6 +228,21 @@ fn object_storage(
     let accounts_image = f.rule("accounts_image", crate::decode::rule::IMAGE, diags);
     let accounts_path = f.child_path("accounts");
     let clients = f.named("accounts", diags, read_account);
+    let replication = f
+        .node("replication")
+        .map(|n| replication(n, &f.child_path("replication"), diags));
+    let replication = match replication {
+        Some(r) => Some(r?),
+        None => None,
+    };
+    if let (Some(replication), None) = (&replication, f.peek("accounts_image")) {
+        diags.push(
+            Diagnostic::error("P0103", format!("`{}_image` is missing", accounts_path))
+                .at(replication.origin, "replication is set up by a Job that runs the MinIO client")
+                .help("set `accounts_image` to a pinned `mc` image, e.g. `quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z`"),
+        );
+        return None;
+    }
     let accounts = match (accounts_image, clients.is_empty()) {
         (Some(image), _) => Some(Accounts {
             origin: image.origin,
@@ -242,6 +266,39 @@ fn object_storage(
         access_key: access?,
         secret_key: secret?,
         accounts,
+        replication,
+    })
+}
+
+/// `[stores.<name>.recovery]`: which environment's backups to restore, and to when.
+fn recovery(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Recovery> {
+    let mut f = Fields::open(node, path, diags)?;
+    let environment = f.req_rule("environment", crate::decode::rule::DNS_LABEL, diags);
+    let target_time = f.rule("target_time", crate::decode::rule::RFC3339, diags);
+    let check_query = f.or("check_query", "SELECT 1".to_string(), diags);
+    f.finish(diags).then_some(())?;
+    Some(Recovery {
+        environment: environment?,
+        target_time,
+        check_query,
+        source: None,
+        origin: node.origin,
+    })
+}
+
+/// `[stores.<name>.replication]`: an external object store and the buckets copied there.
+fn replication(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Replication> {
+    let mut f = Fields::open(node, path, diags)?;
+    let to = f.req::<String>("to", diags);
+    let buckets = f.named_of_rule::<String>("buckets", crate::decode::rule::DNS_LABEL, diags);
+    if f.node("buckets").is_none() {
+        f.missing("buckets", "a table of local bucket = remote bucket", diags);
+    }
+    f.finish(diags).then_some(())?;
+    Some(Replication {
+        to: to?,
+        buckets,
+        origin: node.origin,
     })
 }
 
