@@ -227,6 +227,8 @@ fn the_standby_bootstraps_from_the_main_environments_backups() {
         "wait cluster/shop-db",
         "shop-db-restore-check",
         "Switch DNS",
+        // kubectl refuses flags before a plugin's name.
+        "`kubectl cnpg backup shop-db --context ",
     ] {
         assert!(runbook.contains(expected), "{expected}:\n{runbook}");
     }

@@ -414,7 +414,9 @@ pub fn runbook(ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     if !clusters.is_empty() {
         let commands: Vec<String> = clusters
             .iter()
-            .map(|c| format!("`kubectl --context {context} -n {ns} cnpg backup {c} --method plugin --plugin-name {BARMAN_CLOUD_PLUGIN}`"))
+            // kubectl takes no flag before a plugin's name ("flags cannot be placed before plugin
+            // name"): the context and namespace follow the plugin's command.
+            .map(|c| format!("`kubectl cnpg backup {c} --context {context} -n {ns} --method plugin --plugin-name {BARMAN_CLOUD_PLUGIN}`"))
             .collect();
         let _ = writeln!(
             out,
