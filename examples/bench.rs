@@ -21,10 +21,6 @@ mod cluster;
 #[path = "../tests/support/real_apiserver.rs"]
 mod real_apiserver;
 
-/// The allocator of plat's binary (`src/main.rs`), so the child runs measure what it does.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;

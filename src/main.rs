@@ -2,12 +2,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: the cluster stage builds and frees millions of small
-/// JSON values (a no-op diff of a 10,000-tenant environment parses 60,000 live objects), where
-/// glibc's malloc spent a fifth of the time (see docs/benchmark.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match plat::cli::Cli::try_parse() {
         Ok(cli) => cli,
