@@ -365,42 +365,100 @@ fn job(
     (source, origin): (&str, crate::source::Origin),
 ) -> Value {
     let setup = objects.accounts.as_ref().expect("accounts");
+    mc_job(
+        ctx,
+        McJob {
+            name,
+            hash,
+            container: "provision",
+            image: &setup.image,
+            env: &[("ENDPOINT", endpoint)],
+            secrets: vec![
+                (
+                    "root",
+                    credentials_volume(ctx, &objects.access_key.value, &objects.secret_key.value),
+                ),
+                (
+                    "accounts",
+                    json!({ "secretName": name, "defaultMode": 0o440 }),
+                ),
+            ],
+            labels,
+            at: (source, origin),
+        },
+    )
+}
+
+/// A Job that runs `/config/<container>.sh` of ConfigMap `name` with the MinIO client, as the
+/// accounts and replication Jobs do: the same pod, security, resources and scratch space. `env`
+/// comes first, then `HOME` and `CONFIG`, then one variable per secret volume (its name in upper
+/// case, the folder it is mounted read-only at, `/run/<volume>`).
+struct McJob<'a> {
+    name: &'a str,
+    hash: &'a str,
+    container: &'a str,
+    image: &'a crate::decode::Located<String>,
+    env: &'a [(&'a str, &'a str)],
+    secrets: Vec<(&'a str, Value)>,
+    labels: &'a Labels,
+    at: (&'a str, crate::source::Origin),
+}
+
+fn mc_job(ctx: &Ctx<'_>, job: McJob<'_>) -> Value {
     let uid = ctx.spec.defaults.run_as_user;
     let (cpu, memory, cpu_limit, memory_limit) = JOB_RESOURCES;
-    let root = json!({
-        "secretName": ctx.spec.secrets.name,
-        "items": [
-            { "key": objects.access_key.value, "path": "access-key" },
-            { "key": objects.secret_key.value, "path": "secret-key" },
-        ],
-        "defaultMode": 0o440,
-    });
+    let folder = |volume: &str| format!("/run/{volume}");
+    let env: Vec<Value> =
+        job.env
+            .iter()
+            .map(|(k, v)| json!({ "name": k, "value": v }))
+            .chain([
+                json!({ "name": "HOME", "value": "/tmp" }),
+                json!({ "name": "CONFIG", "value": "/config" }),
+            ])
+            .chain(job.secrets.iter().map(
+                |(volume, _)| json!({ "name": volume.to_uppercase(), "value": folder(volume) }),
+            ))
+            .collect();
+    let mounts: Vec<Value> = std::iter::once(
+        json!({ "name": "config", "mountPath": "/config", "readOnly": true }),
+    )
+    .chain(job.secrets.iter().map(
+        |(volume, _)| json!({ "name": volume, "mountPath": folder(volume), "readOnly": true }),
+    ))
+    .chain([json!({ "name": "tmp", "mountPath": "/tmp" })])
+    .collect();
+    let volumes: Vec<Value> = std::iter::once(
+        json!({ "name": "config", "configMap": { "name": job.name, "defaultMode": 0o444 } }),
+    )
+    .chain(
+        job.secrets
+            .iter()
+            .map(|(volume, secret)| json!({ "name": volume, "secret": secret })),
+    )
+    .chain([json!({ "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } })])
+    .collect();
     let container = json!({
-        "name": "provision",
-        "image": setup.image.value,
+        "name": job.container,
+        "image": job.image.value,
         "imagePullPolicy": ctx.spec.defaults.image_pull_policy,
-        "command": ["/bin/sh", "/config/provision.sh"],
-        "env": [
-            { "name": "ENDPOINT", "value": endpoint },
-            { "name": "HOME", "value": "/tmp" },
-            { "name": "CONFIG", "value": "/config" },
-            { "name": "ROOT", "value": "/run/root" },
-            { "name": "ACCOUNTS", "value": "/run/accounts" },
-        ],
+        "command": ["/bin/sh", format!("/config/{}.sh", job.container)],
+        "env": env,
         "resources": {
             "requests": { "cpu": cpu, "memory": memory },
             "limits": { "cpu": cpu_limit, "memory": memory_limit },
         },
         "securityContext": container_security(true),
-        "volumeMounts": [
-            { "name": "config", "mountPath": "/config", "readOnly": true },
-            { "name": "root", "mountPath": "/run/root", "readOnly": true },
-            { "name": "accounts", "mountPath": "/run/accounts", "readOnly": true },
-            { "name": "tmp", "mountPath": "/tmp" },
-        ],
+        "volumeMounts": mounts,
     });
-    let mut metadata = ctx.metadata(&format!("{name}-{hash}"), labels, source, origin);
-    super::workload::waive_digest_check(&mut metadata, &[&setup.image]);
+    let (source, origin) = job.at;
+    let mut metadata = ctx.metadata(
+        &format!("{}-{}", job.name, job.hash),
+        job.labels,
+        source,
+        origin,
+    );
+    super::workload::waive_digest_check(&mut metadata, &[job.image]);
     json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -408,22 +466,30 @@ fn job(
         "spec": {
             "backoffLimit": 6,
             "template": {
-                "metadata": { "labels": labels.to_json() },
+                "metadata": { "labels": job.labels.to_json() },
                 "spec": {
                     "restartPolicy": "OnFailure",
                     "automountServiceAccountToken": false,
                     "enableServiceLinks": false,
                     "securityContext": pod_security(uid, uid, uid),
                     "containers": [container],
-                    "volumes": [
-                        { "name": "config", "configMap": { "name": name, "defaultMode": 0o444 } },
-                        { "name": "root", "secret": root },
-                        { "name": "accounts", "secret": { "secretName": name, "defaultMode": 0o440 } },
-                        { "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } },
-                    ],
+                    "volumes": volumes,
                 },
             },
         },
+    })
+}
+
+/// A volume of the platform Secret's two keys of an object store's credentials, as the files
+/// `access-key` and `secret-key`.
+fn credentials_volume(ctx: &Ctx<'_>, access: &str, secret: &str) -> Value {
+    json!({
+        "secretName": ctx.spec.secrets.name,
+        "items": [
+            { "key": access, "path": "access-key" },
+            { "key": secret, "path": "secret-key" },
+        ],
+        "defaultMode": 0o440,
     })
 }
 
@@ -489,13 +555,13 @@ pub fn replication(
     let (Some(replication), Some(setup)) = (&objects.replication, &objects.accounts) else {
         return Vec::new();
     };
-    let Some((external, remote)) = ctx
+    let Some(remote) = ctx
         .spec
         .network
         .external
         .iter()
         .find(|e| e.name == replication.to.value)
-        .and_then(|e| e.value.object_store.as_ref().map(|o| (e, o)))
+        .and_then(|e| e.value.object_store.as_ref())
     else {
         return Vec::new();
     };
@@ -530,84 +596,35 @@ pub fn replication(
         "metadata": ctx.metadata(&name, &labels, &source, origin),
         "data": { "replicate.sh": REPLICATION_SCRIPT, "buckets": list },
     });
-    let uid = ctx.spec.defaults.run_as_user;
-    let (cpu, memory, cpu_limit, memory_limit) = JOB_RESOURCES;
-    let credentials = |access: &str, secret: &str| {
-        json!({
-            "secretName": ctx.spec.secrets.name,
-            "items": [
-                { "key": access, "path": "access-key" },
-                { "key": secret, "path": "secret-key" },
+    let job = mc_job(
+        ctx,
+        McJob {
+            name: &name,
+            hash: &hash[..8],
+            container: "replicate",
+            image: &setup.image,
+            env: &[
+                ("ENDPOINT", endpoint),
+                ("REMOTE_ENDPOINT", &remote.endpoint.value),
             ],
-            "defaultMode": 0o440,
-        })
-    };
-    let container = json!({
-        "name": "replicate",
-        "image": setup.image.value,
-        "imagePullPolicy": ctx.spec.defaults.image_pull_policy,
-        "command": ["/bin/sh", "/config/replicate.sh"],
-        "env": [
-            { "name": "ENDPOINT", "value": endpoint },
-            { "name": "REMOTE_ENDPOINT", "value": remote.endpoint.value },
-            { "name": "HOME", "value": "/tmp" },
-            { "name": "CONFIG", "value": "/config" },
-            { "name": "ROOT", "value": "/run/root" },
-            { "name": "REMOTE", "value": "/run/remote" },
-        ],
-        "resources": {
-            "requests": { "cpu": cpu, "memory": memory },
-            "limits": { "cpu": cpu_limit, "memory": memory_limit },
+            secrets: vec![
+                (
+                    "root",
+                    credentials_volume(ctx, &objects.access_key.value, &objects.secret_key.value),
+                ),
+                (
+                    "remote",
+                    credentials_volume(ctx, &remote.access_key.value, &remote.secret_key.value),
+                ),
+            ],
+            labels: &labels,
+            at: (&source, origin),
         },
-        "securityContext": container_security(true),
-        "volumeMounts": [
-            { "name": "config", "mountPath": "/config", "readOnly": true },
-            { "name": "root", "mountPath": "/run/root", "readOnly": true },
-            { "name": "remote", "mountPath": "/run/remote", "readOnly": true },
-            { "name": "tmp", "mountPath": "/tmp" },
-        ],
-    });
-    let mut metadata = ctx.metadata(&format!("{name}-{}", &hash[..8]), &labels, &source, origin);
-    super::workload::waive_digest_check(&mut metadata, &[&setup.image]);
-    let job = json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": {
-            "backoffLimit": 6,
-            "template": {
-                "metadata": { "labels": labels.to_json() },
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": false,
-                    "enableServiceLinks": false,
-                    "securityContext": pod_security(uid, uid, uid),
-                    "containers": [container],
-                    "volumes": [
-                        { "name": "config", "configMap": { "name": name, "defaultMode": 0o444 } },
-                        { "name": "root", "secret": credentials(&objects.access_key.value, &objects.secret_key.value) },
-                        { "name": "remote", "secret": credentials(&remote.access_key.value, &remote.secret_key.value) },
-                        { "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } },
-                    ],
-                },
-            },
-        },
-    });
-    let ports: Vec<Value> = crate::facts::store_ports(store)
+    );
+    // Out to the store and to the external endpoint, as `talks_to` would allow them.
+    let egress: Vec<Value> = [key, replication.to.value.as_str()]
         .into_iter()
-        .map(|p| json!({ "protocol": "TCP", "port": p }))
-        .collect();
-    let external_to: Vec<Value> = external
-        .value
-        .cidrs
-        .iter()
-        .map(|c| json!({ "ipBlock": { "cidr": c.value } }))
-        .collect();
-    let external_ports: Vec<Value> = external
-        .value
-        .ports
-        .iter()
-        .map(|p| json!({ "protocol": "TCP", "port": p }))
+        .filter_map(|target| super::network::egress_to_store(ctx, target))
         .collect();
     let policy = json!({
         "apiVersion": "networking.k8s.io/v1",
@@ -617,10 +634,7 @@ pub fn replication(
             "podSelector": { "matchLabels": labels.selector(&[]).to_json() },
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [],
-            "egress": [
-                { "to": [{ "podSelector": crate::facts::store_selector(store) }], "ports": ports },
-                { "to": external_to, "ports": external_ports },
-            ],
+            "egress": egress,
         },
     });
     vec![

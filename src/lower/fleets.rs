@@ -24,9 +24,7 @@ pub enum Path {
 }
 
 pub(super) use crate::kit::placeholder::ID;
-use crate::kit::placeholder::PLACEHOLDER;
-use crate::kit::placeholder::{slot_at, var_placeholder};
-const MARK: &str = PLACEHOLDER;
+use crate::kit::placeholder::{PLACEHOLDER as MARK, slot_at, var_placeholder};
 
 fn target<'a>(
     ctx: &Ctx<'a>,
