@@ -5,8 +5,8 @@ use crate::decode::{Located, Named};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::facts::{Inventory, instance_facts};
 use crate::spec::{
-    Container, EnvValue, ProbeAction, ProbeSetting, Protocol, RolloutStrategy, Spec, VolumeKind,
-    Workload, WorkloadKind,
+    Container, EnvValue, ProbeAction, ProbeSetting, Protocol, RolloutStrategy, ServiceType, Spec,
+    VolumeKind, Workload, WorkloadKind,
 };
 use crate::validate::{check_cron, check_reference};
 
@@ -225,6 +225,35 @@ fn check_kind_settings(w: &Workload, path: &str, diags: &mut Diagnostics) {
                 .help("only service and stateful workloads get a Service; remove the table"),
             );
         }
+    }
+    check_headless_ports(w, path, diags);
+}
+
+/// A headless Service has no virtual IP, so nothing translates its port: DNS names the pods and
+/// clients connect to the container's port. A `service_port` that differs would be what the facts
+/// (and so every client's configuration) say, and nothing would listen there.
+fn check_headless_ports(w: &Workload, path: &str, diags: &mut Diagnostics) {
+    let headless = w.kind == WorkloadKind::Stateful || w.exposure.kind == ServiceType::Headless;
+    if !w.kind.serves() || !headless {
+        return;
+    }
+    for port in w
+        .main
+        .ports
+        .iter()
+        .filter(|p| p.service_port != p.port.value)
+    {
+        diags.push(
+            Diagnostic::error(
+                "P0225",
+                format!(
+                    "`{path}.ports.{}.service_port` is {}, but the Service is headless: clients reach the pods on {}",
+                    port.name, port.service_port, port.port.value
+                ),
+            )
+            .at(port.origin, "service_port")
+            .help("a headless Service translates no port; remove `service_port`, or give the Service a cluster IP"),
+        );
     }
 }
 

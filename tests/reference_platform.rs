@@ -67,7 +67,7 @@ fn network_policies_follow_the_topology() {
         "the ingress controller reaches the gateway"
     );
     // A tenant is reached only by the services that talk to `astrbot`, and reaches only MinIO.
-    let tenant = find(&objects, "NetworkPolicy", "astrbot-acme");
+    let tenant = find(&objects, "NetworkPolicy", "astrbot");
     let from: Vec<String> = tenant["spec"]["ingress"][0]["from"]
         .as_array()
         .unwrap()
@@ -81,6 +81,89 @@ fn network_policies_follow_the_topology() {
     assert!(egress_selectors(tenant)[0].contains("minio"));
     let deny = find(&objects, "NetworkPolicy", "default-deny-all");
     assert_eq!(deny["spec"]["podSelector"], serde_json::json!({}));
+}
+
+/// Whether a label selector (`matchLabels` and `matchExpressions`) selects these labels.
+fn selects(selector: &Value, labels: &Value) -> bool {
+    let equal = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let exist = selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|e| {
+            let value = labels.get(e["key"].as_str().unwrap());
+            let listed = || {
+                e["values"]
+                    .as_array()
+                    .is_some_and(|values| value.is_some_and(|v| values.contains(v)))
+            };
+            match e["operator"].as_str() {
+                Some("Exists") => value.is_some(),
+                Some("DoesNotExist") => value.is_none(),
+                Some("In") => listed(),
+                Some("NotIn") => !listed(),
+                other => panic!("{other:?} is no label selector operator"),
+            }
+        });
+    equal && exist
+}
+
+#[test]
+fn one_policy_covers_every_tenant_and_no_tenant_takes_a_cluster_ip() {
+    let objects = objects("prod");
+    let instances: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "Deployment" && o["metadata"]["labels"]["plat.dev/instance"].is_string()
+        })
+        .collect();
+    assert_eq!(instances.len(), 5, "the five tenants of prod");
+    let policies: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "NetworkPolicy")
+        .collect();
+    let fleet = find(&objects, "NetworkPolicy", "astrbot");
+    for deployment in &instances {
+        let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+        assert!(
+            selects(&fleet["spec"]["podSelector"], pod_labels),
+            "the fleet's policy selects {}",
+            deployment["metadata"]["name"]
+        );
+        // Only the fleet's policy and the namespace-wide ones select a tenant's pods.
+        let selecting: Vec<&str> = policies
+            .iter()
+            .filter(|p| selects(&p["spec"]["podSelector"], pod_labels))
+            .map(|p| p["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(selecting, ["default-deny-all", "allow-dns", "astrbot"]);
+    }
+    // No other pod of the environment carries the fleet's labels.
+    for o in objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
+    {
+        let pod_labels = &o["spec"]["template"]["metadata"]["labels"];
+        let is_instance = pod_labels["plat.dev/instance"].is_string();
+        assert_eq!(
+            selects(&fleet["spec"]["podSelector"], pod_labels),
+            is_instance
+        );
+    }
+    let services: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "Service" && o["metadata"]["labels"]["plat.dev/instance"].is_string()
+        })
+        .collect();
+    assert_eq!(services.len(), 5);
+    for service in services {
+        assert_eq!(service["spec"]["clusterIP"], "None", "{service}");
+    }
 }
 
 #[test]

@@ -196,12 +196,25 @@ fn kinds_of(dir: &Path) -> Result<(usize, usize), String> {
     Ok((kinds.len(), loaded.set.members.len() + 1))
 }
 
-fn arguments(args: &[String]) -> Result<(usize, u16), String> {
+/// What `bench cluster` was asked to measure.
+struct Arguments {
+    tenants: usize,
+    concurrency: u16,
+    /// The type of the fleet instances' Services instead of the spec's (`ClusterIP` measures what a
+    /// cluster IP per tenant costs the API server).
+    instance_service: Option<String>,
+}
+
+fn arguments(args: &[String]) -> Result<Arguments, String> {
     let mut tenants = DEFAULT_TENANTS;
     let mut concurrency = 4u16;
+    let mut instance_service = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        if arg == "--concurrency" {
+        if arg == "--instance-service" {
+            let value = it.next().ok_or("--instance-service needs a Service type")?;
+            instance_service = Some(value.clone());
+        } else if arg == "--concurrency" {
             let value = it.next().ok_or("--concurrency needs a number")?;
             concurrency = value
                 .parse()
@@ -213,17 +226,65 @@ fn arguments(args: &[String]) -> Result<(usize, u16), String> {
                 .map_err(|_| format!("`{arg}`: not a tenant count"))?;
         }
     }
-    Ok((tenants, concurrency))
+    Ok(Arguments {
+        tenants,
+        concurrency,
+        instance_service,
+    })
+}
+
+/// Sets the AstrBot fleet's Service type: the template's `service` line is replaced, or added
+/// right after the `[fleets.astrbot]` header.
+fn set_instance_service(dir: &Path, kind: &str) -> Result<(), String> {
+    let path = dir.join("platform.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    let line = format!("service = {{ type = \"{kind}\" }}");
+    let mut out = String::with_capacity(text.len() + line.len());
+    let mut table = "";
+    let mut done = false;
+    for l in text.lines() {
+        let trimmed = l.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            table = header.split(']').next().unwrap_or("");
+        }
+        if table == "fleets.astrbot" && trimmed.starts_with("service ") {
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+        if trimmed == "[fleets.astrbot]" {
+            out.push_str(&line);
+            out.push('\n');
+            done = true;
+        }
+    }
+    if !done {
+        return Err("the spec has no [fleets.astrbot] table".into());
+    }
+    std::fs::write(&path, out).map_err(|e| e.to_string())
 }
 
 pub fn parent(args: &[String]) -> Result<(), String> {
-    let (tenants, concurrency) = arguments(args)?;
+    let Arguments {
+        tenants,
+        concurrency,
+        instance_service,
+    } = arguments(args)?;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = repo.join("target/bench").join(format!("cluster-{tenants}"));
     let _ = std::fs::remove_dir_all(&dir);
     prepare(repo, &dir, tenants)?;
+    if let Some(kind) = &instance_service {
+        set_instance_service(&dir, kind)?;
+    }
     let (kinds, objects) = kinds_of(&dir)?;
-    println!("{tenants} tenants: {objects} objects of {kinds} kinds in environment {ENV}");
+    let services = match &instance_service {
+        Some(kind) => format!(", the instances' Services {kind}"),
+        None => String::new(),
+    };
+    println!(
+        "{tenants} tenants: {objects} objects of {kinds} kinds in environment {ENV}{services}"
+    );
 
     let started = Instant::now();
     // One Service per tenant: the tests' /24 of Service IPs would be full after 250 of them.

@@ -141,6 +141,13 @@ pub fn lower_fleets(ctx: &Ctx<'_>, sink: &mut dyn super::Sink, path: Path) {
                 _ => sink.manifests(instance_unit(ctx, fleet, instance)),
             }
         }
+        if !fleet.value.instances.is_empty() {
+            let policy = super::network::fleet_policy(ctx, &fleet.name, &fleet.value, fleet.origin);
+            sink.manifests(Unit {
+                file: format!("fleets/{}.yaml", fleet.name),
+                objects: vec![ctx.object(policy, fleet.origin)],
+            });
+        }
     }
 }
 

@@ -7,10 +7,11 @@ use serde_json::{Value, json};
 use super::services::Target;
 use super::{Ctx, Labels, Unit};
 use crate::facts::{
-    ALERTMANAGER_MESH_PORT, ALERTMANAGER_WEB_PORT, AlertingFacts, Endpoint, UrlTarget,
-    alertmanager_selector, workload_selector,
+    ALERTMANAGER_MESH_PORT, ALERTMANAGER_WEB_PORT, AlertingFacts, Endpoint, FLEET_INSTANCE_LABEL,
+    NAME_LABEL, UrlTarget, alertmanager_selector, workload_selector,
 };
 use crate::source::Origin;
+use crate::spec::{Fleet, Workload};
 
 fn tcp(ports: &[i64]) -> Value {
     json!(
@@ -172,10 +173,46 @@ pub fn baseline(ctx: &Ctx<'_>) -> Unit {
     }
 }
 
-/// The policy of one workload or fleet instance: its clients, the ingress controller when it is the
-/// Ingress backend, whoever `reachable_from` names, and monitoring; egress to what it talks to.
+/// The policy of one workload: its clients, the ingress controller when it is the Ingress backend,
+/// whoever `reachable_from` names, and monitoring; egress to what it talks to.
 pub fn workload_policy(ctx: &Ctx<'_>, t: &Target<'_>) -> Value {
-    let w = t.workload;
+    policy(
+        ctx,
+        &t.object_name,
+        &t.labels,
+        &format!("{}.talks_to", t.source),
+        t.origin,
+        rules_of(ctx, t.key, t.workload, workload_selector(t.key)),
+    )
+}
+
+/// One policy for all of a fleet's instances: they share the template's ports and `talks_to` (a
+/// plan changes only volumes), so one set of rules selects every instance's pods. 10,000 tenants
+/// make one NetworkPolicy, not 10,000 identical ones for the API server and the network plugin.
+pub fn fleet_policy(ctx: &Ctx<'_>, key: &str, fleet: &Fleet, origin: Origin) -> Value {
+    let w = &fleet.template;
+    let labels = Labels::standard(
+        key,
+        key,
+        &w.component,
+        ctx.spec.platform.name.as_str(),
+        None,
+    );
+    let selector = json!({
+        "matchLabels": { NAME_LABEL: key },
+        "matchExpressions": [{ "key": FLEET_INSTANCE_LABEL, "operator": "Exists" }],
+    });
+    policy(
+        ctx,
+        key,
+        &labels,
+        &format!("fleets.{key}.talks_to"),
+        origin,
+        rules_of(ctx, key, w, selector),
+    )
+}
+
+fn rules_of(ctx: &Ctx<'_>, key: &str, w: &Workload, selector: Value) -> Rules {
     let ports: Vec<(i64, &str)> = w
         .ports()
         .iter()
@@ -184,14 +221,14 @@ pub fn workload_policy(ctx: &Ctx<'_>, t: &Target<'_>) -> Value {
     let mut ingress = Vec::new();
     if !ports.is_empty() {
         let numbers: Vec<i64> = ports.iter().map(|(p, _)| *p).collect();
-        if let Some(rule) = from_pods(clients_of(ctx, t.key), &numbers) {
+        if let Some(rule) = from_pods(clients_of(ctx, key), &numbers) {
             ingress.push(json!({ "from": rule["from"], "ports": with_protocol(&ports) }));
         }
         let backend = ctx
             .spec
             .ingress
             .as_ref()
-            .is_some_and(|i| i.backend.as_str() == t.key);
+            .is_some_and(|i| i.backend.as_str() == key);
         if backend {
             ingress.push(from_namespace(
                 &ctx.spec.network.ingress_controller_namespace,
@@ -201,25 +238,14 @@ pub fn workload_policy(ctx: &Ctx<'_>, t: &Target<'_>) -> Value {
         for from in &w.reachable_from {
             ingress.push(reachable_rule(ctx, from, &ports));
         }
-        ingress.extend(from_alertmanager(ctx, t.key));
+        ingress.extend(from_alertmanager(ctx, key));
         ingress.extend(common_ingress(ctx, &numbers));
     }
-    let selector = match &t.instance {
-        Some(_) => match_labels(&[("app.kubernetes.io/instance", t.object_name.as_str())]),
-        None => workload_selector(t.key),
-    };
-    policy(
-        ctx,
-        &t.object_name,
-        &t.labels,
-        &format!("{}.talks_to", t.source),
-        t.origin,
-        Rules {
-            selector,
-            ingress,
-            egress: egress_to(ctx, &w.talks_to),
-        },
-    )
+    Rules {
+        selector,
+        ingress,
+        egress: egress_to(ctx, &w.talks_to),
+    }
 }
 
 /// `internet` (any address, for a LoadBalancer), `ingress` (the ingress controller) or

@@ -182,7 +182,10 @@ pub fn target_unit(ctx: &Ctx<'_>, t: &Target<'_>) -> Unit {
     if w.kind.has_replicas() && min_replicas >= 2 {
         push(&mut objects, pdb(ctx, t, selector(active_color)));
     }
-    push(&mut objects, super::network::workload_policy(ctx, t));
+    // A fleet's instances share one policy (`network::fleet_policy`).
+    if t.instance.is_none() {
+        push(&mut objects, super::network::workload_policy(ctx, t));
+    }
     Unit {
         file: t.file.clone(),
         objects,
