@@ -242,8 +242,9 @@ fn diff_base_previews_what_a_change_does_to_the_output() {
     let out = text(&changed.stdout);
     assert_eq!(code(&changed), 1, "{out}");
     // The new tenant's file (six objects, its data claim and its object-storage credentials among
-    // them; the fleet's one NetworkPolicy already covers it) is added, and the kustomization lists it; MinIO's accounts gain the tenant's line and
-    // credentials, and the provisioning Job is a new one (its name is a hash of what it provisions).
+    // them; the fleet's one NetworkPolicy already covers it) is added, and the kustomization lists
+    // it; MinIO's accounts gain the tenant's line and credentials, and the provisioning Job is a new
+    // one (its name is a hash of what it provisions).
     assert!(
         out.starts_with(
             "prod: 1 files added, 0 removed, 2 changed; objects: 6 added, 1 removed, 2 changed"

@@ -1,14 +1,16 @@
-//! Releases on a real kube-apiserver with kube-controller-manager (tests/support/real_apiserver.rs):
-//! migration hooks and blue-green switches done by `plat apply`.
+//! Releases on a real kube-apiserver with kube-controller-manager and kube-scheduler
+//! (tests/support/real_apiserver.rs): migration hooks and blue-green switches done by `plat apply`,
+//! and `--wait` on rollouts the real controllers carry out.
 //!
-//! The Deployment, ReplicaSet and Job controllers are the real ones; what they cannot have here is a
-//! node that runs containers. The test plays the kubelet (tests/support/kubelet.rs): it writes each
-//! new pod's status as a kubelet would report it (a Job's pod Succeeded or Failed, any other pod
-//! Running and Ready at an address of this machine), and one small HTTP server answers for every
-//! pod. Everything plat reads (Job conditions, Deployment rollout status, pod readiness, the HTTP
-//! answer through the API server's pod proxy) is computed by the real server and controllers from
-//! there. There is no HPA controller (no metrics API); where the test needs an HPA's scaling, it
-//! writes the scale subresource as the HPA controller would, and says so.
+//! The Deployment, ReplicaSet, StatefulSet and Job controllers and the scheduler are the real ones;
+//! what they cannot have here is a node that runs containers. The test plays the kubelet
+//! (tests/support/kubelet.rs): it registers one Node for the scheduler to bind pods to, and writes
+//! the status of each pod bound there as a kubelet would report it (a Job's pod Succeeded or Failed,
+//! any other pod Running and Ready at an address of this machine), and one small HTTP server answers
+//! for every pod. Everything plat reads (Job conditions, Deployment and StatefulSet rollout status,
+//! pod readiness, the HTTP answer through the API server's pod proxy) is computed by the real server
+//! and controllers from there. There is no HPA controller (no metrics API); where the test needs an
+//! HPA's scaling, it writes the scale subresource as the HPA controller would, and says so.
 //!
 //! These tests fail, never skip, when the server cannot be built or started.
 
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Project;
-use support::kubelet::{HealthServer, Kubelet, pod_ip};
+use support::kubelet::{HealthServer, Kubelet, NODE, pod_ip};
 use support::real_apiserver::{RealServer, ServerOptions, Watch};
 
 static SERVER: OnceLock<RealServer> = OnceLock::new();
@@ -463,5 +465,140 @@ fn a_blue_green_release_is_gated_keeps_the_previous_colour_warm_and_rolls_back_a
     assert_eq!(retire.code, 0, "{retire:?}");
     assert_eq!(deployment(ns, "web-green")["spec"]["replicas"], 0);
     assert_eq!(selected_colour(ns), "blue");
+    no_drift_no_fight(&project);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting on real rollouts
+
+/// A stateful workload of two pods (no claims: nothing here provisions volumes).
+fn stateful_spec(ns: &str, image: &str) -> String {
+    format!(
+        r#"[platform]
+name = "p-{ns}"
+
+[sizes.small]
+requests = {{ cpu = "50m", memory = "64Mi" }}
+limits = {{ cpu = "100m", memory = "128Mi" }}
+
+[services.queue]
+kind = "stateful"
+description = "A replicated queue"
+image = "{image}"
+replicas = 2
+size = "small"
+ports = {{ amqp = {{ port = 5672, protocol = "tcp" }} }}
+"#
+    )
+}
+
+fn statefulset(ns: &str, name: &str) -> Value {
+    server()
+        .get(&format!(
+            "/apis/apps/v1/namespaces/{ns}/statefulsets/{name}"
+        ))
+        .unwrap_or_else(|| panic!("StatefulSet {ns}/{name}"))
+}
+
+/// Every pod of the namespace: (name, the node it is bound to, phase, image).
+fn pods(ns: &str) -> Vec<(String, String, String, String)> {
+    let list = server()
+        .get(&format!("/api/v1/namespaces/{ns}/pods"))
+        .expect("pods");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut pods: Vec<_> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                text(&p["metadata"]["name"]),
+                text(&p["spec"]["nodeName"]),
+                text(&p["status"]["phase"]),
+                text(&p["spec"]["containers"][0]["image"]),
+            )
+        })
+        .collect();
+    pods.sort();
+    pods
+}
+
+#[test]
+fn apply_wait_follows_a_statefulset_that_the_real_controller_and_scheduler_roll_out() {
+    let ns = "rel-stateful";
+    let project = release_project(ns, 0);
+    std::fs::write(project.spec(), stateful_spec(ns, OLD)).expect("spec");
+    set_overlay(&project, ns, None);
+    let kubelet = Kubelet::start(server(), ns, pod_ip());
+    let wait = |timeout: &str| {
+        project.plat(
+            "apply",
+            &["--wait", "--timeout", timeout, "--poll-ms", "200"],
+        )
+    };
+
+    // The node starts no container: the controller makes the first pod and the scheduler binds it,
+    // but it never runs, so the wait ends at its timeout naming what it waited for.
+    kubelet.behaviour.stalled.store(true, Ordering::SeqCst);
+    let stalled = wait("5s");
+    assert_ne!(stalled.code, 0, "{stalled:?}");
+    let text = output(&stalled);
+    assert!(
+        text.contains("not ready after 5s")
+            && text.contains("StatefulSet.apps rel-stateful/queue (0 of 2 replicas ready"),
+        "{stalled:?}"
+    );
+    wait_for("the scheduler binds the first pod", || {
+        let pods = pods(ns);
+        !pods.is_empty() && pods.iter().all(|(_, node, _, _)| node == NODE)
+    });
+    assert!(
+        pods(ns).iter().all(|(_, _, phase, _)| phase == "Pending"),
+        "{:?}",
+        pods(ns)
+    );
+
+    // The node runs pods: the same apply waits for both, one after the other as the controller
+    // orders them, and returns once the controller reports the rollout complete.
+    kubelet.behaviour.stalled.store(false, Ordering::SeqCst);
+    let first = wait("60s");
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(first.stdout.contains("ready: "), "{first:?}");
+    let status = statefulset(ns, "queue")["status"].clone();
+    assert_eq!(status["readyReplicas"], 2, "{status}");
+    let running: Vec<_> = pods(ns)
+        .into_iter()
+        .map(|(name, node, phase, _)| (name, node, phase))
+        .collect();
+    assert_eq!(
+        running,
+        [
+            (
+                "queue-0".to_string(),
+                NODE.to_string(),
+                "Running".to_string()
+            ),
+            (
+                "queue-1".to_string(),
+                NODE.to_string(),
+                "Running".to_string()
+            ),
+        ]
+    );
+
+    // A new image: the controller replaces the pods one by one (each is deleted, removed and made
+    // again), and the apply returns only when every pod runs the new revision.
+    std::fs::write(project.spec(), stateful_spec(ns, NEW)).expect("spec");
+    let update = wait("60s");
+    assert_eq!(update.code, 0, "{update:?}");
+    let status = statefulset(ns, "queue")["status"].clone();
+    assert_eq!(status["updatedReplicas"], 2, "{status}");
+    assert_eq!(status["readyReplicas"], 2, "{status}");
+    assert_eq!(
+        status["currentRevision"], status["updateRevision"],
+        "{status}"
+    );
+    let images: Vec<String> = pods(ns).into_iter().map(|(_, _, _, image)| image).collect();
+    assert_eq!(images, [NEW, NEW], "{update:?}");
     no_drift_no_fight(&project);
 }

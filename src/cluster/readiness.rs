@@ -79,6 +79,9 @@ fn deployment(object: &Value) -> Readiness {
     Readiness::Ready
 }
 
+/// kubectl's `rollout status` rules for a StatefulSet (rolling updates without a partition, the only
+/// strategy plat emits): every replica ready and updated, and the controller has made the new
+/// revision the current one.
 fn statefulset(object: &Value) -> Readiness {
     if let Some(waiting) = generation_observed(object) {
         return waiting;
@@ -90,6 +93,13 @@ fn statefulset(object: &Value) -> Readiness {
     if ready < wanted || updated < wanted {
         return Readiness::Waiting(format!(
             "{ready} of {wanted} replicas ready, {updated} updated"
+        ));
+    }
+    let (current, update) = (&status["currentRevision"], &status["updateRevision"]);
+    if update.is_string() && current != update {
+        return Readiness::Waiting(format!(
+            "rolling update to revision {} not complete",
+            update.as_str().unwrap_or_default()
         ));
     }
     Readiness::Ready
@@ -172,6 +182,30 @@ mod tests {
         assert!(matches!(
             readiness(&gk, &deploy(2, stuck)),
             Some(Readiness::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn statefulsets_follow_kubectl_rollout_rules() {
+        let gk = GroupKind::new("apps", "StatefulSet");
+        let sts = |status: Value| json!({"metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": status});
+        let done = json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2,
+                          "currentRevision": "db-b", "updateRevision": "db-b"});
+        assert_eq!(readiness(&gk, &sts(done)), Some(Readiness::Ready));
+        let one_old = json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 1,
+                             "currentRevision": "db-a", "updateRevision": "db-b"});
+        assert!(
+            matches!(readiness(&gk, &sts(one_old)), Some(Readiness::Waiting(m)) if m.contains("1 updated"))
+        );
+        let not_current = json!({"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2,
+                                 "currentRevision": "db-a", "updateRevision": "db-b"});
+        assert!(
+            matches!(readiness(&gk, &sts(not_current)), Some(Readiness::Waiting(m)) if m.contains("db-b"))
+        );
+        let stale = json!({"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 2});
+        assert!(matches!(
+            readiness(&gk, &sts(stale)),
+            Some(Readiness::Waiting(_))
         ));
     }
 

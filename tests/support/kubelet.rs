@@ -1,9 +1,12 @@
 //! What a kubelet would do, played by the test for one namespace of a real API server that runs
-//! kube-controller-manager: the Deployment, ReplicaSet and Job controllers are real, but no node
-//! runs containers. This loop writes each new pod's `status` with an administrator's client, as
-//! a kubelet reports it: a Job's pod Succeeded (or Failed, when the test says so), any other pod
-//! Running and Ready at `pod_ip`, where [`HealthServer`] answers for every pod. The controllers
-//! then compute the Deployments' and Jobs' status themselves; plat reads only that.
+//! kube-controller-manager and kube-scheduler: the Deployment, ReplicaSet, StatefulSet and Job
+//! controllers and the scheduler are real, but no node runs containers. The played kubelet
+//! registers one Node ([`NODE`], with a capacity, Ready) for the scheduler to bind pods to, and
+//! writes the `status` of each new pod bound to it with an administrator's client, as a kubelet
+//! reports it: a Job's pod Succeeded (or Failed, when the test says so), any other pod Running and
+//! Ready at `pod_ip`, where [`HealthServer`] answers for every pod; a pod being deleted is removed
+//! at once, as after its containers stopped. A pod the scheduler has not bound stays Pending. The controllers then compute the Deployments', StatefulSets' and Jobs'
+//! status themselves; plat reads only that.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, TcpListener, UdpSocket};
@@ -16,11 +19,16 @@ use serde_json::{Value, json};
 
 use super::real_apiserver::{ADMIN, RealServer};
 
-/// How the played kubelet ends a Job's pods.
+/// The one node the played kubelet registers and runs pods for.
+pub const NODE: &str = "played-node";
+
+/// How the played kubelet treats pods.
 #[derive(Clone, Default)]
 pub struct Behaviour {
     /// Job pods fail (exit code 1) instead of succeeding.
     pub fail_jobs: Arc<AtomicBool>,
+    /// Pods bound to the node are left Pending, as on a node that cannot start containers.
+    pub stalled: Arc<AtomicBool>,
 }
 
 pub struct Kubelet {
@@ -55,6 +63,7 @@ pub fn pod_ip() -> IpAddr {
 
 impl Kubelet {
     pub fn start(server: &'static RealServer, namespace: &str, ip: IpAddr) -> Kubelet {
+        register_node(server, ip);
         let stop = Arc::new(AtomicBool::new(false));
         let behaviour = Behaviour::default();
         let (stop2, behaviour2, ns) = (stop.clone(), behaviour.clone(), namespace.to_string());
@@ -89,7 +98,69 @@ fn owned_by_job(pod: &Value) -> bool {
         .any(|o| o["kind"] == "Job")
 }
 
+/// Creates the Node (once per server; a second kubelet finds it there) and reports it Ready with a
+/// capacity the scheduler fits pods into. Nothing runs the node lifecycle controller, so no
+/// heartbeat is needed to keep it Ready, and its work of lifting the not-ready taint is done here.
+fn register_node(server: &RealServer, ip: IpAddr) {
+    let node = json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": { "name": NODE, "labels": {
+            "kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+        } },
+    });
+    let created = server.request(
+        ADMIN,
+        "POST",
+        "/api/v1/nodes",
+        Some("application/json"),
+        &node.to_string(),
+    );
+    assert!(
+        matches!(created, Ok((201 | 409, _))),
+        "cannot register the played node: {created:?}"
+    );
+    // The API server's admission taints a new node not-ready; the node lifecycle controller, which
+    // does not run here, lifts the taint once the node reports Ready.
+    let untainted = server.request(
+        ADMIN,
+        "PATCH",
+        &format!("/api/v1/nodes/{NODE}"),
+        Some("application/merge-patch+json"),
+        &json!({ "spec": { "taints": null } }).to_string(),
+    );
+    assert!(
+        matches!(untainted, Ok((200, _))),
+        "cannot lift the played node's not-ready taint: {untainted:?}"
+    );
+    let t = now();
+    let capacity =
+        json!({ "cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "20Gi" });
+    let status = json!({ "status": {
+        "capacity": capacity,
+        "allocatable": capacity,
+        "conditions": [{ "type": "Ready", "status": "True", "reason": "KubeletReady",
+                         "lastHeartbeatTime": t, "lastTransitionTime": t }],
+        "addresses": [{ "type": "InternalIP", "address": ip.to_string() }],
+        "nodeInfo": { "kubeletVersion": "v1.34.4", "operatingSystem": "linux", "architecture": "amd64" },
+    } });
+    let reported = server.request(
+        ADMIN,
+        "PATCH",
+        &format!("/api/v1/nodes/{NODE}/status"),
+        Some("application/merge-patch+json"),
+        &status.to_string(),
+    );
+    assert!(
+        matches!(reported, Ok((200, _))),
+        "cannot report the played node Ready: {reported:?}"
+    );
+}
+
 fn tick(server: &RealServer, ns: &str, ip: IpAddr, behaviour: &Behaviour) {
+    if behaviour.stalled.load(Ordering::SeqCst) {
+        return;
+    }
     let Ok((200, text)) = server.request(
         ADMIN,
         "GET",
@@ -104,10 +175,24 @@ fn tick(server: &RealServer, ns: &str, ip: IpAddr, behaviour: &Behaviour) {
     };
     for pod in list["items"].as_array().into_iter().flatten() {
         let started = pod["status"]["phase"] != "Pending" && !pod["status"]["phase"].is_null();
-        if started || !pod["metadata"]["deletionTimestamp"].is_null() {
+        let bound_here = pod["spec"]["nodeName"] == NODE;
+        let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+        if bound_here && !pod["metadata"]["deletionTimestamp"].is_null() {
+            // Its containers are stopped: the kubelet removes the pod for good, which a StatefulSet
+            // controller waits for before it creates the pod of the same name again.
+            let _ = server.request(
+                ADMIN,
+                "DELETE",
+                &format!("/api/v1/namespaces/{ns}/pods/{name}"),
+                Some("application/json"),
+                &json!({ "gracePeriodSeconds": 0, "preconditions": { "uid": pod["metadata"]["uid"] } })
+                    .to_string(),
+            );
             continue;
         }
-        let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+        if started || !bound_here {
+            continue;
+        }
         let status = if owned_by_job(pod) {
             finished_status(pod, behaviour.fail_jobs.load(Ordering::SeqCst))
         } else {

@@ -34,8 +34,9 @@ pub struct ServerOptions {
     pub apiserver_flags: Vec<String>,
     /// Install the CRDs of tests/data/crds/ (default: yes).
     pub without_crds: bool,
-    /// Also run kube-controller-manager with the Deployment, ReplicaSet and Job controllers, so that
-    /// rollouts and Jobs have real status (pods still need a kubelet: see `kubelet.rs`).
+    /// Also run kube-controller-manager with the Deployment, ReplicaSet, StatefulSet and Job
+    /// controllers, and kube-scheduler, so that rollouts and Jobs have real status and pods are
+    /// really scheduled (onto the node the played kubelet registers: see `kubelet.rs`).
     pub controllers: bool,
 }
 
@@ -207,14 +208,14 @@ impl RealServer {
 
     /// kube-controller-manager as the administrator, with only the controllers a release needs
     /// (no HPA controller: there is no metrics API; no serving port, so servers can run side by
-    /// side).
+    /// side), and kube-scheduler the same way.
     fn start_controllers(&self) {
         let kubeconfig = self.dir.join("controller-manager.kubeconfig");
         std::fs::write(&kubeconfig, self.kubeconfig_text()).expect("kubeconfig");
         let args = vec![
             format!("--kubeconfig={}", kubeconfig.display()),
             "--leader-elect=false".into(),
-            "--controllers=deployment-controller,replicaset-controller,job-controller".into(),
+            "--controllers=deployment-controller,replicaset-controller,statefulset-controller,job-controller".into(),
             "--secure-port=0".into(),
             "--concurrent-deployment-syncs=2".into(),
             "--concurrent-replicaset-syncs=2".into(),
@@ -224,6 +225,12 @@ impl RealServer {
             &binary("kube-controller-manager"),
             &args,
         );
+        let args = vec![
+            format!("--kubeconfig={}", kubeconfig.display()),
+            "--leader-elect=false".into(),
+            "--secure-port=0".into(),
+        ];
+        self.spawn("kube-scheduler", &binary("kube-scheduler"), &args);
     }
 
     fn spawn(&self, name: &str, program: &Path, args: &[String]) {
