@@ -42,9 +42,8 @@ const NEW: &str = "registry.example.com/shop/web:1.1.0";
 /// The HPA's minimum of the web service.
 const MIN: i64 = 2;
 
-/// A spec with one HTTP service (its readiness probe on the health server's port) and a migration
-/// job that runs before it.
-fn spec(ns: &str, port: u16, migrate_image: &str) -> String {
+/// The platform's name and the one size the tests' workloads use.
+fn header(ns: &str) -> String {
     format!(
         r#"[platform]
 name = "p-{ns}"
@@ -52,8 +51,16 @@ name = "p-{ns}"
 [sizes.small]
 requests = {{ cpu = "50m", memory = "64Mi" }}
 limits = {{ cpu = "100m", memory = "128Mi" }}
+"#
+    )
+}
 
-[services.web]
+/// A spec with one HTTP service (its readiness probe on the health server's port) and a migration
+/// job that runs before it.
+fn spec(ns: &str, port: u16, migrate_image: &str) -> String {
+    let header = header(ns);
+    format!(
+        r#"{header}[services.web]
 description = "The web application"
 image = "{OLD}"
 replicas = 2
@@ -473,15 +480,9 @@ fn a_blue_green_release_is_gated_keeps_the_previous_colour_warm_and_rolls_back_a
 
 /// A stateful workload of two pods (no claims: nothing here provisions volumes).
 fn stateful_spec(ns: &str, image: &str) -> String {
+    let header = header(ns);
     format!(
-        r#"[platform]
-name = "p-{ns}"
-
-[sizes.small]
-requests = {{ cpu = "50m", memory = "64Mi" }}
-limits = {{ cpu = "100m", memory = "128Mi" }}
-
-[services.queue]
+        r#"{header}[services.queue]
 kind = "stateful"
 description = "A replicated queue"
 image = "{image}"
