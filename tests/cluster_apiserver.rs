@@ -514,22 +514,154 @@ fn options() -> ApplyOptions {
         poll: Duration::from_millis(100),
         force_conflicts: false,
         progress: false,
+        replace: false,
     }
 }
 
 /// Applies `env` to the shared server as the administrator; returns the outcome and what was printed.
 fn apply_env(env: &Environment) -> (apply::Outcome, String) {
+    apply_env_with(env, &options())
+}
+
+fn apply_env_with(env: &Environment, opts: &ApplyOptions) -> (apply::Outcome, String) {
     let project = project(&env.namespace);
     runtime().block_on(async {
         let conn = connect::connect(Some(&project.kubeconfig), "dev-cluster")
             .await
             .expect("connect");
         let mut out = Vec::new();
-        let outcome = apply::run(&conn, env, &options(), &mut out)
-            .await
-            .expect("apply");
+        let outcome = apply::run(&conn, env, opts, &mut out).await.expect("apply");
         (outcome, String::from_utf8_lossy(&out).into_owned())
     })
+}
+
+/// `plat diff` of `env` on the shared server: the counts, the errors and what was printed.
+fn diff_env(env: &Environment) -> (plat::cluster::report::Counts, Vec<String>, String) {
+    let project = project(&env.namespace);
+    runtime().block_on(async {
+        let conn = connect::connect(Some(&project.kubeconfig), "dev-cluster")
+            .await
+            .expect("connect");
+        let mut out = Vec::new();
+        let (counts, errors) = plat::cluster::diff::run(&conn, env, 4, &mut out)
+            .await
+            .expect("diff");
+        (counts, errors, String::from_utf8_lossy(&out).into_owned())
+    })
+}
+
+fn service(ns: &str, spec: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns}, "spec": spec})
+}
+
+fn claim(ns: &str, class: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": ns},
+           "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": class,
+                    "resources": {"requests": {"storage": "1Gi"}}}})
+}
+
+fn uid(server: &RealServer, path: &str) -> String {
+    let live = server.get(path).unwrap_or_else(|| panic!("GET {path}"));
+    live["metadata"]["uid"].as_str().expect("uid").to_string()
+}
+
+#[test]
+fn an_immutable_field_is_replaced_only_on_request_and_never_for_a_claim() {
+    let server = shared();
+    let ns = "real-replace";
+    let ports = json!([{"name": "http", "port": 80, "targetPort": "http"}]);
+    let selector = json!({"app": "web"});
+    let cluster_ip = service(
+        ns,
+        json!({"type": "ClusterIP", "ports": ports, "selector": selector}),
+    );
+    let (first, out) = apply_env(&environment(ns, vec![cluster_ip, claim(ns, "standard")]));
+    assert!(first.ok(), "{first:?}\n{out}");
+    let service_path = format!("/api/v1/namespaces/{ns}/services/web");
+    let claim_path = format!("/api/v1/namespaces/{ns}/persistentvolumeclaims/data");
+    let (service_uid, claim_uid) = (uid(server, &service_path), uid(server, &claim_path));
+
+    // Headless: the server keeps a Service's cluster IP for its life. The diff says the object
+    // must be replaced, and how, instead of failing the dry run.
+    let headless = service(
+        ns,
+        json!({"clusterIP": "None", "ports": ports, "selector": selector}),
+    );
+    let env = environment(ns, vec![headless.clone(), claim(ns, "standard")]);
+    let (counts, errors, text) = diff_env(&env);
+    assert_eq!((counts.replace, counts.errors), (1, 0), "{text}");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        text.contains(&format!("# Service {ns}/web: to replace."))
+            && text.contains("may not change once set")
+            && text.contains("`plat apply --replace`")
+            && text.contains("+  clusterIP: None"),
+        "{text}"
+    );
+    assert!(
+        text.contains("diff: 0 to create, 0 to update, 1 to replace,"),
+        "{text}"
+    );
+
+    // Without --replace the apply stops there and says what replacing costs; the Service is as it
+    // was.
+    let (refused, out) = apply_env(&env);
+    assert!(!refused.ok(), "{out}");
+    let (key, why) = &refused.failed[0];
+    assert_eq!(key.to_string(), format!("Service {ns}/web"));
+    assert!(
+        why.contains("--replace") && why.contains("new connections fail"),
+        "{why}"
+    );
+    assert_eq!(uid(server, &service_path), service_uid);
+
+    // With --replace: deleted and created again, headless; then nothing is left to do.
+    let replace = ApplyOptions {
+        replace: true,
+        ..options()
+    };
+    let (replaced, out) = apply_env_with(&env, &replace);
+    assert!(replaced.ok(), "{replaced:?}\n{out}");
+    assert_eq!(replaced.replaced.len(), 1, "{out}");
+    assert!(out.contains(&format!("replaced Service {ns}/web")), "{out}");
+    assert!(out.contains(" 1 replaced,"), "{out}");
+    let live = server.get(&service_path).expect("the new Service");
+    assert_ne!(live["metadata"]["uid"].as_str(), Some(service_uid.as_str()));
+    assert_eq!(live["spec"]["clusterIP"], "None");
+    let (counts, _, text) = diff_env(&env);
+    assert!(!counts.differs(), "{text}");
+    let (again, out) = apply_env_with(&env, &replace);
+    assert!(
+        again.ok() && again.replaced.is_empty() && again.configured.is_empty(),
+        "{out}"
+    );
+
+    // A claim's storage class is immutable too, but a claim holds data: never replaced, even with
+    // --replace.
+    let env = environment(ns, vec![headless.clone(), claim(ns, "fast")]);
+    let (kept, out) = apply_env_with(&env, &replace);
+    assert!(!kept.ok(), "{out}");
+    let (key, why) = &kept.failed[0];
+    assert_eq!(key.to_string(), format!("PersistentVolumeClaim {ns}/data"));
+    assert!(
+        why.contains("never deletes a PersistentVolumeClaim")
+            && !why.contains("`plat apply --replace`"),
+        "{why}"
+    );
+    assert_eq!(uid(server, &claim_path), claim_uid);
+
+    // A value wrong for any Service is the server's error as it is, not a replacement.
+    let wrong = service(
+        ns,
+        json!({"clusterIP": "None", "ports": [{"name": "http", "port": 0}], "selector": selector}),
+    );
+    let env = environment(ns, vec![wrong, claim(ns, "standard")]);
+    let (counts, errors, text) = diff_env(&env);
+    assert_eq!((counts.replace, counts.errors), (0, 1), "{text}");
+    assert!(errors[0].contains("spec.ports[0].port"), "{errors:?}");
+    let (failed, out) = apply_env_with(&env, &replace);
+    assert!(!failed.ok() && failed.replaced.is_empty(), "{out}");
+    assert!(!failed.failed[0].1.contains("--replace"), "{failed:?}");
 }
 
 #[test]

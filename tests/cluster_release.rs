@@ -602,4 +602,58 @@ fn apply_wait_follows_a_statefulset_that_the_real_controller_and_scheduler_roll_
     let images: Vec<String> = pods(ns).into_iter().map(|(_, _, _, image)| image).collect();
     assert_eq!(images, [NEW, NEW], "{update:?}");
     no_drift_no_fight(&project);
+
+    // A persistent volume changes the claim templates, which the server never updates: the diff
+    // says so, and `--replace` deletes the StatefulSet with its pods orphaned (the real garbage
+    // collector lifts their owner) and creates it again, and the new one adopts the running pods.
+    std::fs::write(
+        project.spec(),
+        format!(
+            "{}volumes.data = {{ type = \"persistent\", path = \"/var/lib/queue\", size = \"1Gi\" }}\n",
+            stateful_spec(ns, NEW)
+        ),
+    )
+    .expect("spec");
+    let diff = project.plat("diff", &[]);
+    assert_eq!(diff.code, 1, "{diff:?}");
+    assert!(
+        diff.stdout
+            .contains("StatefulSet.apps rel-stateful/queue: to replace.")
+            && diff
+                .stdout
+                .contains("its pods keep running, and the new object adopts them"),
+        "{diff:?}"
+    );
+    let old_uid = statefulset(ns, "queue")["metadata"]["uid"].clone();
+    let first_pod = |field: &str| {
+        let pod = server()
+            .get(&format!("/api/v1/namespaces/{ns}/pods/queue-0"))
+            .expect("pod queue-0");
+        match field {
+            "uid" => pod["metadata"]["uid"].clone(),
+            _ => pod["metadata"]["ownerReferences"][0]["uid"].clone(),
+        }
+    };
+    let pod_uid = first_pod("uid");
+    let replaced = project.plat(
+        "apply",
+        &["--replace", "--timeout", "60s", "--poll-ms", "200"],
+    );
+    assert_eq!(replaced.code, 0, "{replaced:?}");
+    assert!(
+        replaced
+            .stdout
+            .contains("replaced StatefulSet.apps rel-stateful/queue"),
+        "{replaced:?}"
+    );
+    let new_uid = statefulset(ns, "queue")["metadata"]["uid"].clone();
+    assert_ne!(new_uid, old_uid);
+    assert_eq!(
+        statefulset(ns, "queue")["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        "data"
+    );
+    wait_for("the new StatefulSet adopts queue-0", || {
+        first_pod("owner") == new_uid
+    });
+    assert_eq!(first_pod("uid"), pod_uid, "queue-0 was not kept running");
 }

@@ -27,7 +27,7 @@ use super::progress::Progress;
 use super::readiness::{Readiness, readiness};
 use super::release::{self, Switch};
 use super::resources::ResourceInfo;
-use super::{Environment, Error, Result, report};
+use super::{Environment, Error, Result, replace, report};
 
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
@@ -42,6 +42,9 @@ pub struct ApplyOptions {
     pub force_conflicts: bool,
     /// Show one status line with the stage and counts instead of a line per object (a terminal).
     pub progress: bool,
+    /// Delete and create again an object whose change the server makes only to a new object (an
+    /// immutable field), where its kind allows (`replace.rs`).
+    pub replace: bool,
 }
 
 /// What an apply did, for the report and for tests.
@@ -49,6 +52,8 @@ pub struct ApplyOptions {
 pub struct Outcome {
     pub created: Vec<ObjKey>,
     pub configured: Vec<ObjKey>,
+    /// Deleted and created again (`--replace`).
+    pub replaced: Vec<ObjKey>,
     pub unchanged: usize,
     pub failed: Vec<(ObjKey, String)>,
     pub not_attempted: Vec<ObjKey>,
@@ -63,8 +68,12 @@ impl Outcome {
     }
 
     fn summary(&self) -> String {
+        let replaced = match self.replaced.len() {
+            0 => String::new(),
+            n => format!(" {n} replaced,"),
+        };
         format!(
-            "apply: {} created, {} configured, {} unchanged, {} pruned, {} failed, {} not attempted",
+            "apply: {} created, {} configured,{replaced} {} unchanged, {} pruned, {} failed, {} not attempted",
             self.created.len(),
             self.configured.len(),
             self.unchanged,
@@ -379,27 +388,22 @@ async fn apply_stage(
                 );
             };
             let capacity = capacity_due(obs, set, entry);
-            let result =
-                apply_one(client, info, (set, capacity), entry, opts.force_conflicts).await;
-            (entry, result.map(|_| info.clone()))
+            let result = apply_one(client, info, (set, capacity), entry, opts).await;
+            (entry, result.map(|done| (done, info.clone())))
         })
         .buffer_unordered(opts.concurrency.max(1));
     let mut written = Vec::new();
     while let Some((entry, result)) = results.next().await {
         let key = entry.object.key.clone();
         match result {
-            Ok(info) => {
-                let verb = if entry.live.is_some() {
-                    "configured"
-                } else {
-                    "created"
+            Ok((done, info)) => {
+                let (verb, list) = match (done, entry.live.is_some()) {
+                    (Done::Replaced, _) => ("replaced", &mut outcome.replaced),
+                    (Done::Applied, true) => ("configured", &mut outcome.configured),
+                    (Done::Applied, false) => ("created", &mut outcome.created),
                 };
                 out.written(verb, &key);
-                if entry.live.is_some() {
-                    outcome.configured.push(key.clone());
-                } else {
-                    outcome.created.push(key.clone());
-                }
+                list.push(key.clone());
                 written.push((key, info));
             }
             Err(e) => {
@@ -424,13 +428,16 @@ async fn apply_one(
     info: &ResourceInfo,
     (set, capacity): (&DesiredSet, Option<i64>),
     entry: &Entry,
-    force: bool,
-) -> Result<Value> {
+    opts: &ApplyOptions,
+) -> Result<Done> {
+    let force = opts.force_conflicts;
     let object = &entry.object;
     let release_write =
         |replicas| apply_replicas_as(client, info, object, release::RELEASE_MANAGER, replicas);
     if let Some(replicas) = capacity {
-        return apply_idle_colour(client, info, entry, replicas, force, release_write).await;
+        return apply_idle_colour(client, info, entry, replicas, force, release_write)
+            .await
+            .map(|_| Done::Applied);
     }
     // A colour that was idle and now takes traffic: its count goes back from the release manager
     // to plat's manifest, at the manifest's value, so plat's apply meets no conflict.
@@ -456,9 +463,49 @@ async fn apply_one(
             hand_over(replicas).await?;
         }
     }
-    live::apply(client, info, object, false, force)
-        .await
-        .map_err(|e| conflict_hint(e, force))
+    match live::apply(client, info, object, false, force).await {
+        Ok(_) => Ok(Done::Applied),
+        Err((Some(422), why)) if entry.live.is_some() => {
+            replace_or_explain(client, info, entry, why, opts).await
+        }
+        Err(e) => Err(conflict_hint(e, force)),
+    }
+}
+
+/// How an object was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Done {
+    Applied,
+    Replaced,
+}
+
+/// An update the server refused (422): when the manifest is valid as a new object, the change is
+/// to a field the server holds immutable, and the object is replaced where `--replace` and its kind
+/// allow; otherwise the error says what replacing would take, or why plat will not.
+async fn replace_or_explain(
+    client: &Client,
+    info: &ResourceInfo,
+    entry: &Entry,
+    why: Error,
+    opts: &ApplyOptions,
+) -> Result<Done> {
+    let (object, live) = (&entry.object, entry.live.as_ref().unwrap_or(&Value::Null));
+    if replace::as_new(client, info, object).await.is_none() {
+        return Err(why);
+    }
+    let policy = replace::policy(&object.key.gk, live, &object.manifest);
+    match policy {
+        replace::Policy::Replace { propagation, .. } if opts.replace => {
+            let waits = (opts.timeout.min(Duration::from_secs(120)), opts.poll);
+            replace::replace(client, info, (object, live), propagation, waits).await?;
+            Ok(Done::Replaced)
+        }
+        _ => Err(Error(replace::needs_replacement(
+            &object.key,
+            &why.0,
+            &policy,
+        ))),
+    }
 }
 
 /// The idle colour with `next_image`: created (if new) at the capacity it copies, then that count

@@ -67,6 +67,12 @@ pub struct ApplyArgs {
     /// tool). Without it such a conflict stops the apply and names the fields and managers.
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Delete and create again an object whose change the server makes only to a new object (an
+    /// immutable field, e.g. a Service's cluster IP or a StatefulSet's claim templates). Never a
+    /// Namespace, claim, CRD or custom resource; controllers keep their pods when the new object
+    /// adopts them.
+    #[arg(long)]
+    pub replace: bool,
     /// Show what would be applied (server-side dry run); change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -282,6 +288,7 @@ pub fn run_apply(args: &ApplyArgs) -> u8 {
         poll: Duration::from_millis(args.poll_ms.max(10)),
         force_conflicts: args.force_conflicts,
         progress: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        replace: args.replace,
     };
     let result = runtime().and_then(|rt| {
         rt.block_on(async {

@@ -11,7 +11,10 @@ use std::sync::Mutex;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::Client;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions, ValidationDirective};
+use kube::api::{
+    DeleteParams, ListParams, Patch, PatchParams, Preconditions, PropagationPolicy,
+    ValidationDirective,
+};
 use kube::core::Request;
 use serde_json::Value;
 
@@ -19,6 +22,7 @@ use super::plan::{
     self, APPLYSET_PART_OF, DesiredObject, DesiredSet, FIELD_MANAGER, GroupKind, LiveMember,
     ObjKey, PruneDecision,
 };
+use super::replace;
 use super::resources::{self, ResourceInfo};
 use super::{Error, Result, api_error, status_code};
 
@@ -210,20 +214,33 @@ pub async fn apply_as(
 
 /// Deletes an object only if it is still the one that was listed (UID precondition).
 pub async fn delete(client: &Client, info: &ResourceInfo, member: &LiveMember) -> Result<()> {
+    delete_object(client, info, &member.key, &member.uid, None).await
+}
+
+/// Deletes the object of `key` if its UID is still `uid`; `propagation` says what becomes of its
+/// dependents (the server's default for the kind without one).
+pub async fn delete_object(
+    client: &Client,
+    info: &ResourceInfo,
+    key: &ObjKey,
+    uid: &str,
+    propagation: Option<PropagationPolicy>,
+) -> Result<()> {
     let params = DeleteParams {
         preconditions: Some(Preconditions {
-            uid: Some(member.uid.clone()),
+            uid: Some(uid.to_string()),
             resource_version: None,
         }),
+        propagation_policy: propagation,
         ..DeleteParams::default()
     };
-    let req = Request::new(info.collection_path(member.key.namespace.as_deref()))
-        .delete(&member.key.name, &params)
-        .map_err(|e| Error(format!("cannot build DELETE {}: {e}", member.key)))?;
+    let req = Request::new(info.collection_path(key.namespace.as_deref()))
+        .delete(&key.name, &params)
+        .map_err(|e| Error(format!("cannot build DELETE {key}: {e}")))?;
     match client.request::<Value>(req).await {
         Ok(_) => Ok(()),
         Err(e) if status_code(&e) == Some(404) => Ok(()),
-        Err(e) => Err(api_error(&format!("delete {}", member.key), &e)),
+        Err(e) => Err(api_error(&format!("delete {key}"), &e)),
     }
 }
 
@@ -439,6 +456,10 @@ pub enum State {
     },
     /// In the cluster and different (or, without a dry run, possibly different).
     Update { preview: Option<Value> },
+    /// In the cluster, with a change the server makes only to a new object (an immutable field):
+    /// `why` is the server's answer to the update, `preview` the dry run as a new object; see
+    /// `replace.rs`.
+    Replace { why: String, preview: Value },
     /// The server rejected the dry run.
     Invalid(String),
 }
@@ -821,6 +842,11 @@ async fn classify(
         Err((Some(404), e)) if live.is_none() => State::Create {
             preview: None,
             note: Some(format!("not validated: {e}")),
+        },
+        Err((Some(422), e)) if live.is_some() => match replace::as_new(client, info, &object).await
+        {
+            Some(preview) => State::Replace { why: e.0, preview },
+            None => State::Invalid(e.0),
         },
         Err((_, e)) => State::Invalid(e.0),
     };

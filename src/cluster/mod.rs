@@ -19,6 +19,7 @@ pub mod progress;
 pub mod rbac;
 pub mod readiness;
 pub mod release;
+pub mod replace;
 pub mod report;
 pub mod resources;
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::live::{Entry, MissingKind, Observation, State};
 use super::plan::{self, FieldChange, LiveMember, Owner, PruneDecision};
+use super::replace;
 
 /// The header printed before anything else: where plat is about to look or write.
 pub fn header(command: &str, env: &str, context: &str, server: &str, namespace: &str) -> String {
@@ -20,6 +21,8 @@ pub fn header(command: &str, env: &str, context: &str, server: &str, namespace: 
 pub struct Counts {
     pub create: usize,
     pub update: usize,
+    /// Changes the server makes only by deleting and creating the object again.
+    pub replace: usize,
     pub unchanged: usize,
     pub prune: usize,
     pub errors: usize,
@@ -37,6 +40,7 @@ impl Counts {
                 State::Unchanged => c.unchanged += 1,
                 State::Create { .. } => c.create += 1,
                 State::Update { .. } => c.update += 1,
+                State::Replace { .. } => c.replace += 1,
                 State::Invalid(_) => c.errors += 1,
             }
         }
@@ -44,7 +48,7 @@ impl Counts {
     }
 
     pub fn differs(&self) -> bool {
-        self.create + self.update + self.prune > 0
+        self.create + self.update + self.replace + self.prune > 0
     }
 }
 
@@ -80,6 +84,18 @@ pub fn entry_diff(entry: &Entry) -> Option<String> {
         State::Unchanged | State::Invalid(_) => return None,
         State::Create { preview, note } => (preview.as_ref(), note.as_deref()),
         State::Update { preview } => (preview.as_ref(), None),
+        State::Replace { why, preview } => {
+            let live = entry.live.as_ref().unwrap_or(&Value::Null);
+            let policy = replace::policy(&entry.object.key.gk, live, &entry.object.manifest);
+            let mut out = format!(
+                "# {title}: to replace. {}\n",
+                replace::needs_replacement(&entry.object.key, why, &policy)
+            );
+            let (mut spec, mut live) = (plan::normalise(preview), plan::normalise(live));
+            plan::mask_secrets(&entry.object.key.gk, &mut spec, &mut live);
+            out.push_str(&plan::unified_diff(&title, Some(&live), Some(&spec)));
+            return Some(out);
+        }
     };
     let mut spec = plan::normalise(preview.unwrap_or(&entry.object.manifest));
     let mut live = entry
@@ -121,9 +137,13 @@ pub fn diff_text(obs: &Observation) -> String {
         }
     }
     let counts = Counts::of(obs);
+    let replace = match counts.replace {
+        0 => String::new(),
+        n => format!(" {n} to replace,"),
+    };
     let _ = writeln!(
         out,
-        "diff: {} to create, {} to update, {} unchanged, {} to prune, {} error{}",
+        "diff: {} to create, {} to update,{replace} {} unchanged, {} to prune, {} error{}",
         counts.create,
         counts.update,
         counts.unchanged,
@@ -203,13 +223,14 @@ impl Drift {
 
 /// The changed fields of an object with their owners in the live object.
 pub fn drift_fields(entry: &Entry) -> Vec<DriftField> {
-    let (
+    let preview = match &entry.state {
         State::Update {
             preview: Some(preview),
-        },
-        Some(live),
-    ) = (&entry.state, &entry.live)
-    else {
+        }
+        | State::Replace { preview, .. } => preview,
+        _ => return Vec::new(),
+    };
+    let Some(live) = &entry.live else {
         return Vec::new();
     };
     let mut spec = plan::normalise(preview);
@@ -245,7 +266,9 @@ pub fn drift(obs: &Observation, environment: &str, context: &str, namespace: &st
     for e in &obs.entries {
         match &e.state {
             State::Create { .. } => d.missing.push(view(e, Vec::new())),
-            State::Update { .. } => d.changed.push(view(e, drift_fields(e))),
+            State::Update { .. } | State::Replace { .. } => {
+                d.changed.push(view(e, drift_fields(e)))
+            }
             _ => {}
         }
     }

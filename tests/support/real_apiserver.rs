@@ -34,8 +34,8 @@ pub struct ServerOptions {
     pub apiserver_flags: Vec<String>,
     /// Install the CRDs of tests/data/crds/ (default: yes).
     pub without_crds: bool,
-    /// Also run kube-controller-manager with the Deployment, ReplicaSet, StatefulSet and Job
-    /// controllers, and kube-scheduler, so that rollouts and Jobs have real status and pods are
+    /// Also run kube-controller-manager with the Deployment, ReplicaSet, StatefulSet, Job and
+    /// garbage-collector controllers, and kube-scheduler, so that rollouts and Jobs have real status and pods are
     /// really scheduled (onto the node the played kubelet registers: see `kubelet.rs`).
     pub controllers: bool,
 }
@@ -215,7 +215,7 @@ impl RealServer {
         let args = vec![
             format!("--kubeconfig={}", kubeconfig.display()),
             "--leader-elect=false".into(),
-            "--controllers=deployment-controller,replicaset-controller,statefulset-controller,job-controller".into(),
+            "--controllers=deployment-controller,replicaset-controller,statefulset-controller,job-controller,garbage-collector-controller".into(),
             "--secure-port=0".into(),
             "--concurrent-deployment-syncs=2".into(),
             "--concurrent-replicaset-syncs=2".into(),
