@@ -1207,3 +1207,45 @@ fn a_no_op_diff_needs_one_request_per_kind_on_the_real_server() {
         "{changed} requests > {kinds} kinds + 4: {lines:#?}"
     );
 }
+
+#[test]
+fn the_reference_platforms_tenants_move_to_headless_services_with_replace() {
+    let server = shared();
+    let ns = "real-headless";
+    let project = project(ns);
+    let headless = "service = { type = \"headless\" }";
+    let cluster_ip = "service = { type = \"ClusterIP\" }";
+    // The tenants as they were applied before: a cluster IP each.
+    project.replace("platform.toml", headless, cluster_ip);
+    let before = project.plat("apply", &[]);
+    assert_eq!(before.code, 0, "{before:?}");
+    let path = |tenant: &str| format!("/api/v1/namespaces/{ns}/services/astrbot-{tenant}");
+    let old_uid = uid(server, &path("acme"));
+
+    project.replace("platform.toml", cluster_ip, headless);
+    let diff = project.plat("diff", &[]);
+    assert_eq!(diff.code, 1, "{diff:?}");
+    for tenant in ["acme", "globex"] {
+        assert!(
+            diff.stdout
+                .contains(&format!("# Service {ns}/astrbot-{tenant}: to replace.")),
+            "{diff:?}"
+        );
+    }
+    assert!(diff.stdout.contains(" 2 to replace,"), "{diff:?}");
+    let stopped = project.plat("apply", &[]);
+    assert_eq!(stopped.code, 2, "{stopped:?}");
+    assert!(
+        stopped.stdout.contains("`plat apply --replace`"),
+        "{stopped:?}"
+    );
+
+    let replaced = project.plat("apply", &["--replace"]);
+    assert_eq!(replaced.code, 0, "{replaced:?}");
+    assert!(replaced.stdout.contains(" 2 replaced,"), "{replaced:?}");
+    let live = server.get(&path("acme")).expect("the tenant's Service");
+    assert_eq!(live["spec"]["clusterIP"], "None");
+    assert_ne!(live["metadata"]["uid"].as_str(), Some(old_uid.as_str()));
+    let clean = project.plat("diff", &[]);
+    assert_eq!(clean.code, 0, "{clean:?}");
+}
