@@ -51,17 +51,19 @@ impl<'a> Progress<'a> {
         self.draw(false);
     }
 
-    /// One object was written (`verb` is "created" or "configured").
+    /// One object was written (`verb` is "created", "configured" or "replaced"). A replacement
+    /// (deleted and created again) gets a line of its own on a terminal too: it is rare, and what it
+    /// did matters.
     pub fn written(&mut self, verb: &str, key: &ObjKey) {
         if verb == "created" {
             self.created += 1;
         } else {
             self.configured += 1;
         }
-        if self.terminal {
+        if self.terminal && verb != "replaced" {
             self.draw(false);
         } else {
-            let _ = writeln!(self.out, "{verb} {key}");
+            let _ = writeln!(self, "{verb} {key}");
         }
     }
 
@@ -157,14 +159,21 @@ mod tests {
         p.written("created", &key("a"));
         p.failed();
         let _ = writeln!(p, "failed ConfigMap ns/b: no");
+        p.written("replaced", &key("c"));
         let status = p.status();
         p.finish();
         assert_eq!(
             status,
-            "apply: workloads · 3/4 objects · 1 created, 0 configured, 1 unchanged, 1 failed"
+            "apply: workloads · 4/4 objects · 1 created, 1 configured, 1 unchanged, 1 failed"
         );
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("created ConfigMap"), "{text:?}");
+        assert!(
+            text.contains(&format!(
+                "{CLEAR}replaced ConfigMap ns/c\n{CLEAR}apply: workloads"
+            )),
+            "{text:?}"
+        );
         // The failure is a line of its own, with the status line drawn again below it.
         assert!(
             text.contains(&format!(
