@@ -5,7 +5,9 @@
 //! - LIST of each kind with the ApplySet selector, GET of single objects: `get`, `list`;
 //! - server-side apply and its dry run (diff, drift): `patch`, and `create` for objects that do not
 //!   exist yet (an apply that creates is authorised as a create as well);
-//! - prune: `delete` (never of Namespaces, which plat does not prune without --prune-protected);
+//! - prune and `--replace`: `delete` (never of Namespaces, which plat does not prune without
+//!   --prune-protected and never replaces); `--replace` also dry-runs an apply under another name,
+//!   which the `create` above covers;
 //! - the health gate of a blue-green switch: `list` pods and `get` `pods/proxy`;
 //! - a Role or ClusterRole plat writes may grant what the pipeline itself does not have: `escalate`
 //!   on exactly those roles; a binding plat writes needs `bind` on exactly the roles it references.
