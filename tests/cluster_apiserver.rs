@@ -825,6 +825,12 @@ fn the_pipeline_identity_needs_only_what_plat_rbac_prints() {
     assert_eq!(code, 403);
 
     project.append("platform.toml", EXTRA_SERVICE);
+    // The tenants start with a cluster IP each, to be replaced by headless Services below.
+    let (headless, cluster_ip) = (
+        "service = { type = \"headless\" }",
+        "service = { type = \"ClusterIP\" }",
+    );
+    project.replace("platform.toml", headless, cluster_ip);
     let first = as_pipeline(&project, "apply", &[]);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(as_pipeline(&project, "diff", &[]).code, 0);
@@ -841,6 +847,10 @@ fn the_pipeline_identity_needs_only_what_plat_rbac_prints() {
             .contains(&format!("pruned Deployment.apps {ns}/reporting")),
         "{prune:?}"
     );
+    project.replace("platform.toml", cluster_ip, headless);
+    let replace = as_pipeline(&project, "apply", &["--replace"]);
+    assert_eq!(replace.code, 0, "{replace:?}");
+    assert!(replace.stdout.contains(" 2 replaced,"), "{replace:?}");
 
     // Take one permission away: the error names the verb and the resource.
     let role_path = format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/plat-dev");
