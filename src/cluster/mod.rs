@@ -4,7 +4,7 @@
 //! applies it with server-side apply. The pure parts (order, ApplySet ids, normalisation, diffs,
 //! drift fields and owners, prune selection, readiness rules, reports) live in [`plan`],
 //! [`resources`], [`readiness`] and [`report`] and are unit-tested without a client; [`connect`],
-//! [`live`], [`diff`], [`apply`] and [`drift`] talk to the API server.
+//! [`live`], [`diff`], [`apply`], [`replace`] and [`drift`] talk to the API server.
 
 pub mod apply;
 pub mod cmd;
