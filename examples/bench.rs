@@ -348,13 +348,9 @@ fn summarize(tenants: usize, mut runs: Vec<Measurement>) -> Row {
 /// ceiling raised to fit them. Line-based on purpose: the rest of the text stays byte for byte the repository's.
 fn scaled_spec(base: &str, tenants: usize) -> Result<String, String> {
     let mut out = String::with_capacity(base.len() + tenants * 80);
-    let mut table = "";
     let mut raised = false;
-    for line in base.lines() {
+    for (table, line) in lines_with_tables(base) {
         let trimmed = line.trim_start();
-        if let Some(header) = trimmed.strip_prefix('[') {
-            table = header.split(']').next().unwrap_or("");
-        }
         if table.starts_with("fleets.astrbot.instances.") {
             continue;
         }
@@ -380,6 +376,18 @@ fn scaled_spec(base: &str, tenants: usize) -> Result<String, String> {
     }
     append_tenants(&mut out, tenants);
     Ok(out)
+}
+
+/// Each line of a TOML text with the name of the table it stands in (`""` before the first header).
+/// Line-based, which the repository's spec is written for: a header on a line of its own.
+fn lines_with_tables(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut table = "";
+    text.lines().map(move |line| {
+        if let Some(header) = line.trim_start().strip_prefix('[') {
+            table = header.split(']').next().unwrap_or("");
+        }
+        (table, line)
+    })
 }
 
 /// Tenants shaped like the repository's: a display name, a mix of plans, every tenth on a larger size.

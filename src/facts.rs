@@ -157,6 +157,15 @@ pub fn workload_selector(name: &str) -> Value {
     json!({ "matchLabels": { NAME_LABEL: name } })
 }
 
+/// The selector of every instance's pods of a fleet: the fleet's name, and an instance id, which
+/// only instances' pods carry.
+pub fn fleet_instances_selector(fleet: &str) -> Value {
+    json!({
+        "matchLabels": { NAME_LABEL: fleet },
+        "matchExpressions": [{ "key": FLEET_INSTANCE_LABEL, "operator": "Exists" }],
+    })
+}
+
 /// The selector of a store's pods, as its operator or plat labels them.
 pub fn store_selector(store: &Store) -> Value {
     let name = store.name.as_str();

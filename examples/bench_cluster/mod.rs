@@ -14,7 +14,9 @@ use std::time::Instant;
 use clap::Parser;
 
 use super::real_apiserver::{ADMIN, RealServer, ServerOptions};
-use super::{ENV, RESULT_TAG, cpu_seconds, cpu_seconds_of, peak_rss_kb, prepare};
+use super::{
+    ENV, RESULT_TAG, cpu_seconds, cpu_seconds_of, lines_with_tables, peak_rss_kb, prepare,
+};
 
 const DEFAULT_TENANTS: usize = 10_000;
 /// The targets: a no-op diff in at most one request per kind (plus one per changed object: none
@@ -240,13 +242,9 @@ fn set_instance_service(dir: &Path, kind: &str) -> Result<(), String> {
     let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
     let line = format!("service = {{ type = \"{kind}\" }}");
     let mut out = String::with_capacity(text.len() + line.len());
-    let mut table = "";
     let mut done = false;
-    for l in text.lines() {
+    for (table, l) in lines_with_tables(&text) {
         let trimmed = l.trim_start();
-        if let Some(header) = trimmed.strip_prefix('[') {
-            table = header.split(']').next().unwrap_or("");
-        }
         if table == "fleets.astrbot" && trimmed.starts_with("service ") {
             continue;
         }
@@ -287,7 +285,8 @@ pub fn parent(args: &[String]) -> Result<(), String> {
     );
 
     let started = Instant::now();
-    // One Service per tenant: the tests' /24 of Service IPs would be full after 250 of them.
+    // With `--instance-service ClusterIP` every tenant's Service takes a cluster IP: the tests' /24
+    // of Service IPs would be full after 250 of them.
     let server = RealServer::start(ServerOptions {
         apiserver_flags: vec!["--service-cluster-ip-range=10.0.0.0/16".into()],
         ..ServerOptions::default()

@@ -77,24 +77,22 @@ fn prune_line(member: &LiveMember, decision: &PruneDecision) -> String {
     format!("  {} ({what})", member.key)
 }
 
-/// The per-object comparison, normalised and with Secret values masked.
+/// The per-object comparison, normalised and with Secret values masked, under a heading line when
+/// there is more to say than the diff (a creation the server could not validate yet, a replacement).
 pub fn entry_diff(entry: &Entry) -> Option<String> {
     let title = entry.object.key.to_string();
-    let (preview, note) = match &entry.state {
+    let (preview, heading) = match &entry.state {
         State::Unchanged | State::Invalid(_) => return None,
-        State::Create { preview, note } => (preview.as_ref(), note.as_deref()),
+        State::Create { preview, note } => (
+            preview.as_ref(),
+            note.as_ref().map(|note| format!("to create ({note})")),
+        ),
         State::Update { preview } => (preview.as_ref(), None),
         State::Replace { why, preview } => {
             let live = entry.live.as_ref().unwrap_or(&Value::Null);
             let policy = replace::policy(&entry.object.key.gk, live, &entry.object.manifest);
-            let mut out = format!(
-                "# {title}: to replace. {}\n",
-                replace::needs_replacement(&entry.object.key, why, &policy)
-            );
-            let (mut spec, mut live) = (plan::normalise(preview), plan::normalise(live));
-            plan::mask_secrets(&entry.object.key.gk, &mut spec, &mut live);
-            out.push_str(&plan::unified_diff(&title, Some(&live), Some(&spec)));
-            return Some(out);
+            let message = replace::needs_replacement(&entry.object.key, why, &policy);
+            (Some(preview), Some(format!("to replace. {message}")))
         }
     };
     let mut spec = plan::normalise(preview.unwrap_or(&entry.object.manifest));
@@ -105,8 +103,8 @@ pub fn entry_diff(entry: &Entry) -> Option<String> {
         .unwrap_or(Value::Null);
     plan::mask_secrets(&entry.object.key.gk, &mut spec, &mut live);
     let mut out = String::new();
-    if let Some(note) = note {
-        let _ = writeln!(out, "# {title}: to create ({note})");
+    if let Some(heading) = heading {
+        let _ = writeln!(out, "# {title}: {heading}");
     }
     let live = (!live.is_null()).then_some(&live);
     out.push_str(&plan::unified_diff(&title, live, Some(&spec)));

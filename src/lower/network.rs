@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::services::Target;
 use super::{Ctx, Labels, Unit};
 use crate::facts::{
-    ALERTMANAGER_MESH_PORT, ALERTMANAGER_WEB_PORT, AlertingFacts, Endpoint, FLEET_INSTANCE_LABEL,
-    NAME_LABEL, UrlTarget, alertmanager_selector, workload_selector,
+    ALERTMANAGER_MESH_PORT, ALERTMANAGER_WEB_PORT, AlertingFacts, Endpoint, UrlTarget,
+    alertmanager_selector, fleet_instances_selector, workload_selector,
 };
 use crate::source::Origin;
 use crate::spec::{Fleet, Workload};
@@ -198,17 +198,13 @@ pub fn fleet_policy(ctx: &Ctx<'_>, key: &str, fleet: &Fleet, origin: Origin) -> 
         ctx.spec.platform.name.as_str(),
         None,
     );
-    let selector = json!({
-        "matchLabels": { NAME_LABEL: key },
-        "matchExpressions": [{ "key": FLEET_INSTANCE_LABEL, "operator": "Exists" }],
-    });
     policy(
         ctx,
         key,
         &labels,
         &format!("fleets.{key}.talks_to"),
         origin,
-        rules_of(ctx, key, w, selector),
+        rules_of(ctx, key, w, fleet_instances_selector(key)),
     )
 }
 
